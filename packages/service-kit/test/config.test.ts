@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { loadConfig, ConfigError } from '../src/index.js';
+
+const schema = z.object({
+  AZURE_CLIENT_ID: z.string(),
+  API_BASE_URL: z.url(),
+  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+});
+
+describe('loadConfig', () => {
+  it('returns a typed frozen object with defaults', () => {
+    const config = loadConfig(schema, { AZURE_CLIENT_ID: 'abc', API_BASE_URL: 'https://x.example' });
+    expect(config).toEqual({ AZURE_CLIENT_ID: 'abc', API_BASE_URL: 'https://x.example', PORT: 8080 });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reports every bad or missing variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig(schema, { API_BASE_URL: 'not a url', PORT: '99999', AZURE_CLIENT_ID: '' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues;
+    expect(issues).toHaveLength(3);
+    expect(issues.join('\n')).toMatch(/AZURE_CLIENT_ID: required but not set/);
+    expect(issues.join('\n')).toMatch(/API_BASE_URL/);
+    expect(issues.join('\n')).toMatch(/PORT/);
+  });
+});

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Adds up the jest JSON reports every workspace wrote and prints one closing line for CI.
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const group of ['packages', 'apps']) {
+  for (const name of readdirSync(group)) {
+    const report = join(group, name, 'test-results', 'jest.json');
+    if (!existsSync(report)) continue;
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests;
+    skipped += r.numPendingTests + (r.numTodoTests ?? 0);
+  }
+}
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
