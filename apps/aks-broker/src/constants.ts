@@ -1,0 +1,73 @@
+// Names used across the broker: paths, cookies, headers, scopes, metric names, store prefixes.
+
+/** The AKS AAD server application (same id in every Azure cloud). */
+export const AKS_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630';
+export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+export const SIGN_IN_SCOPES = ['openid', 'profile', 'offline_access'] as const;
+export const DEFAULT_KUBE_CA_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
+
+export const PATHS = {
+  login: '/login',
+  callback: '/callback',
+  logout: '/logout',
+  me: '/api/me',
+  config: '/api/config',
+  kube: '/k8s',
+  static: '/static',
+  home: '/',
+} as const;
+
+/** Login state (state, nonce, PKCE verifier, returnTo) lives server side this long, single use. */
+export const LOGIN_STATE_TTL_MS = 10 * 60_000;
+
+export const STORE_PREFIX = {
+  session: 'session:',
+  loginState: 'state:',
+  tokenCache: 'msal:',
+  rateLimit: 'ratelimit',
+} as const;
+
+export const HEADERS = {
+  requestId: 'x-request-id',
+  /** Required on unsafe methods from the browser: a custom header forces a CORS preflight, which we never grant. */
+  csrf: 'x-aks-broker',
+} as const;
+
+/** Request headers never passed on to the API server. */
+export const KUBE_STRIPPED_REQUEST_HEADERS = new Set([
+  'authorization',
+  'cookie',
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-aks-broker',
+]);
+/** Any request header starting with one of these is dropped (the broker never impersonates). */
+export const KUBE_STRIPPED_REQUEST_HEADER_PREFIXES = ['impersonate-'];
+export const KUBE_STRIPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'www-authenticate']);
+
+export const METRICS = {
+  signIns: 'aks_broker_sign_ins_total',
+  tokenAcquisitions: 'aks_broker_token_acquisitions_total',
+  kubeCalls: 'aks_broker_kube_requests_total',
+  rateLimited: 'aks_broker_rate_limited_total',
+} as const;
+
+export const ENV = {
+  host: 'HOST',
+  port: 'PORT',
+  logLevel: 'LOG_LEVEL',
+  clientId: 'AZURE_CLIENT_ID',
+  tenantId: 'AZURE_TENANT_ID',
+  federatedTokenFile: 'AZURE_FEDERATED_TOKEN_FILE',
+  authorityHost: 'AZURE_AUTHORITY_HOST',
+} as const;

@@ -1,0 +1,57 @@
+// Signed session cookie: `<session id>.<HMAC-SHA256>`; several secrets verify (rotation), the first signs.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export interface CookieOptions {
+  name: string;
+  secure: boolean;
+  maxAgeSeconds?: number;
+}
+
+export class CookieSigner {
+  constructor(private readonly secrets: readonly string[]) {
+    if (secrets.length === 0) throw new RangeError('at least one secret');
+  }
+
+  sign(value: string): string {
+    return `${value}.${mac(this.secrets[0]!, value)}`;
+  }
+
+  /** The value when the signature matches any configured secret, else undefined. */
+  unsign(signed: string): string | undefined {
+    const dot = signed.lastIndexOf('.');
+    if (dot <= 0) return undefined;
+    const value = signed.slice(0, dot);
+    const given = Buffer.from(signed.slice(dot + 1));
+    for (const secret of this.secrets) {
+      const expected = Buffer.from(mac(secret, value));
+      if (expected.length === given.length && timingSafeEqual(expected, given)) return value;
+    }
+    return undefined;
+  }
+}
+
+function mac(secret: string, value: string): string {
+  return createHmac('sha256', secret).update(value).digest('base64url');
+}
+
+/** Reads one cookie from a Cookie header without decoding tricks (our values are base64url). */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+export function serializeCookie(value: string, options: CookieOptions): string {
+  const attributes = [`${options.name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax'];
+  if (options.secure) attributes.push('Secure');
+  if (options.maxAgeSeconds !== undefined) attributes.push(`Max-Age=${Math.max(0, Math.floor(options.maxAgeSeconds))}`);
+  return attributes.join('; ');
+}
+
+export function clearCookie(options: CookieOptions): string {
+  return serializeCookie('', { ...options, maxAgeSeconds: 0 });
+}

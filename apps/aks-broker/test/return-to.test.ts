@@ -1,0 +1,44 @@
+import { safeReturnTo } from '../src/return-to.js';
+
+describe('safeReturnTo', () => {
+  it.each(['/', '/pods', '/pods?ns=team-a', '/a/b#frag', '/k8s/api/v1/namespaces/x/pods?watch=1', '/%7Euser'])('accepts %s', (path) => {
+    expect(safeReturnTo(path)).toBe(path);
+  });
+
+  it.each([
+    '//evil.example',
+    '//evil.example/path',
+    '/\\evil.example',
+    '\\\\evil.example',
+    '/\\/evil.example',
+    'https://evil.example',
+    'http://evil.example/x',
+    'HTTPS://evil.example',
+    'javascript:alert(1)',
+    'data:text/html,x',
+    'evil.example',
+    '/%2F%2Fevil.example',
+    '/%2fevil.example',
+    '%2F%2Fevil.example',
+    '/%5Cevil.example',
+    '/%5cevil.example',
+    '/%252F%252Fevil.example',
+    '/%09/evil.example',
+    '/\t/evil.example',
+    '/\n/evil.example',
+    ' /evil',
+    '/ /evil',
+    '/%',
+    '',
+    '///evil.example',
+    `/${'a'.repeat(3000)}`,
+  ])('rejects %j', (value) => {
+    expect(safeReturnTo(value)).toBeUndefined();
+  });
+
+  it('rejects non-strings', () => {
+    expect(safeReturnTo(undefined)).toBeUndefined();
+    expect(safeReturnTo(['/a', '//evil'])).toBeUndefined();
+    expect(safeReturnTo({})).toBeUndefined();
+  });
+});
