@@ -1,0 +1,4 @@
+export * from './constants.js';
+export * from './headers.js';
+export * from './forwarder.js';
+export * from './static-token.js';
