@@ -1,1 +1,27 @@
-export {};
+// auth-core: a credential from config, and a TokenProvider that keeps one token per scope fresh.
+export { credentialEnvSchema, credentialConfigFromEnv, credentialConfigIssues, assertCredentialConfig } from './config.js';
+export type { CredentialConfig, CredentialEnv, CredentialKind } from './config.js';
+export { createCredential } from './credential.js';
+export type { CreateCredentialOptions } from './credential.js';
+export { RotatingCertificateCredential } from './credentials/certificateCredential.js';
+export type { CertificateFiles } from './credentials/certificateCredential.js';
+export { FederatedTokenFileCredential } from './credentials/workloadIdentityCredential.js';
+export { isMicrosoftAuthorityHost } from './credentials/authority.js';
+export { TokenProvider } from './tokenProvider.js';
+export type { TokenProviderOptions, TokenStatus } from './tokenProvider.js';
+export { TokenUnavailableError, TokenAcquireTimeoutError } from './errors.js';
+export { computeRefreshAt, backoffDelay } from './refreshPolicy.js';
+export type { RefreshPolicy, RetryPolicy } from './refreshPolicy.js';
+export type { LoggerLike } from './logger.js';
+export {
+  ClientCertificateEnvVars,
+  ClientSecretEnvVars,
+  WorkloadIdentityEnvVars,
+  ManagedIdentityEnvVars,
+  AuthorityEnvVars,
+  CredentialKindEnvVars,
+  CREDENTIAL_KINDS,
+  METRIC_TOKEN_EXPIRY,
+  METRIC_TOKEN_REFRESH,
+  METRIC_TOKEN_ACQUIRE_DURATION,
+} from './constants.js';

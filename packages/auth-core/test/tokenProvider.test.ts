@@ -1,0 +1,240 @@
+import { jest } from '@jest/globals';
+import { Registry } from 'prom-client';
+import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
+import { TokenProvider } from '../src/tokenProvider.js';
+import { TokenUnavailableError } from '../src/errors.js';
+import { AuthenticationError, ScriptedCredential } from './helpers/scriptedCredential.js';
+
+const SCOPE = 'api://unit-test/.default';
+const providers: TokenProvider[] = [];
+
+function provider(credential: ScriptedCredential, extra: Partial<ConstructorParameters<typeof TokenProvider>[0]> = {}) {
+  const p = new TokenProvider({ credential, scope: SCOPE, random: () => 0.5, expiryMarginMs: 0, ...extra });
+  providers.push(p);
+  return p;
+}
+
+beforeEach(() => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'], now: new Date('2026-01-01T00:00:00Z') });
+});
+
+afterEach(() => {
+  for (const p of providers.splice(0)) p.stop();
+  jest.useRealTimers();
+});
+
+describe('TokenProvider hot path and single-flight', () => {
+  it('serves a held token from memory without calling the credential', async () => {
+    const credential = new ScriptedCredential();
+    const p = provider(credential);
+    await p.start();
+    const tokens = await Promise.all(Array.from({ length: 100 }, () => p.getToken()));
+    expect(credential.calls).toBe(1);
+    expect(new Set(tokens.map((t) => t.token))).toEqual(new Set(['token-1']));
+    expect(p.current()?.token).toBe('token-1');
+  });
+
+  it('collapses 1000 concurrent cold-start callers into one request', async () => {
+    const credential = new ScriptedCredential();
+    credential.delayMs = 200;
+    const p = provider(credential);
+    const all = Promise.all(Array.from({ length: 1000 }, () => p.getToken()));
+    await jest.advanceTimersByTimeAsync(200);
+    const tokens = await all;
+    expect(credential.calls).toBe(1);
+    expect(tokens.every((t) => t.token === 'token-1')).toBe(true);
+  });
+
+  it('collapses concurrent invalidate() calls into one forced refresh', async () => {
+    const credential = new ScriptedCredential();
+    credential.delayMs = 50;
+    const p = provider(credential);
+    const first = p.getToken();
+    await jest.advanceTimersByTimeAsync(50);
+    await first;
+    const forced = Promise.all([p.invalidate(), p.invalidate(), p.invalidate()]);
+    // while the forced refresh runs, callers still get the held token at once
+    expect((await p.getToken()).token).toBe('token-1');
+    await jest.advanceTimersByTimeAsync(50);
+    expect((await forced).map((t) => t.token)).toEqual(['token-2', 'token-2', 'token-2']);
+    expect(credential.calls).toBe(2);
+    expect((await p.getToken()).token).toBe('token-2');
+  });
+});
+
+describe('TokenProvider proactive refresh', () => {
+  it('refreshes on a timer at the fraction of the lifetime, also when nobody asks', async () => {
+    const credential = new ScriptedCredential();
+    credential.lifetimeMs = 60_000;
+    const p = provider(credential);
+    await p.start();
+    expect(p.status().refreshAt?.getTime()).toBe(Date.now() + 30_000);
+    await jest.advanceTimersByTimeAsync(29_999);
+    expect(credential.calls).toBe(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(credential.calls).toBe(2);
+    await jest.advanceTimersByTimeAsync(30_000);
+    expect(credential.calls).toBe(3);
+    expect(p.current()?.token).toBe('token-3');
+    const t0 = credential.callTimes[0]!;
+    console.log(`unit: idle refreshes at +${credential.callTimes.map((t) => t - t0).join(' ms, +')} ms (lifetime 60000 ms, fraction 0.5)`);
+  });
+
+  it("refreshes at the credential's refreshAfterTimestamp", async () => {
+    const credential = new ScriptedCredential();
+    credential.lifetimeMs = 3_600_000;
+    credential.refreshAfterMs = 600_000;
+    const p = provider(credential);
+    await p.start();
+    await jest.advanceTimersByTimeAsync(599_999);
+    expect(credential.calls).toBe(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(credential.calls).toBe(2);
+  });
+
+  it('refreshes no later than maxRefreshAheadMs before expiry', async () => {
+    const credential = new ScriptedCredential();
+    credential.lifetimeMs = 3_600_000;
+    const p = provider(credential, { refreshFraction: 0.99, maxRefreshAheadMs: 300_000 });
+    await p.start();
+    expect(p.status().refreshAt!.getTime() - Date.now()).toBe(3_300_000);
+  });
+
+  it('stop() clears every timer and start() resumes the schedule', async () => {
+    const credential = new ScriptedCredential();
+    const p = provider(credential);
+    await p.start();
+    expect(jest.getTimerCount()).toBe(1);
+    p.stop();
+    expect(jest.getTimerCount()).toBe(0);
+    expect(p.status().refreshAt).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(120_000);
+    expect(credential.calls).toBe(1);
+    await p.start();
+    expect(credential.calls).toBe(2); // the held token had expired: start() acquired a new one
+    expect(jest.getTimerCount()).toBe(1);
+  });
+});
+
+describe('TokenProvider failures', () => {
+  it('keeps the old token until it expires, retries with backoff, then fails typed, then recovers', async () => {
+    const credential = new ScriptedCredential();
+    credential.lifetimeMs = 10_000;
+    const p = provider(credential, { retry: { initialMs: 1_000, maxMs: 4_000 } });
+    await p.start();
+    credential.failWith = new AuthenticationError('AADSTS7000215: Invalid client secret provided.');
+
+    await jest.advanceTimersByTimeAsync(5_000); // scheduled refresh fails
+    expect(credential.calls).toBe(2);
+    expect((await p.getToken()).token).toBe('token-1');
+    expect(p.status()).toMatchObject({ valid: true, consecutiveFailures: 1 });
+    expect(p.status().lastError).toContain('AADSTS7000215');
+    expect(p.status().lastError).toContain('identity provider refused');
+
+    // random = 0.5: retries after 500, 1000, 2000, 2000 (capped) ms
+    const before = credential.calls;
+    await jest.advanceTimersByTimeAsync(500);
+    expect(credential.calls).toBe(before + 1);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(credential.calls).toBe(before + 2);
+    await jest.advanceTimersByTimeAsync(2_000);
+    expect(credential.calls).toBe(before + 3);
+    expect((await p.getToken()).token).toBe('token-1'); // 8.5 s into a 10 s token
+
+    await jest.advanceTimersByTimeAsync(1_600); // past expiry
+    expect(p.status().valid).toBe(false);
+    const callsBefore = credential.calls;
+    const error = await p.getToken().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TokenUnavailableError);
+    expect(error).toBeInstanceOf(ServiceUnavailableError);
+    expect(error).toMatchObject({ status: 503, code: 'token_unavailable', scope: SCOPE });
+    expect((error as Error).message).toContain(SCOPE);
+    expect((error as Error).message).toContain('AADSTS7000215');
+    expect((error as TokenUnavailableError).headers['retry-after']).toMatch(/^\d+$/);
+    expect(credential.calls).toBe(callsBefore); // fails fast while backing off: no extra IdP request
+
+    credential.failWith = undefined;
+    await jest.advanceTimersByTimeAsync(2_000);
+    const recovered = await p.getToken();
+    expect(recovered.token).toMatch(/^token-\d+$/);
+    expect(recovered.token).not.toBe('token-1');
+    expect(p.status()).toMatchObject({ valid: true, consecutiveFailures: 0, lastError: undefined });
+  });
+
+  it('keeps retrying forever (the loop never dies)', async () => {
+    const credential = new ScriptedCredential();
+    credential.failWith = new Error('connect ECONNREFUSED 127.0.0.1:1');
+    const p = provider(credential, { retry: { initialMs: 100, maxMs: 1_000 } });
+    p.startInBackground();
+    await jest.advanceTimersByTimeAsync(60 * 60_000);
+    // random = 0.5 => every retry after 500 ms once capped: about 7200 attempts in an hour
+    expect(credential.calls).toBeGreaterThan(7_000);
+    expect(p.status().consecutiveFailures).toBe(credential.calls);
+    credential.failWith = undefined;
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(p.status().valid).toBe(true);
+  });
+
+  it('start() fails fast with a typed error and leaves nothing running', async () => {
+    const credential = new ScriptedCredential();
+    credential.failWith = new AuthenticationError('AADSTS700016: Application not found in the directory.');
+    const p = provider(credential);
+    await expect(p.start()).rejects.toBeInstanceOf(TokenUnavailableError);
+    expect(jest.getTimerCount()).toBe(0);
+    expect(p.status()).toMatchObject({ valid: false, consecutiveFailures: 1, refreshAt: undefined });
+  });
+
+  it('startInBackground() starts unready and becomes ready once the IdP answers', async () => {
+    const credential = new ScriptedCredential();
+    credential.failWith = new Error('getaddrinfo ENOTFOUND login.example');
+    const p = provider(credential, { retry: { initialMs: 1_000, maxMs: 1_000 } });
+    expect(() => p.startInBackground()).not.toThrow();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(p.status().valid).toBe(false);
+    await expect(p.getToken()).rejects.toBeInstanceOf(TokenUnavailableError);
+    credential.failWith = undefined;
+    await jest.advanceTimersByTimeAsync(500);
+    expect(p.status().valid).toBe(true);
+    expect((await p.getToken()).token).toBe(`token-${credential.calls}`);
+  });
+
+  it('aborts an acquisition that exceeds acquireTimeoutMs', async () => {
+    const credential = new ScriptedCredential();
+    credential.hang = true;
+    const p = provider(credential, { acquireTimeoutMs: 2_000 });
+    const started = p.start();
+    const outcome = started.catch((e: unknown) => e);
+    await jest.advanceTimersByTimeAsync(2_000);
+    const error = await outcome;
+    expect(error).toBeInstanceOf(TokenUnavailableError);
+    expect((error as Error).message).toContain('did not complete within 2000 ms');
+    expect(credential.lastSignal?.aborted).toBe(true);
+  });
+
+  it('treats a token that is already expired as a failure', async () => {
+    const credential = new ScriptedCredential();
+    credential.lifetimeMs = -1;
+    const p = provider(credential);
+    await expect(p.start()).rejects.toThrow(/already expired/);
+  });
+});
+
+describe('TokenProvider metrics', () => {
+  it('registers once per registry and labels by scope (several providers, one registry)', async () => {
+    const registry = new Registry();
+    const a = new ScriptedCredential();
+    const b = new ScriptedCredential();
+    const pa = provider(a, { registry, scope: 'https://a.example/.default' });
+    const pb = provider(b, { registry, scope: 'https://b.example/.default' });
+    await pa.start();
+    await pb.start();
+    b.failWith = new Error('boom');
+    await pb.invalidate().catch(() => undefined);
+    const text = await registry.metrics();
+    expect(text).toContain(`auth_token_expiry_timestamp_seconds{scope="https://a.example/.default"} ${(Date.now() + 60_000) / 1000}`);
+    expect(text).toContain('auth_token_refresh_total{scope="https://a.example/.default",result="success"} 1');
+    expect(text).toContain('auth_token_refresh_total{scope="https://b.example/.default",result="failure"} 1');
+    expect(text).toMatch(/auth_token_acquire_duration_seconds_count\{scope="https:\/\/b.example\/.default"\} 2/);
+    expect(text.match(/# TYPE auth_token_refresh_total counter/g)).toHaveLength(1);
+  });
+});
