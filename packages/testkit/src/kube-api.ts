@@ -1,0 +1,633 @@
+// Kubernetes API server stand-in for tests and benchmarks: HTTPS with its own CA, bearer-token
+// authentication, a pluggable authorizer (403 Status like RBAC), list/get/create/update/delete and
+// watch of namespaced and cluster-scoped resources with labelSelector, fieldSelector and
+// resourceVersion, 410 Gone for compacted versions, and controls to end, break or take down the
+// server so clients' recovery paths can be exercised with the real @kubernetes/client-node.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { createServerTls } from './kube-api-certs.js';
+import { parseFieldSelector, parseLabelSelector, SelectorError } from './kube-api-selectors.js';
+import {
+  apiVersionOf,
+  BUILTIN_RESOURCES,
+  ObjectStore,
+  StoreError,
+  type KubeObject,
+  type ResourceType,
+  type StoreEvent,
+} from './kube-api-store.js';
+
+export { BUILTIN_RESOURCES, ObjectStore, StoreError, type KubeObject, type ResourceType, type StoreEvent };
+
+export interface KubeUser {
+  username: string;
+  groups?: string[];
+  uid?: string;
+}
+
+/** What RBAC decides on, as the API server's authorizer attributes. */
+export interface RequestAttributes {
+  user: KubeUser;
+  /** get, list, watch, create, update, delete (or whatever an extra route passes). */
+  verb: string;
+  apiGroup: string;
+  resource: string;
+  subresource?: string;
+  /** Undefined for cluster-scoped requests and lists across all namespaces. */
+  namespace?: string;
+  name?: string;
+  path: string;
+}
+
+export type Authorizer = (attrs: RequestAttributes) => boolean | Promise<boolean>;
+
+export interface RequestLogEntry {
+  time: number;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  user?: string;
+  verb?: string;
+  apiGroup?: string;
+  resource?: string;
+  namespace?: string;
+  name?: string;
+  watch: boolean;
+  /** Filled when the response is sent (watches: when the stream starts). */
+  status?: number;
+}
+
+export interface KubeApiOptions {
+  host?: string;
+  port?: number;
+  /** token -> user (a string is a username). An admin token is always added (see `adminToken`). */
+  tokens?: Record<string, KubeUser | string>;
+  /** Consulted for bearer tokens not in `tokens` (e.g. to accept dev-entra JWTs). */
+  authenticate?: (token: string) => KubeUser | undefined | Promise<KubeUser | undefined>;
+  /** Decides every resource request; default: every authenticated user may do anything. */
+  authorize?: Authorizer;
+  /** Resources besides pods, services and namespaces. */
+  resources?: ResourceType[];
+  /** Namespace used by the in-process helpers and kubeconfig contexts. Default `default`. */
+  defaultNamespace?: string;
+  /** Listen (to reserve the port) but refuse connections until `setDown(false)`. */
+  startDown?: boolean;
+  /** Mounted after authentication, before the built-in resource routes. */
+  extraRoutes?: (router: Router, api: KubeApi) => void;
+  /** Server-side cap on watch duration in seconds (the real server picks 30-60 min). Default: none. */
+  maxWatchSeconds?: number;
+  /** How a watch from a compacted resourceVersion is refused: `event` (200 + ERROR event, like the
+   * real server) or `status` (HTTP 410 Status). Default `event`. */
+  staleWatch?: 'event' | 'status';
+  /** Events kept for resuming watches. Default 200000. */
+  maxHistory?: number;
+}
+
+export type ObjectRef = string | { name: string; namespace?: string };
+
+/** Shorthand accepted by the add* helpers besides a full object. */
+export interface ObjectShorthand {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** Pods: status.phase (default Running). */
+  phase?: string;
+  /** Services: spec.selector. */
+  selector?: Record<string, string>;
+}
+
+export interface KubeApi {
+  /** https://127.0.0.1:PORT */
+  url: string;
+  port: number;
+  caPem: string;
+  /** Token of the built-in admin user (`kubernetes-admin`, group `system:masters`). */
+  adminToken: string;
+  /** token -> user, live (add entries to register more). */
+  tokens: Map<string, KubeUser>;
+  store: ObjectStore;
+  requestLog: RequestLogEntry[];
+  /** Bearer token for a username, created on first use. */
+  token(username: string, groups?: string[]): string;
+  /** Kubeconfig YAML (for KubeConfig.loadFromString) for a username (default: the admin). */
+  kubeconfig(username?: string, namespace?: string): string;
+  /** Writes `kubeconfig(username)` to a temp file (removed on close) and returns its path. */
+  writeKubeconfig(username?: string, namespace?: string): string;
+  setAuthorizer(authorize: Authorizer): void;
+  /** Runs the authorizer; extra routes use it for their own checks. */
+  isAllowed(attrs: RequestAttributes): Promise<boolean>;
+
+  create(resource: string, input: KubeObject | ObjectShorthand): KubeObject;
+  update(resource: string, ref: ObjectRef, mutate: (obj: KubeObject) => KubeObject | void): KubeObject;
+  remove(resource: string, ref: ObjectRef): KubeObject;
+  get(resource: string, ref: ObjectRef): KubeObject | undefined;
+  list(resource: string, namespace?: string): KubeObject[];
+  addPod(pod: KubeObject | ObjectShorthand): KubeObject;
+  updatePod(ref: ObjectRef, mutate: (obj: KubeObject) => KubeObject | void): KubeObject;
+  /** `graceSeconds` > 0: first sets deletionTimestamp (MODIFIED), removes it after the grace period. */
+  deletePod(ref: ObjectRef, options?: { graceSeconds?: number }): KubeObject;
+  addService(service: KubeObject | ObjectShorthand): KubeObject;
+  updateService(ref: ObjectRef, mutate: (obj: KubeObject) => KubeObject | void): KubeObject;
+  deleteService(ref: ObjectRef): KubeObject;
+  addNamespace(name: string, labels?: Record<string, string>): KubeObject;
+
+  /** Open watch streams right now. */
+  watchCount(): number;
+  /** Ends every open watch cleanly (terminating chunk), as a server-side watch timeout does. */
+  endWatches(): void;
+  /** Destroys every open watch's connection mid-stream (no terminating chunk). */
+  breakWatches(): void;
+  /** Forgets history: watches resuming from any version handed out so far get 410 Gone. */
+  compact(): void;
+  /** Down: stop listening and drop every connection (clients see ECONNREFUSED); up: listen again on the same port. */
+  setDown(down: boolean): Promise<void>;
+  /** The next `count` API requests fail with `code` (a Status body). */
+  failNext(count: number, code?: number): void;
+  close(): Promise<void>;
+}
+
+/** Body of a metav1.Status failure as the API server sends it. */
+export function statusBody(code: number, reason: string, message: string, details?: Record<string, unknown>) {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
+}
+
+export function sendStatus(res: Response, code: number, reason: string, message: string, details?: Record<string, unknown>): void {
+  res.status(code).type('application/json').send(JSON.stringify(statusBody(code, reason, message, details)));
+}
+
+const REASONS: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'AlreadyExists',
+  410: 'Expired',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
+
+interface ParsedPath {
+  group: string;
+  version: string;
+  namespace?: string;
+  resource: string;
+  name?: string;
+  subresource?: string;
+}
+
+function parsePath(path: string): ParsedPath | undefined {
+  const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
+  let group: string;
+  let version: string;
+  let rest: string[];
+  if (seg[0] === 'api' && seg.length >= 3) [group, version, rest] = ['', seg[1]!, seg.slice(2)];
+  else if (seg[0] === 'apis' && seg.length >= 4) [group, version, rest] = [seg[1]!, seg[2]!, seg.slice(3)];
+  else return undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    return { group, version, namespace: rest[1], resource: rest[2]!, name: rest[3], subresource: rest[4] };
+  }
+  return { group, version, resource: rest[0]!, name: rest[1], subresource: rest[2] };
+}
+
+function verbOf(method: string, hasName: boolean, watch: boolean): string {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      return watch ? 'watch' : hasName ? 'get' : 'list';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return hasName ? 'delete' : 'deletecollection';
+    default:
+      return method.toLowerCase();
+  }
+}
+
+function forbiddenMessage(a: RequestAttributes): string {
+  const res = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const what = a.name ? `${res}${a.apiGroup ? '.' + a.apiGroup : ''} "${a.name}"` : `${res}${a.apiGroup ? '.' + a.apiGroup : ''}`;
+  const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
+  return `${what} is forbidden: User "${a.user.username}" cannot ${a.verb} resource "${res}" in API group "${a.apiGroup}" ${scope}`;
+}
+
+function shorthandToObject(input: KubeObject | ObjectShorthand, kind: string, defaultNamespace: string): KubeObject {
+  if ('metadata' in input && input.metadata) {
+    return { ...input, metadata: { ...input.metadata, namespace: input.metadata.namespace ?? defaultNamespace } } as KubeObject;
+  }
+  const s = input as ObjectShorthand;
+  const metadata = {
+    name: s.name,
+    namespace: s.namespace ?? defaultNamespace,
+    ...(s.labels ? { labels: { ...s.labels } } : {}),
+    ...(s.annotations ? { annotations: { ...s.annotations } } : {}),
+  };
+  if (kind === 'Pod') {
+    return { metadata, spec: { containers: [{ name: 'main', image: 'stand-in' }] }, status: { phase: s.phase ?? 'Running' } };
+  }
+  if (kind === 'Service') {
+    return { metadata, spec: { selector: s.selector ?? {}, ports: [{ port: 80, protocol: 'TCP' }] } };
+  }
+  return { metadata };
+}
+
+interface OpenWatch {
+  res: Response;
+  end(): void;
+  destroy(): void;
+}
+
+function stripForList(obj: KubeObject): KubeObject {
+  // List items carry no kind/apiVersion on the wire; watch events do.
+  const { kind: _kind, apiVersion: _apiVersion, ...rest } = obj;
+  return rest as KubeObject;
+}
+
+export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeApi> {
+  const host = options.host ?? '127.0.0.1';
+  const defaultNamespace = options.defaultNamespace ?? 'default';
+  const staleWatch = options.staleWatch ?? 'event';
+  const tls = await createServerTls('kube-api-stand-in', host === '127.0.0.1' ? [] : [host]);
+  const store = new ObjectStore([...BUILTIN_RESOURCES, ...(options.resources ?? [])], options.maxHistory);
+  const tokens = new Map<string, KubeUser>();
+  for (const [token, user] of Object.entries(options.tokens ?? {})) {
+    tokens.set(token, typeof user === 'string' ? { username: user } : user);
+  }
+  const adminToken = randomBytes(16).toString('hex');
+  tokens.set(adminToken, { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] });
+  let authorize: Authorizer = options.authorize ?? (() => true);
+  const requestLog: RequestLogEntry[] = [];
+  const watches = new Set<OpenWatch>();
+  const sockets = new Set<Socket>();
+  const tmpDirs: string[] = [];
+  let failures: { count: number; code: number } = { count: 0, code: 500 };
+  const graceTimers = new Set<NodeJS.Timeout>();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const logRequest = (req: Request, res: Response, next: NextFunction) => {
+    const query: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
+    const entry: RequestLogEntry = { time: Date.now(), method: req.method, path: req.path, query, watch: query.watch === 'true' || query.watch === '1' };
+    requestLog.push(entry);
+    res.locals.logEntry = entry;
+    // Recorded as the head goes out, so a test that has its response already sees it.
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => Response;
+    res.writeHead = ((statusCode: number, ...rest: unknown[]) => {
+      entry.status = statusCode;
+      return writeHead(statusCode, ...rest);
+    }) as Response['writeHead'];
+    next();
+  };
+
+  const injectFailures = (_req: Request, res: Response, next: NextFunction) => {
+    if (failures.count <= 0) return next();
+    failures.count--;
+    sendStatus(res, failures.code, REASONS[failures.code] ?? 'InternalError', `injected failure (${failures.code})`);
+  };
+
+  const authenticate = async (req: Request, res: Response, next: NextFunction) => {
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    let user = m ? tokens.get(m[1]!) : undefined;
+    if (!user && m && options.authenticate) {
+      try {
+        user = await options.authenticate(m[1]!);
+      } catch {
+        user = undefined;
+      }
+    }
+    if (!user) return sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
+    res.locals.user = user;
+    (res.locals.logEntry as RequestLogEntry).user = user.username;
+    next();
+  };
+
+  const isAllowed = async (attrs: RequestAttributes) => {
+    try {
+      return await authorize(attrs);
+    } catch {
+      return false;
+    }
+  };
+
+  const router = express.Router();
+  router.use(express.json({ limit: '10mb', type: ['application/json', 'application/*+json'] }));
+
+  const resourceRoute = async (req: Request, res: Response) => {
+    const entry = res.locals.logEntry as RequestLogEntry;
+    const parsed = parsePath(req.path);
+    const type = parsed ? store.types.get(parsed.resource) : undefined;
+    if (!parsed || !type || type.group !== parsed.group || type.version !== parsed.version || parsed.subresource) {
+      return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
+    }
+    const watch = entry.watch;
+    const verb = verbOf(req.method, parsed.name !== undefined, watch);
+    Object.assign(entry, { verb, apiGroup: type.group, resource: type.resource, namespace: parsed.namespace, name: parsed.name });
+    const attrs: RequestAttributes = {
+      user: res.locals.user as KubeUser,
+      verb,
+      apiGroup: type.group,
+      resource: type.resource,
+      ...(parsed.namespace !== undefined ? { namespace: parsed.namespace } : {}),
+      ...(parsed.name !== undefined ? { name: parsed.name } : {}),
+      path: req.path,
+    };
+    if (!(await isAllowed(attrs))) {
+      return sendStatus(res, 403, 'Forbidden', forbiddenMessage(attrs), {
+        ...(parsed.name ? { name: parsed.name } : {}),
+        ...(type.group ? { group: type.group } : {}),
+        kind: type.resource,
+      });
+    }
+    if (!type.namespaced && parsed.namespace !== undefined) {
+      return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
+    }
+    const q = entry.query;
+    try {
+      switch (verb) {
+        case 'list':
+        case 'watch': {
+          const labels = parseLabelSelector(q.labelSelector);
+          const fields = parseFieldSelector(q.fieldSelector);
+          const ns = parsed.namespace;
+          const matches = (o: KubeObject | undefined) =>
+            o !== undefined && (ns === undefined || o.metadata.namespace === ns) && labels(o.metadata.labels) && fields(o);
+          if (verb === 'list') {
+            if (q.resourceVersionMatch === 'Exact' && q.resourceVersion && Number(q.resourceVersion) < store.oldestResumableVersion) {
+              return sendStatus(res, 410, 'Expired', `too old resource version: ${q.resourceVersion} (${store.resourceVersion})`);
+            }
+            const items = store.list(type.resource, ns).filter(matches).map(stripForList);
+            res.type('application/json').send(
+              JSON.stringify({ kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: { resourceVersion: String(store.resourceVersion) }, items }),
+            );
+            return;
+          }
+          return startWatch(req, res, type, matches);
+        }
+        case 'get': {
+          const obj = store.get(type.resource, parsed.namespace, parsed.name!);
+          if (!obj) return sendStatus(res, 404, 'NotFound', `${type.resource} "${parsed.name}" not found`, { name: parsed.name, kind: type.resource });
+          res.type('application/json').send(JSON.stringify(obj));
+          return;
+        }
+        case 'create': {
+          const body = (req.body ?? {}) as KubeObject;
+          const obj = store.create(type.resource, { ...body, metadata: { ...body.metadata, ...(parsed.namespace ? { namespace: parsed.namespace } : {}) } });
+          res.status(201).type('application/json').send(JSON.stringify(obj));
+          return;
+        }
+        case 'update': {
+          const body = (req.body ?? {}) as KubeObject;
+          const obj = store.update(type.resource, parsed.namespace, parsed.name!, () => body);
+          res.type('application/json').send(JSON.stringify(obj));
+          return;
+        }
+        case 'delete': {
+          const obj = store.remove(type.resource, parsed.namespace, parsed.name!);
+          res.type('application/json').send(JSON.stringify(obj));
+          return;
+        }
+        default:
+          return sendStatus(res, 405, 'MethodNotAllowed', `${req.method} is not supported by the stand-in`);
+      }
+    } catch (err) {
+      if (err instanceof SelectorError) return sendStatus(res, 400, 'BadRequest', `unable to parse requirement: ${err.message}`);
+      if (err instanceof StoreError) return sendStatus(res, err.code, REASONS[err.code] ?? 'InternalError', err.message);
+      throw err;
+    }
+  };
+
+  function startWatch(req: Request, res: Response, type: ResourceType, matches: (o: KubeObject | undefined) => boolean): void {
+    const q = (res.locals.logEntry as RequestLogEntry).query;
+    const rvParam = q.resourceVersion;
+    const translate = (e: StoreEvent): { type: string; object: KubeObject } | undefined => {
+      const was = matches(e.previous);
+      if (e.type === 'DELETED') return was ? { type: 'DELETED', object: e.object } : undefined;
+      const is = matches(e.object);
+      if (is) return { type: was ? 'MODIFIED' : 'ADDED', object: e.object };
+      return was ? { type: 'DELETED', object: e.object } : undefined;
+    };
+    let initial: Array<{ type: string; object: KubeObject }>;
+    if (rvParam && rvParam !== '0') {
+      const since = Number(rvParam);
+      if (!Number.isInteger(since) || since < 0) return sendStatus(res, 400, 'BadRequest', `invalid resource version: ${rvParam}`);
+      const events = store.eventsSince(type.resource, since);
+      if (!events) {
+        const message = `too old resource version: ${rvParam} (${store.resourceVersion})`;
+        if (staleWatch === 'status') return sendStatus(res, 410, 'Expired', message);
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+        res.end(JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) }) + '\n');
+        return;
+      }
+      initial = events.map(translate).filter((e) => e !== undefined);
+    } else {
+      initial = store
+        .list(type.resource)
+        .filter(matches)
+        .map((object) => ({ type: 'ADDED', object }));
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    const send = (e: { type: string; object: KubeObject }) => res.write(JSON.stringify(e) + '\n');
+    if (initial.length > 0) res.write(initial.map((e) => JSON.stringify(e) + '\n').join(''));
+    const unsubscribe = store.subscribe((e) => {
+      if (e.resource !== type.resource) return;
+      const out = translate(e);
+      if (out) send(out);
+    });
+    const seconds = Math.min(Number(q.timeoutSeconds) || Infinity, options.maxWatchSeconds ?? Infinity);
+    const timer = Number.isFinite(seconds) ? setTimeout(() => res.end(), seconds * 1000) : undefined;
+    const open: OpenWatch = {
+      res,
+      end: () => res.end(),
+      destroy: () => res.socket?.destroy(),
+    };
+    watches.add(open);
+    res.on('close', () => {
+      clearTimeout(timer);
+      unsubscribe();
+      watches.delete(open);
+    });
+    void req;
+  }
+
+  app.use(logRequest);
+  app.use(injectFailures);
+  app.get('/version', (_req, res) => {
+    res.json({ major: '1', minor: '33', gitVersion: 'v1.33.0-stand-in', platform: 'linux/amd64' });
+  });
+  app.use(authenticate);
+  app.use(router);
+  app.all(/^\/apis?\//, (req, res, next) => {
+    resourceRoute(req, res).catch(next);
+  });
+  app.use((_req: Request, res: Response) => sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource'));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status;
+    if (status && status >= 400 && status < 500) return sendStatus(res, status, REASONS[status] ?? 'BadRequest', String((err as Error).message));
+    sendStatus(res, 500, 'InternalError', `stand-in error: ${String((err as Error)?.message ?? err)}`);
+  });
+
+  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
+  server.keepAliveTimeout = 60_000;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const stopListening = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      for (const w of watches) w.destroy();
+      for (const s of sockets) s.destroy();
+    });
+
+  await listen(options.port ?? 0);
+  const port = (server.address() as { port: number }).port;
+  const url = `https://${host}:${port}`;
+  let down = false;
+  if (options.startDown) {
+    await stopListening();
+    down = true;
+  }
+
+  const refOf = (resource: string, ref: ObjectRef): { name: string; namespace: string | undefined } => {
+    const namespaced = store.type(resource).namespaced;
+    const r = typeof ref === 'string' ? { name: ref } : ref;
+    return { name: r.name, namespace: namespaced ? (r.namespace ?? defaultNamespace) : undefined };
+  };
+
+  const token = (username: string, groups?: string[]) => {
+    for (const [t, u] of tokens) if (u.username === username) return t;
+    const t = randomBytes(16).toString('hex');
+    tokens.set(t, { username, groups: [...(groups ?? []), 'system:authenticated'] });
+    return t;
+  };
+
+  const kubeconfig = (username = 'kubernetes-admin', namespace = defaultNamespace) => {
+    const q = (s: string) => JSON.stringify(s);
+    return [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: kube-api-stand-in',
+      '  cluster:',
+      `    server: ${q(url)}`,
+      `    certificate-authority-data: ${q(Buffer.from(tls.caPem).toString('base64'))}`,
+      'users:',
+      `- name: ${q(username)}`,
+      '  user:',
+      `    token: ${q(token(username))}`,
+      'contexts:',
+      '- name: stand-in',
+      '  context:',
+      '    cluster: kube-api-stand-in',
+      `    user: ${q(username)}`,
+      `    namespace: ${q(namespace)}`,
+      'current-context: stand-in',
+      '',
+    ].join('\n');
+  };
+
+  const api: KubeApi = {
+    url,
+    port,
+    caPem: tls.caPem,
+    adminToken,
+    tokens,
+    store,
+    requestLog,
+    token,
+    kubeconfig,
+    writeKubeconfig(username, namespace) {
+      const dir = mkdtempSync(join(tmpdir(), 'kube-api-'));
+      tmpDirs.push(dir);
+      const file = join(dir, 'kubeconfig');
+      writeFileSync(file, kubeconfig(username, namespace), { mode: 0o600 });
+      return file;
+    },
+    setAuthorizer(fn) {
+      authorize = fn;
+    },
+    isAllowed,
+    create: (resource, input) => store.create(resource, shorthandToObject(input, store.type(resource).kind, defaultNamespace)),
+    update(resource, ref, mutate) {
+      const r = refOf(resource, ref);
+      return store.update(resource, r.namespace, r.name, mutate);
+    },
+    remove(resource, ref) {
+      const r = refOf(resource, ref);
+      return store.remove(resource, r.namespace, r.name);
+    },
+    get(resource, ref) {
+      const r = refOf(resource, ref);
+      return store.get(resource, r.namespace, r.name);
+    },
+    list: (resource, namespace) => store.list(resource, namespace),
+    addPod: (pod) => api.create('pods', pod),
+    updatePod: (ref, mutate) => api.update('pods', ref, mutate),
+    deletePod(ref, opts = {}) {
+      if (!opts.graceSeconds) return api.remove('pods', ref);
+      const marked = api.update('pods', ref, (o) => {
+        o.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      });
+      const timer = setTimeout(() => {
+        graceTimers.delete(timer);
+        if (api.get('pods', ref)) api.remove('pods', ref);
+      }, opts.graceSeconds * 1000);
+      graceTimers.add(timer);
+      return marked;
+    },
+    addService: (service) => api.create('services', service),
+    updateService: (ref, mutate) => api.update('services', ref, mutate),
+    deleteService: (ref) => api.remove('services', ref),
+    addNamespace: (name, labels) => api.create('namespaces', { name, ...(labels ? { labels } : {}) }),
+    watchCount: () => watches.size,
+    endWatches() {
+      for (const w of [...watches]) w.end();
+    },
+    breakWatches() {
+      for (const w of [...watches]) w.destroy();
+    },
+    compact: () => store.compact(),
+    async setDown(value) {
+      if (value === down) return;
+      down = value;
+      if (value) await stopListening();
+      else await listen(port);
+    },
+    failNext(count, code = 500) {
+      failures = { count, code };
+    },
+    async close() {
+      for (const t of graceTimers) clearTimeout(t);
+      await stopListening();
+      for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  options.extraRoutes?.(router, api);
+  return api;
+}
