@@ -50,16 +50,19 @@ export class AuthServerCredential implements TokenCredential {
   private readonly inflight = new Map<string, Promise<AccessToken>>();
 
   constructor(options: AuthServerCredentialOptions) {
-    if (!options.secret && !options.secretFile) throw new TypeError('AuthServerCredential: secret or secretFile is required');
+    if (!options.secret && !options.secretFile)
+      throw new TypeError('AuthServerCredential: secret or secretFile is required');
     const base = new URL(options.serverUrl);
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError('AuthServerCredential: serverUrl must be http(s)');
+    if (base.protocol !== 'http:' && base.protocol !== 'https:')
+      throw new TypeError('AuthServerCredential: serverUrl must be http(s)');
     this.tokenUrl = new URL(TOKEN_PATH, base.href.endsWith('/') ? base : new URL(`${base.href}/`));
     this.options = options;
   }
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
     const list = Array.isArray(scopes) ? scopes : [scopes];
-    if (list.length !== 1 || !list[0]) throw new AuthServerError(400, 'AuthServerCredential: exactly one scope per request is supported');
+    if (list.length !== 1 || !list[0])
+      throw new AuthServerError(400, 'AuthServerCredential: exactly one scope per request is supported');
     const scope = list[0];
     const now = Date.now();
     const cached = this.cache.get(scope);
@@ -96,7 +99,9 @@ export class AuthServerCredential implements TokenCredential {
   }
 
   private async fetchToken(scope: string): Promise<AccessToken> {
-    const secret = this.options.secretFile ? (await readFile(this.options.secretFile, 'utf8')).trim() : this.options.secret!;
+    const secret = this.options.secretFile
+      ? (await readFile(this.options.secretFile, 'utf8')).trim()
+      : this.options.secret!;
     const url = new URL(this.tokenUrl);
     url.searchParams.set('scope', scope);
     const { status, body } = await this.request(url, secret);
@@ -108,7 +113,10 @@ export class AuthServerCredential implements TokenCredential {
     }
     if (status !== 200) {
       const message = (parsed as { error?: { message?: unknown } }).error?.message;
-      throw new AuthServerError(status, `token-server refused the token request (${status})${typeof message === 'string' ? `: ${message}` : ''}`);
+      throw new AuthServerError(
+        status,
+        `token-server refused the token request (${status})${typeof message === 'string' ? `: ${message}` : ''}`,
+      );
     }
     const token = parsed.access_token;
     const expiresOn = Number(parsed.expires_on);
@@ -120,7 +128,12 @@ export class AuthServerCredential implements TokenCredential {
     const lifetime = Math.max(0, expiresOnTimestamp - now);
     const before = this.options.refreshBeforeExpiryMs ?? DEFAULT_REFRESH_BEFORE_EXPIRY_MS;
     const refreshAt = Math.max(now, Math.min(expiresOnTimestamp - before, now + lifetime / 2));
-    const accessToken: AccessToken = { token, expiresOnTimestamp, refreshAfterTimestamp: refreshAt, tokenType: 'Bearer' };
+    const accessToken: AccessToken = {
+      token,
+      expiresOnTimestamp,
+      refreshAfterTimestamp: refreshAt,
+      tokenType: 'Bearer',
+    };
     // A background refresh set the throttle when it fired; keep it so a server that hands back the
     // same short-lived token cannot make us loop.
     const nextBackgroundAttempt = this.cache.get(scope)?.nextBackgroundAttempt ?? 0;
@@ -145,16 +158,25 @@ export class AuthServerCredential implements TokenCredential {
           let size = 0;
           res.on('data', (chunk: Buffer) => {
             size += chunk.length;
-            if (size > MAX_RESPONSE_BYTES) req.destroy(new AuthServerError(res.statusCode ?? 0, 'token-server response too large'));
+            if (size > MAX_RESPONSE_BYTES)
+              req.destroy(new AuthServerError(res.statusCode ?? 0, 'token-server response too large'));
             else chunks.push(chunk);
           });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          );
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new AuthServerError(0, `token-server did not answer within ${timeout} ms`)));
+      req.on('timeout', () =>
+        req.destroy(new AuthServerError(0, `token-server did not answer within ${timeout} ms`)),
+      );
       req.on('error', (err) =>
-        reject(err instanceof AuthServerError ? err : new AuthServerError(0, `token-server unreachable: ${err.message}`, { cause: err })),
+        reject(
+          err instanceof AuthServerError
+            ? err
+            : new AuthServerError(0, `token-server unreachable: ${err.message}`, { cause: err }),
+        ),
       );
       req.end();
     });

@@ -2,7 +2,9 @@
 import { AuthServerCredential } from './credential.js';
 import { ENV_SECRET, ENV_SECRET_FILE, ENV_SERVER_URL } from './constants.js';
 
-export function authServerCredentialFromEnv(env: Record<string, string | undefined> = process.env): AuthServerCredential {
+export function authServerCredentialFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): AuthServerCredential {
   const serverUrl = env[ENV_SERVER_URL];
   if (!serverUrl) throw new TypeError(`${ENV_SERVER_URL} is not set`);
   const secretFile = env[ENV_SECRET_FILE] || undefined;

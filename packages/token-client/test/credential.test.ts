@@ -30,7 +30,10 @@ async function startEndpoint(): Promise<Endpoint> {
       return;
     }
     const { status, body, delayMs } = endpoint.respond(scope ?? '');
-    setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)), delayMs ?? 0);
+    setTimeout(
+      () => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+      delayMs ?? 0,
+    );
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -86,7 +89,11 @@ describe('AuthServerCredential', () => {
     let n = 0;
     // 6 minutes of lifetime: inside the 5-minute window after one minute; refreshAt = half-life = 3 min.
     endpoint.respond = () => ({ status: 200, body: tokenBody(`tok-${++n}`, 6 * 60), delayMs: 30 });
-    const credential = new AuthServerCredential({ serverUrl: endpoint.url, secret: 'x', refreshBeforeExpiryMs: 6 * 60_000 });
+    const credential = new AuthServerCredential({
+      serverUrl: endpoint.url,
+      secret: 'x',
+      refreshBeforeExpiryMs: 6 * 60_000,
+    });
     const first = await credential.getToken(SCOPE);
     expect(first.token).toBe('tok-1');
     // refreshBeforeExpiry >= lifetime -> refresh is due immediately; the caller still gets tok-1 at once.
@@ -100,7 +107,11 @@ describe('AuthServerCredential', () => {
   });
 
   it('keeps the cached token when a background refresh fails', async () => {
-    const credential = new AuthServerCredential({ serverUrl: endpoint.url, secret: 'x', refreshBeforeExpiryMs: 2 * 3600_000 });
+    const credential = new AuthServerCredential({
+      serverUrl: endpoint.url,
+      secret: 'x',
+      refreshBeforeExpiryMs: 2 * 3600_000,
+    });
     const first = await credential.getToken(SCOPE);
     endpoint.respond = () => ({ status: 503, body: { error: { code: 'unavailable', message: 'idp down' } } });
     const second = await credential.getToken(SCOPE);
@@ -120,7 +131,10 @@ describe('AuthServerCredential', () => {
   });
 
   it('turns a 401 into AuthServerError with the status and no secret in the message', async () => {
-    endpoint.respond = () => ({ status: 401, body: { error: { code: 'unauthorized', message: 'authentication required' } } });
+    endpoint.respond = () => ({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: 'authentication required' } },
+    });
     const credential = new AuthServerCredential({ serverUrl: endpoint.url, secret: 'do-not-print-me' });
     const err = await credential.getToken(SCOPE).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthServerError);
@@ -145,7 +159,9 @@ describe('AuthServerCredential', () => {
 
   it('refuses more than one scope per call', async () => {
     const credential = new AuthServerCredential({ serverUrl: endpoint.url, secret: 'x' });
-    await expect(credential.getToken([SCOPE, 'https://storage.azure.com/.default'])).rejects.toThrow(/exactly one scope/);
+    await expect(credential.getToken([SCOPE, 'https://storage.azure.com/.default'])).rejects.toThrow(
+      /exactly one scope/,
+    );
     expect(endpoint.calls).toHaveLength(0);
   });
 
@@ -169,11 +185,17 @@ describe('AuthServerCredential', () => {
     await credential.getToken(SCOPE);
     writeFileSync(file, 'second-secret\n');
     await credential.getToken('https://storage.azure.com/.default');
-    expect(endpoint.calls.map((c) => c.authorization)).toEqual(['Bearer first-secret', 'Bearer second-secret']);
+    expect(endpoint.calls.map((c) => c.authorization)).toEqual([
+      'Bearer first-secret',
+      'Bearer second-secret',
+    ]);
   });
 
   it('builds from AUTH_SERVER_URL and AZD_AUTH_SECRET', async () => {
-    const credential = authServerCredentialFromEnv({ AUTH_SERVER_URL: endpoint.url, AZD_AUTH_SECRET: 'env-secret' });
+    const credential = authServerCredentialFromEnv({
+      AUTH_SERVER_URL: endpoint.url,
+      AZD_AUTH_SECRET: 'env-secret',
+    });
     await credential.getToken(SCOPE);
     expect(endpoint.calls[0]?.authorization).toBe('Bearer env-secret');
     expect(() => authServerCredentialFromEnv({ AUTH_SERVER_URL: endpoint.url })).toThrow(/AZD_AUTH_SECRET/);

@@ -1,0 +1,116 @@
+// The decision every protocol shares: who is asking (secret -> client), may they have this scope
+// (allow-list), is it the identity they selected, and the token itself. Each decision is
+// audit-logged (client, scope, expiry, reason; never a token or secret) and counted.
+import type { AccessToken } from '@azure/core-auth';
+import { AuthError, BadRequestError, ForbiddenError, type AppError } from '@auth-sidecars/service-kit';
+import type { Protocol } from './constants.js';
+import { effectiveIdentity, selectorMismatch, type Selector, type ServerIdentity } from './identity.js';
+import type { DenialReason, TokenServerMetrics } from './metrics.js';
+import type { Client, Policy } from './policy.js';
+import type { IssuedToken } from './tokens.js';
+
+export interface AuditLogger {
+  info(message: string, meta?: Record<string, unknown>): unknown;
+  warn(message: string, meta?: Record<string, unknown>): unknown;
+}
+
+export interface IssuerDeps {
+  policy: () => Policy;
+  tokens: { get(scope: string): Promise<IssuedToken> };
+  metrics: TokenServerMetrics;
+  audit: AuditLogger;
+  identity: ServerIdentity;
+}
+
+export interface Issued {
+  token: AccessToken;
+  identity: ServerIdentity;
+}
+
+export interface RequestContext {
+  protocol: Protocol;
+  remoteAddress?: string | undefined;
+  requestId?: string | undefined;
+}
+
+export class Issuer {
+  constructor(private readonly deps: IssuerDeps) {}
+
+  /** The client owning `secret`; otherwise a 401 without detail (and an audit line). */
+  authenticate(secret: string | undefined, ctx: RequestContext): Client {
+    const client = this.deps.policy().authenticate(secret);
+    if (!client) {
+      this.deny(undefined, undefined, 'unauthenticated', secret ? 'wrong secret' : 'no secret', ctx);
+      throw new AuthError('authentication required', 'unauthorized', { 'www-authenticate': 'Bearer' });
+    }
+    return client;
+  }
+
+  /** Records a request refused before it reached a client decision (bad syntax, oversized). */
+  reject(err: AppError, reason: DenialReason, ctx: RequestContext, client?: Client): never {
+    this.deny(client, undefined, reason, err.message, ctx);
+    throw err;
+  }
+
+  async issue(client: Client, scope: string, ctx: RequestContext, selector?: Selector): Promise<Issued> {
+    if (!this.deps.policy().allows(client, scope)) {
+      this.deny(client, scope, 'scope_not_allowed', 'scope not in the client allow-list', ctx);
+      throw new ForbiddenError('scope not allowed for this client', 'scope_not_allowed');
+    }
+    let issued: IssuedToken;
+    try {
+      issued = await this.deps.tokens.get(scope);
+    } catch (err) {
+      this.deny(
+        client,
+        scope,
+        'token_unavailable',
+        err instanceof Error ? err.message : 'token unavailable',
+        ctx,
+      );
+      throw err;
+    }
+    this.deps.metrics.cache(issued.cacheHit, scope);
+    const identity = effectiveIdentity(this.deps.identity, issued.token.token);
+    if (selector) {
+      const problem = selectorMismatch(selector, identity);
+      if (problem) {
+        this.deny(client, scope, 'identity_mismatch', problem, ctx);
+        throw new BadRequestError(problem, 'identity_mismatch');
+      }
+    }
+    this.deps.metrics.issued(client.name, scope, ctx.protocol);
+    this.deps.audit.info('token issued', {
+      audit: 'issued',
+      client: client.name,
+      scope,
+      protocol: ctx.protocol,
+      expiresOn: new Date(issued.token.expiresOnTimestamp).toISOString(),
+      cacheHit: issued.cacheHit,
+      remoteAddress: ctx.remoteAddress,
+      requestId: ctx.requestId,
+    });
+    return { token: issued.token, identity };
+  }
+
+  private deny(
+    client: Client | undefined,
+    scope: string | undefined,
+    reason: DenialReason,
+    detail: string,
+    ctx: RequestContext,
+  ): void {
+    const name = client?.name ?? 'unknown';
+    this.deps.metrics.denied(name, reason, ctx.protocol);
+    this.deps.audit.warn('token denied', {
+      audit: 'denied',
+      client: name,
+      scope,
+      reason,
+      detail,
+      protocol: ctx.protocol,
+      remoteAddress: ctx.remoteAddress,
+      requestId: ctx.requestId,
+    });
+  }
+}

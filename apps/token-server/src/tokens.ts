@@ -1,0 +1,163 @@
+// One token provider per scope, created on first use and kept in a bounded LRU, so the IdP sees one
+// request per scope per refresh no matter how many callers there are. Enforces the minimum
+// remaining lifetime of a handed-out token by forcing a refresh first.
+import type { AccessToken } from '@azure/core-auth';
+import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
+import { LRUCache } from 'lru-cache';
+
+/** The slice of auth-core's TokenProvider this module uses. */
+export interface ScopeProvider {
+  start(): Promise<void>;
+  startInBackground(): void;
+  getToken(): Promise<AccessToken>;
+  current(): AccessToken | undefined;
+  invalidate(): Promise<AccessToken>;
+  status(): {
+    valid: boolean;
+    expiresAt?: Date | undefined;
+    lastError?: string | undefined;
+    consecutiveFailures: number;
+  };
+  stop(): void;
+}
+
+export interface IssuedToken {
+  token: AccessToken;
+  /** True when no IdP round trip was needed for this answer. */
+  cacheHit: boolean;
+}
+
+export interface ScopeTokensOptions {
+  createProvider: (scope: string) => ScopeProvider;
+  maxScopes: number;
+  minValidityMs: number;
+  /** Scopes started at boot, kept outside the LRU and retried forever; readiness waits for them. */
+  warmScopes?: readonly string[];
+  onEvict?: (scope: string) => void;
+}
+
+interface Entry {
+  provider: ScopeProvider;
+  ready: Promise<void>;
+  /** The refresh we forced because the token was too close to expiry (shared by concurrent callers). */
+  forcing?: Promise<AccessToken> | undefined;
+  /** The token our last forced refresh produced: forcing again would not get a longer one. */
+  lastForced?: string | undefined;
+}
+
+export class ScopeTokens {
+  private readonly lru: LRUCache<string, Entry>;
+  private readonly pinned = new Map<string, Entry>();
+  private readonly options: ScopeTokensOptions;
+
+  constructor(options: ScopeTokensOptions) {
+    this.options = options;
+    this.lru = new LRUCache<string, Entry>({
+      max: Math.max(1, options.maxScopes),
+      dispose: (entry, scope) => {
+        entry.provider.stop();
+        options.onEvict?.(scope);
+      },
+    });
+    for (const scope of options.warmScopes ?? []) {
+      const provider = options.createProvider(scope);
+      provider.startInBackground();
+      this.pinned.set(scope, { provider, ready: Promise.resolve() });
+    }
+  }
+
+  /** Number of scopes with a live provider. */
+  get size(): number {
+    return this.lru.size + this.pinned.size;
+  }
+
+  async get(scope: string): Promise<IssuedToken> {
+    const entry = this.entry(scope);
+    const peek = entry.provider.current();
+    let cacheHit = peek !== undefined && this.longEnough(peek);
+    try {
+      await entry.ready;
+    } catch (err) {
+      throw new ServiceUnavailableError('no token available for this scope', 'token_unavailable', {
+        cause: err,
+      });
+    }
+    let token = await entry.provider.getToken();
+    if (!this.longEnough(token) && token.token !== entry.lastForced) {
+      cacheHit = false;
+      token = await this.forceRefresh(entry);
+    }
+    if (token.expiresOnTimestamp <= Date.now()) {
+      throw new ServiceUnavailableError('no token available for this scope', 'token_unavailable');
+    }
+    return { token, cacheHit };
+  }
+
+  /** Per scope: whether a valid token is held, when it expires, the last error. */
+  status(): Record<
+    string,
+    { valid: boolean; expiresAt?: string | undefined; lastError?: string | undefined; warm: boolean }
+  > {
+    const out: Record<
+      string,
+      { valid: boolean; expiresAt?: string | undefined; lastError?: string | undefined; warm: boolean }
+    > = {};
+    const add = (scope: string, entry: Entry, warm: boolean) => {
+      const s = entry.provider.status();
+      out[scope] = { valid: s.valid, expiresAt: s.expiresAt?.toISOString(), lastError: s.lastError, warm };
+    };
+    for (const [scope, entry] of this.pinned) add(scope, entry, true);
+    for (const [scope, entry] of this.lru.entries()) add(scope, entry, false);
+    return out;
+  }
+
+  /** Ready when every warm scope holds a valid token (trivially true without warm scopes). */
+  ready(): boolean {
+    return [...this.pinned.values()].every((entry) => entry.provider.status().valid);
+  }
+
+  stop(): void {
+    for (const entry of this.pinned.values()) entry.provider.stop();
+    this.pinned.clear();
+    this.lru.clear();
+  }
+
+  private entry(scope: string): Entry {
+    const existing = this.pinned.get(scope) ?? this.lru.get(scope);
+    if (existing) return existing;
+    const provider = this.options.createProvider(scope);
+    const entry: Entry = { provider, ready: provider.start() };
+    // A failed first acquisition must not stick: drop the entry so the next caller tries afresh.
+    entry.ready.catch(() => {
+      if (this.lru.peek(scope) === entry) this.lru.delete(scope);
+    });
+    this.lru.set(scope, entry);
+    return entry;
+  }
+
+  private longEnough(token: AccessToken): boolean {
+    return token.expiresOnTimestamp - Date.now() >= this.options.minValidityMs;
+  }
+
+  private forceRefresh(entry: Entry): Promise<AccessToken> {
+    if (!entry.forcing) {
+      entry.forcing = entry.provider
+        .invalidate()
+        .then((token) => {
+          entry.lastForced = token.token;
+          return token;
+        })
+        .catch((err: unknown) => {
+          throw new ServiceUnavailableError(
+            'token too close to expiry and the refresh failed',
+            'token_unavailable',
+            { cause: err },
+          );
+        })
+        .finally(() => {
+          entry.forcing = undefined;
+        });
+    }
+    return entry.forcing;
+  }
+}

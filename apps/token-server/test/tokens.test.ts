@@ -1,0 +1,156 @@
+import type { AccessToken } from '@azure/core-auth';
+import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
+import { ScopeTokens, type ScopeProvider } from '../src/tokens.js';
+
+// A scripted stand-in for auth-core's TokenProvider (the unit under test is the LRU and the
+// minimum-validity rule; the real provider is exercised in the e2e tests against dev-entra).
+class FakeProvider implements ScopeProvider {
+  starts = 0;
+  invalidations = 0;
+  stopped = false;
+  token: AccessToken | undefined;
+  failStart = false;
+  failInvalidate = false;
+  nextLifetimeMs = 3600_000;
+  private n = 0;
+  constructor(readonly scope: string) {}
+  private mint(): AccessToken {
+    this.n += 1;
+    return {
+      token: `${this.scope}#${this.n}`,
+      expiresOnTimestamp: Date.now() + this.nextLifetimeMs,
+      tokenType: 'Bearer',
+    };
+  }
+  async start() {
+    this.starts += 1;
+    await new Promise((r) => setTimeout(r, 10));
+    if (this.failStart) throw new Error('idp down');
+    this.token = this.mint();
+  }
+  startInBackground() {
+    void this.start().catch(() => undefined);
+  }
+  async getToken() {
+    if (!this.token || this.token.expiresOnTimestamp <= Date.now())
+      throw new ServiceUnavailableError('no token', 'token_unavailable');
+    return this.token;
+  }
+  current() {
+    return this.token && this.token.expiresOnTimestamp > Date.now() ? this.token : undefined;
+  }
+  async invalidate() {
+    this.invalidations += 1;
+    await new Promise((r) => setTimeout(r, 10));
+    if (this.failInvalidate) throw new Error('idp down');
+    this.token = this.mint();
+    return this.token;
+  }
+  status() {
+    return {
+      valid: this.current() !== undefined,
+      expiresAt: this.token ? new Date(this.token.expiresOnTimestamp) : undefined,
+      consecutiveFailures: 0,
+    };
+  }
+  stop() {
+    this.stopped = true;
+  }
+}
+
+function setup(options: { maxScopes?: number; minValidityMs?: number; warmScopes?: string[] } = {}) {
+  const providers: FakeProvider[] = [];
+  const evicted: string[] = [];
+  const tokens = new ScopeTokens({
+    createProvider: (scope) => {
+      const p = new FakeProvider(scope);
+      providers.push(p);
+      return p;
+    },
+    maxScopes: options.maxScopes ?? 10,
+    minValidityMs: options.minValidityMs ?? 5 * 60_000,
+    warmScopes: options.warmScopes,
+    onEvict: (scope) => evicted.push(scope),
+  });
+  return { tokens, providers, evicted };
+}
+
+describe('ScopeTokens', () => {
+  it('creates one provider per scope on first use, shared by concurrent callers', async () => {
+    const { tokens, providers } = setup();
+    const results = await Promise.all(Array.from({ length: 50 }, () => tokens.get('a/.default')));
+    expect(providers).toHaveLength(1);
+    expect(providers[0]!.starts).toBe(1);
+    expect(new Set(results.map((r) => r.token.token))).toEqual(new Set(['a/.default#1']));
+    expect(results.every((r) => r.cacheHit === false)).toBe(true); // all waited for the first token
+    expect((await tokens.get('a/.default')).cacheHit).toBe(true);
+    await tokens.get('b/.default');
+    expect(providers).toHaveLength(2);
+    expect(tokens.size).toBe(2);
+  });
+
+  it('bounds the number of providers (LRU) and stops evicted ones', async () => {
+    const { tokens, providers, evicted } = setup({ maxScopes: 2 });
+    await tokens.get('a');
+    await tokens.get('b');
+    await tokens.get('a'); // a is now most recent
+    await tokens.get('c');
+    expect(evicted).toEqual(['b']);
+    expect(providers.find((p) => p.scope === 'b')!.stopped).toBe(true);
+    expect(tokens.size).toBe(2);
+  });
+
+  it('drops a provider whose first acquisition failed, so the next call tries again', async () => {
+    const { tokens, providers } = setup();
+    const first = tokens.get('x');
+    providers[0]!.failStart = true;
+    await expect(first).rejects.toMatchObject({ status: 503, code: 'token_unavailable' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect((await tokens.get('x')).token.token).toBe('x#1');
+    expect(providers).toHaveLength(2);
+  });
+
+  it('never hands out less than the minimum validity: one forced refresh, shared', async () => {
+    const { tokens, providers } = setup({ minValidityMs: 5 * 60_000 });
+    await tokens.get('s');
+    const p = providers[0]!;
+    p.token = { token: 'old', expiresOnTimestamp: Date.now() + 60_000 };
+    const results = await Promise.all(Array.from({ length: 20 }, () => tokens.get('s')));
+    expect(p.invalidations).toBe(1);
+    expect(results.every((r) => r.token.token === 's#2' && !r.cacheHit)).toBe(true);
+  });
+
+  it('serves the freshest token the IdP gives even if its lifetime is below the minimum (no refresh loop)', async () => {
+    const { tokens, providers } = setup({ minValidityMs: 5 * 60_000 });
+    await tokens.get('s');
+    const p = providers[0]!;
+    p.nextLifetimeMs = 120_000;
+    p.token = { token: 'old', expiresOnTimestamp: Date.now() + 60_000 };
+    expect((await tokens.get('s')).token.token).toBe('s#2');
+    expect((await tokens.get('s')).token.token).toBe('s#2');
+    expect(p.invalidations).toBe(1);
+  });
+
+  it('answers 503 when the forced refresh fails', async () => {
+    const { tokens, providers } = setup();
+    await tokens.get('s');
+    const p = providers[0]!;
+    p.failInvalidate = true;
+    p.token = { token: 'old', expiresOnTimestamp: Date.now() + 60_000 };
+    await expect(tokens.get('s')).rejects.toBeInstanceOf(ServiceUnavailableError);
+  });
+
+  it('starts warm scopes at once, keeps them out of the LRU and reports readiness', async () => {
+    const { tokens, providers } = setup({ maxScopes: 1, warmScopes: ['w'] });
+    expect(tokens.ready()).toBe(false);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(tokens.ready()).toBe(true);
+    await tokens.get('a');
+    await tokens.get('b');
+    expect(providers.find((p) => p.scope === 'w')!.stopped).toBe(false);
+    expect((await tokens.get('w')).cacheHit).toBe(true);
+    expect(Object.keys(tokens.status()).sort()).toEqual(['b', 'w']);
+    tokens.stop();
+    expect(providers.every((p) => p.stopped)).toBe(true);
+  });
+});
