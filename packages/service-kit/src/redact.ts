@@ -1,0 +1,207 @@
+// Deep redaction of secrets before anything reaches a log line. Two nets: sensitive key names
+// (headers, OAuth parameters, environment variables) and value patterns that are secrets wherever
+// they appear (bearer tokens, JWTs, PEM private keys, secret query parameters in URLs and messages).
+
+export const REDACTED = '[REDACTED]';
+
+/** Key names (compared lower-cased with `-` and `_` removed) whose values are always secret. */
+export const SENSITIVE_KEYS: readonly string[] = [
+  'authorization',
+  'proxy-authorization',
+  'api-key',
+  'x-api-key',
+  'apikey',
+  'ocp-apim-subscription-key',
+  'cookie',
+  'set-cookie',
+  'x-identity-header',
+  'x-ms-token-aad-access-token',
+  'x-ms-token-aad-id-token',
+  'x-ms-token-aad-refresh-token',
+  'x-forwarded-access-token',
+  'secret',
+  'secrets',
+  'password',
+  'passwd',
+  'passphrase',
+  'client_secret',
+  'client_assertion',
+  'assertion',
+  'code_verifier',
+  'refresh_token',
+  'access_token',
+  'id_token',
+  'token',
+  'tokens',
+  'cookies',
+  'credentials',
+  'private_key',
+  'session',
+  'AZD_AUTH_SECRET',
+  'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_CERTIFICATE_PASSWORD',
+  'IDENTITY_HEADER',
+  'MSI_SECRET',
+];
+
+/** Key-name endings that mark a secret (`sessionToken`, `AZURE_CLIENT_SECRET`, `adminPassword`). */
+const SENSITIVE_SUFFIXES = [
+  'secret',
+  'password',
+  'accesstoken',
+  'refreshtoken',
+  'idtoken',
+  'sessiontoken',
+  'bearertoken',
+  'authtoken',
+  'csrftoken',
+  'apikey',
+  'privatekey',
+  'cookie',
+  'assertion',
+];
+
+const normalize = (key: string) => key.toLowerCase().replace(/[-_]/g, '');
+const SENSITIVE = new Set(SENSITIVE_KEYS.map(normalize));
+
+/**
+ * `code` is an OAuth authorization code in query strings but an error code almost everywhere else
+ * (`ECONNREFUSED`, `invalid_grant`), so the key `code` keeps values that look like error codes.
+ */
+const ERROR_CODE = /^(?:[A-Z][A-Z0-9_]{0,47}|[a-z]+(?:_[a-z]+){0,7})$/;
+
+export function isSensitiveKey(key: string): boolean {
+  const k = normalize(key);
+  return SENSITIVE.has(k) || SENSITIVE_SUFFIXES.some((s) => k.endsWith(s));
+}
+
+// Query/form parameter names whose values are secret (`?code=...&client_assertion=...`).
+const SECRET_PARAMS = [
+  'code',
+  'code_verifier',
+  'client_secret',
+  'client_assertion',
+  'assertion',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'token',
+  'api-key',
+  'api_key',
+  'apikey',
+  'subscription-key',
+  'password',
+  'sig',
+];
+const paramPattern = new RegExp(`(^|[^A-Za-z0-9_.-])(${SECRET_PARAMS.map(escapeRe).join('|')})=([^&\\s#"',;<>]+)`, 'gi');
+// Header-like or JSON-like `name: value` pairs inside free text, e.g. an upstream error body.
+const headerPattern = /\b(authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie|x-identity-header)(\s*[:=]\s*)("?)[^\r\n"]+\3/gi;
+const jsonPairPattern =
+  /("(?:client_secret|client_assertion|assertion|access_token|refresh_token|id_token|code_verifier|password|secret|token|api[-_]?key)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+const bearerPattern = /\b(Bearer|Basic|Negotiate|PoP)\s+[A-Za-z0-9\-._~+/]+=*/gi;
+const jwtPattern = /\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
+const pemPattern = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g;
+
+function escapeRe(s: string) {
+  return s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+}
+
+/** Replaces every secret-looking substring of `text`. */
+export function redactString(text: string): string {
+  if (text.length < 6) return text;
+  return text
+    .replace(pemPattern, `-----BEGIN $1PRIVATE KEY-----${REDACTED}`)
+    .replace(jwtPattern, REDACTED)
+    .replace(bearerPattern, `$1 ${REDACTED}`)
+    .replace(jsonPairPattern, `$1"${REDACTED}"`)
+    .replace(headerPattern, `$1$2$3${REDACTED}$3`)
+    .replace(paramPattern, `$1$2=${REDACTED}`);
+}
+
+/** A URL (or path with query) with secret query parameter values replaced; credentials dropped. */
+export function redactUrl(url: string | URL): string {
+  return redactString(String(url).replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, `$1${REDACTED}@`));
+}
+
+const MAX_DEPTH = 12;
+
+/**
+ * Deep copy of `value` with secrets replaced by `[REDACTED]`. Never mutates its input, survives
+ * cycles, turns Errors into `{ name, message, code?, status?, stack?, cause? }` (stack included: this
+ * is for server logs; HTTP responses never carry it) and Buffers into a length note.
+ */
+export function redact(value: unknown): unknown {
+  return walk(value, 0, new WeakSet());
+}
+
+function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
+  switch (typeof value) {
+    case 'string':
+      return redactString(value);
+    case 'bigint':
+      return value.toString();
+    case 'function':
+    case 'symbol':
+      return undefined;
+    case 'object':
+      break;
+    default:
+      return value;
+  }
+  if (value === null) return null;
+  if (seen.has(value)) return '[Circular]';
+  if (depth >= MAX_DEPTH) return '[Truncated]';
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (value instanceof URL) return redactUrl(value);
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
+  seen.add(value);
+  try {
+    if (value instanceof Error) return walkError(value, depth, seen);
+    if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1, seen));
+    if (value instanceof Map) return walkEntries([...value.entries()].map(([k, v]) => [String(k), v]), depth, seen);
+    if (value instanceof Set) return [...value].map((v) => walk(v, depth + 1, seen));
+    if (typeof Headers !== 'undefined' && value instanceof Headers) return walkEntries([...value.entries()], depth, seen);
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return walk(toJSON.call(value), depth + 1, seen);
+    return walkEntries(Object.entries(value), depth, seen);
+  } finally {
+    seen.delete(value);
+  }
+}
+
+function walkEntries(entries: Array<[string, unknown]>, depth: number, seen: WeakSet<object>) {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of entries) out[key] = redactEntry(key, v, depth, seen);
+  return out;
+}
+
+function redactEntry(key: string, v: unknown, depth: number, seen: WeakSet<object>): unknown {
+  if (v === undefined || v === null || v === '') return walk(v, depth + 1, seen);
+  if (normalize(key) === 'code') {
+    return typeof v === 'number' || (typeof v === 'string' && ERROR_CODE.test(v)) ? v : REDACTED;
+  }
+  if (isSensitiveKey(key)) {
+    // `token: provider.status()` or `token: { token, expiresOnTimestamp }` are wrappers worth seeing;
+    // their secret parts are caught by the nested key rules and the JWT pattern.
+    return isPlainObject(v) && normalize(key) === 'token' ? walk(v, depth + 1, seen) : REDACTED;
+  }
+  return walk(v, depth + 1, seen);
+}
+
+function walkError(error: Error, depth: number, seen: WeakSet<object>) {
+  const out: Record<string, unknown> = { name: error.name, message: redactString(error.message) };
+  // Own enumerable extras (code, status, errno, syscall ...) go through the same key rules.
+  for (const [key, v] of Object.entries(error)) {
+    if (key === 'message' || key === 'stack' || key === 'name') continue;
+    out[key] = redactEntry(key, v, depth, seen);
+  }
+  if (typeof error.stack === 'string') out.stack = redactString(error.stack);
+  if (error.cause !== undefined) out.cause = walk(error.cause, depth + 1, seen);
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
