@@ -123,6 +123,24 @@ const BODY_ERRORS: Record<string, [number, string, string]> = {
   'parameters.too.many': [413, 'payload_too_large', 'too many parameters'],
 };
 
+const CLIENT_ERROR_CODES: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  408: 'request_timeout',
+  409: 'conflict',
+  411: 'length_required',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  416: 'range_not_satisfiable',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+};
+
 export interface ErrorBody {
   error: { code: string; message: string };
 }
@@ -140,7 +158,9 @@ export function toErrorResponse(error: unknown): { status: number; headers: Reco
   }
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
-    return { status, headers: {}, body: { error: { code: 'bad_request', message: 'bad request' } } };
+    // http-errors style client errors from other middleware: keep the status, use a fixed message.
+    const code = CLIENT_ERROR_CODES[status] ?? 'client_error';
+    return { status, headers: {}, body: { error: { code, message: code.replace(/_/g, ' ') } } };
   }
   return { status: 500, headers: {}, body: { error: { code: 'internal_error', message: 'internal error' } } };
 }
@@ -153,7 +173,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const fields = { method: req.method, path: pathOf(req.originalUrl), status, errorCode: body.error.code };
     // Server errors get the whole error (stack included, redacted by the logger); client errors a reason.
     if (status >= 500) log.error('request failed', { ...fields, err: error });
-    else log.warn('request rejected', { ...fields, reason: error instanceof Error ? error.message : String(error) });
+    // Client errors are routine for auth gates (401 on every anonymous request): info, not warn.
+    else log.info('request rejected', { ...fields, reason: error instanceof Error ? error.message : String(error) });
     if (res.headersSent) {
       // Mid-stream failure: the status line is gone, so the only honest signal is a cut connection.
       res.destroy();

@@ -48,6 +48,9 @@ describe('baseMiddleware, notFoundHandler, errorHandler', () => {
       res.write('partial');
       setTimeout(() => next(new Error('broke mid-stream')), 10);
     });
+    app.get('/http-error', () => {
+      throw Object.assign(new Error('Range Not Satisfiable: bytes=99-'), { status: 416, expose: true });
+    });
     app.use('/proxied', routeLabel('proxy'), (_req, res) => {
       res.send('proxied');
     });
@@ -130,6 +133,12 @@ describe('baseMiddleware, notFoundHandler, errorHandler', () => {
     expect(large.body).toEqual({ error: { code: 'payload_too_large', message: 'request body too large' } });
     const ok = await call('/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
     expect(ok.body).toEqual({ a: 1 });
+  });
+
+  it('keeps the status of other middleware\'s client errors with a fixed message', async () => {
+    const res = await call('/http-error');
+    expect(res.status).toBe(416);
+    expect(res.body).toEqual({ error: { code: 'range_not_satisfiable', message: 'range not satisfiable' } });
   });
 
   it('answers unknown routes with a JSON 404 without the query string', async () => {

@@ -71,9 +71,13 @@ describe('runMain', () => {
   it('SIGTERM during a slow request lets it finish, then exits 0', async () => {
     app = await launchApp(FIXTURE, { env: baseEnv });
     const slow = streamGet(`${app.url}/slow?ms=1500`);
-    await until(() => app!.logs().some((l) => l.message === 'slow request started'));
+    // Nothing written yet: the response is entirely in flight when the signal lands.
+    await app.waitForLog('slow request started');
     app.child.kill('SIGTERM');
-    await until(() => app!.logs().some((l) => l.message === 'shutting down'));
+    expect(await app.waitForLog('shutting down')).toMatchObject({ signal: 'SIGTERM' });
+    // New connections are refused from now on while the slow one is still being served.
+    await app.waitForLog('closing');
+    await expect(fetch(`${app.url}/livez`)).rejects.toThrow();
     const result = await slow.done;
     expect(result).toMatchObject({ status: 200, body: 'slow response complete', complete: true });
     expect(await app.exited).toBe(0);
@@ -122,12 +126,14 @@ describe('runMain', () => {
     expect(cutAfter).toBeLessThan(3_000);
     expect(await app.exited).toBe(1);
     expect(app.logs().find((l) => l.message === 'stopped')).toMatchObject({ drained: false });
+    await expect(app.waitForLog('never logged', 100)).rejects.toThrow(/process exited without/);
   });
 
   it('logs an unhandled rejection (redacted) and keeps serving', async () => {
     app = await launchApp(FIXTURE, { env: baseEnv });
     expect(await (await fetch(`${app.url}/reject`)).text()).toBe('ok');
-    await until(() => app!.logs().some((l) => l.message === 'unhandled promise rejection'));
+    const logged = await app.waitForLog('unhandled promise rejection');
+    expect(String((logged.err as { message: string }).message)).toBe('dangling rejection with Bearer [REDACTED]');
     expect((await fetch(`${app.url}/livez`)).status).toBe(200);
     expect(app.lines.join('\n')).not.toContain(SECRET);
   });

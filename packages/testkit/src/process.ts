@@ -12,8 +12,10 @@ export interface LaunchedProcess {
   lines: string[];
   /** Parsed JSON log lines so far. */
   logs(): Array<Record<string, unknown>>;
-  /** Resolves with the exit code. */
+  /** Resolves with the exit code once the process ended and its output was read completely. */
   exited: Promise<number | null>;
+  /** Resolves with the first JSON log line (past or future) matching `match` (a message or a predicate). */
+  waitForLog(match: string | ((entry: Record<string, unknown>) => boolean), timeoutMs?: number): Promise<Record<string, unknown>>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
   close(graceMs?: number): Promise<number | null>;
 }
@@ -35,26 +37,55 @@ export async function launchApp(entry: string, options: LaunchOptions): Promise<
   // process.execPath is the Node the tests run on (24, from the repo's `node` package).
   const child = spawn(process.execPath, [entry], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  // 'close' (not 'exit'): fires after stdout/stderr ended, so `lines` is complete when this resolves.
+  const exited = once(child, 'close').then(([code]) => code as number | null);
+  const lineListeners = new Set<() => void>();
   let resolveUrl!: (url: string) => void;
   const urlSeen = new Promise<string>((resolve) => (resolveUrl = resolve));
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on('line', (line) => {
       lines.push(line);
+      for (const listener of lineListeners) listener();
       const parsed = parseJson(line);
       if (parsed?.message === 'listening' && typeof parsed.url === 'string') resolveUrl(parsed.url);
     });
   }
   const logs = () => lines.map(parseJson).filter((l): l is Record<string, unknown> => l !== undefined);
+  const waitForLog = (match: string | ((entry: Record<string, unknown>) => boolean), timeoutMs = 10_000) => {
+    const test = typeof match === 'string' ? (e: Record<string, unknown>) => e.message === match : match;
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      let settled = false;
+      const finish = (settle: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        lineListeners.delete(check);
+        settle();
+      };
+      const check = () => {
+        const found = logs().find(test);
+        if (found) finish(() => resolve(found));
+      };
+      const describe = `a log line matching ${typeof match === 'string' ? JSON.stringify(match) : 'the predicate'}`;
+      const timer = setTimeout(() => finish(() => reject(new Error(`no ${describe} within ${timeoutMs} ms:\n${lines.join('\n')}`))), timeoutMs);
+      lineListeners.add(check);
+      check();
+      // All output is read once `exited` resolves: a last look, then give up.
+      void exited.then(() => {
+        check();
+        finish(() => reject(new Error(`process exited without ${describe}:\n${lines.join('\n')}`)));
+      });
+    });
+  };
   const close = async (graceMs = 10_000) => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    if (child.exitCode !== null || child.signalCode !== null) return exited;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     const code = await exited;
     clearTimeout(timer);
     return code;
   };
-  if (options.waitForListening === false) return { url: '', child, lines, logs, exited, close };
+  if (options.waitForListening === false) return { url: '', child, lines, logs, exited, close, waitForLog };
 
   const timeoutMs = options.startTimeoutMs ?? 15_000;
   let timer: NodeJS.Timeout | undefined;
@@ -67,7 +98,7 @@ export async function launchApp(entry: string, options: LaunchOptions): Promise<
       timer = setTimeout(() => reject(new Error(`${entry} did not log 'listening' in ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
     }),
   ]).finally(() => clearTimeout(timer));
-  return { url, child, lines, logs, exited, close };
+  return { url, child, lines, logs, exited, close, waitForLog };
 }
 
 function parseJson(line: string): Record<string, unknown> | undefined {
