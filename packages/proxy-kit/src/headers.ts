@@ -43,20 +43,13 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: U
   return out;
 }
 
-/** Raw response headers (name, value, name, value, ...) minus hop-by-hop ones, in upstream order. */
-export function downstreamResponseHeaders(rawHeaders: readonly string[]): string[] {
-  let listed: Set<string> | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'connection') {
-      listed ??= new Set();
-      for (const t of connectionTokens(rawHeaders[i + 1])!) listed.add(t);
-    }
-  }
-  const out: string[] = [];
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const lower = rawHeaders[i]!.toLowerCase();
-    if (HOP_BY_HOP_HEADERS.has(lower) || listed?.has(lower)) continue;
-    out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+/** Parsed response headers (lower-case names, repeated ones as arrays) minus hop-by-hop ones. */
+export function downstreamHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const listed = connectionTokens(headers.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    if (HOP_BY_HOP_HEADERS.has(name) || listed?.has(name)) continue;
+    out[name] = headers[name];
   }
   return out;
 }

@@ -18,12 +18,13 @@ export async function startTestProxy(options: ForwarderOptions): Promise<TestPro
   return {
     url: `http://127.0.0.1:${port}`,
     forwarder,
-    close: () =>
-      new Promise<void>((resolve) => {
-        forwarder.close();
+    close: async () => {
+      await forwarder.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }
 
