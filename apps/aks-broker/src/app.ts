@@ -1,0 +1,105 @@
+// Builds the broker's Express app from config and ready-made dependencies (no I/O, no env here).
+// The middleware order is the `pipeline` array below, readable top to bottom.
+import { join } from 'node:path';
+import express, { type RequestHandler, type Router } from 'express';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  baseMiddleware,
+  errorHandler,
+  healthRoutes,
+  metricsRoute,
+  notFoundHandler,
+  routeLabel,
+  type Logger,
+  type Metrics,
+} from '@auth-sidecars/service-kit';
+import type { BrokerConfig } from './config.js';
+import { PATHS } from './constants.js';
+import { AuditLog } from './audit.js';
+import { authRoutes, csrfGuard, loadSession, requireSession } from './auth.js';
+import { CookieSigner } from './cookies.js';
+import type { CryptoBox } from './crypto-box.js';
+import type { EntraClient } from './entra.js';
+import { kubeProxy, type KubeClient, type TokenSource } from './kube.js';
+import { meRoutes } from './me.js';
+import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
+import { rateLimitByUser } from './rate-limit.js';
+import { LoginStateStore, SessionStore } from './sessions.js';
+import type { KeyValueStore } from './store.js';
+import type { TokenCachePartitions } from './token-cache.js';
+
+export interface AppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  brokerMetrics?: BrokerMetrics;
+  /** Sessions and login state (memory or Redis). */
+  store: KeyValueStore;
+  /** Seals login state at rest (the same key as the cache partitions). */
+  box: CryptoBox;
+  partitions: TokenCachePartitions;
+  entra: EntraClient;
+  kube: KubeClient;
+  rateLimiter: RateLimiterAbstract;
+  /** Directory of the web page (index.html, static/). */
+  publicDir?: string;
+}
+
+const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
+
+/** CSP without inline script or style; no framing; no referrer (the callback URL carries a code). */
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.set({
+    'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-opener-policy': 'same-origin',
+  });
+  next();
+};
+
+export function createApp(config: BrokerConfig, deps: AppDeps): express.Express {
+  const { logger, metrics } = deps;
+  const brokerMetrics = deps.brokerMetrics ?? createBrokerMetrics(metrics.registry);
+  const sessions = new SessionStore(deps.store, config.session.ttlMs);
+  const loginStates = new LoginStateStore(deps.store, deps.box);
+  const signer = new CookieSigner(config.session.secrets);
+  const cookie = { name: config.session.cookieName, secure: config.session.cookieSecure };
+  const audit = new AuditLog(logger);
+  const token: TokenSource = async (session) => (await deps.entra.aksToken(session.user, session.cacheKey)).accessToken;
+  const perUser = rateLimitByUser(deps.rateLimiter, () => brokerMetrics.rateLimited.inc());
+  const csrf = csrfGuard(config.publicUrl);
+
+  const ready = async () => {
+    const store = await deps.store.ping();
+    if (!deps.entra.ready) await deps.entra.loadMetadata().catch(() => undefined);
+    return { ready: store && deps.entra.ready, details: { store: { kind: deps.store.kind, ok: store }, identityProvider: { metadata: deps.entra.ready } } };
+  };
+
+  const pipeline: Array<RequestHandler | Router | [string, ...Array<RequestHandler | Router>]> = [
+    ...baseMiddleware({ logger, metrics }),
+    securityHeaders,
+    healthRoutes({ ready }),
+    metricsRoute(metrics.registry),
+    express.static(deps.publicDir ?? PUBLIC_DIR, { index: 'index.html', maxAge: 0, redirect: false }),
+    loadSession({ signer, cookie, sessions }),
+    authRoutes({ entra: deps.entra, sessions, loginStates, partitions: deps.partitions, signer, cookie, publicUrl: config.publicUrl, logger, metrics: brokerMetrics }),
+    ['/api', routeLabel('/api'), requireSession, csrf, perUser, meRoutes({ client: deps.kube, token, audit, namespaces: config.ui.namespaces, metrics: brokerMetrics })],
+    [PATHS.kube, routeLabel(PATHS.kube), requireSession, csrf, perUser, kubeProxy({ client: deps.kube, token, audit, metrics: brokerMetrics })],
+    notFoundHandler(),
+  ];
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  for (const step of pipeline) {
+    if (Array.isArray(step)) {
+      const [path, ...handlers] = step;
+      app.use(path, ...handlers);
+    } else {
+      app.use(step);
+    }
+  }
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,162 @@
+// Sign-in, callback and sign-out (authorization code + PKCE through MSAL), and the session check the
+// protected routes share. State is server side and single use; each sign-in gets a new session id.
+import { Router, type RequestHandler, type Response } from 'express';
+import { AuthError, BadRequestError, ForbiddenError, type Logger } from '@auth-sidecars/service-kit';
+import { HEADERS, PATHS } from './constants.js';
+import { clearCookie, readCookie, serializeCookie, type CookieSigner } from './cookies.js';
+import type { EntraClient } from './entra.js';
+import { safeReturnTo } from './return-to.js';
+import { randomId, type LoginStateStore, type Session, type SessionStore } from './sessions.js';
+import type { TokenCachePartitions } from './token-cache.js';
+import type { BrokerMetrics } from './metrics.js';
+
+export interface AuthDeps {
+  entra: EntraClient;
+  sessions: SessionStore;
+  loginStates: LoginStateStore;
+  partitions: TokenCachePartitions;
+  signer: CookieSigner;
+  cookie: { name: string; secure: boolean };
+  publicUrl: string;
+  logger: Logger;
+  metrics?: BrokerMetrics;
+}
+
+/** The session id from the signed cookie, if the signature holds. */
+function sessionIdOf(cookieHeader: string | undefined, deps: Pick<AuthDeps, 'signer' | 'cookie'>): string | undefined {
+  const raw = readCookie(cookieHeader, deps.cookie.name);
+  return raw === undefined ? undefined : deps.signer.unsign(raw);
+}
+
+/** Loads the session into res.locals.session; optional ones never fail. */
+export function loadSession(deps: Pick<AuthDeps, 'signer' | 'cookie' | 'sessions'>): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const id = sessionIdOf(req.headers.cookie, deps);
+      const session = id === undefined ? undefined : await deps.sessions.get(id);
+      if (session) {
+        res.locals.session = session;
+        res.locals.sessionId = id;
+      }
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+/** 401 with a pointer to /login when there is no live session. */
+export const requireSession: RequestHandler = (_req, res, next) => {
+  if (res.locals.session) return next();
+  next(new AuthError('sign in first', 'login_required', { 'x-login-url': PATHS.login }));
+};
+
+/**
+ * Unsafe methods need the custom header (cross-site forms cannot send it; a cross-origin fetch
+ * with it needs a CORS preflight the broker never grants) and, when present, our own Origin.
+ */
+export function csrfGuard(publicUrl: string): RequestHandler {
+  const origin = new URL(publicUrl).origin;
+  return (req, _res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+    const sentOrigin = req.headers.origin;
+    if (req.headers[HEADERS.csrf] === undefined || (sentOrigin !== undefined && sentOrigin !== origin)) {
+      return next(new ForbiddenError(`state-changing requests need the ${HEADERS.csrf} header and a same-origin Origin`, 'csrf'));
+    }
+    next();
+  };
+}
+
+export function authRoutes(deps: AuthDeps): Router {
+  const router = Router();
+  const log = deps.logger.child({ component: 'auth' });
+  const noStore = (res: Response) => res.set('cache-control', 'no-store');
+
+  router.get(PATHS.login, async (req, res, next) => {
+    try {
+      const requested = req.query.returnTo;
+      let returnTo = '/';
+      if (requested !== undefined) {
+        const safe = safeReturnTo(requested);
+        if (safe === undefined) throw new BadRequestError('returnTo must be a path on this site', 'invalid_return_to');
+        returnTo = safe;
+      }
+      const pkce = await deps.entra.generatePkce();
+      const nonce = randomId();
+      const state = await deps.loginStates.create({ codeVerifier: pkce.verifier, nonce, returnTo });
+      const prompt = req.query.prompt === 'select_account' || req.query.prompt === 'login' ? req.query.prompt : undefined;
+      const url = await deps.entra.authCodeUrl({ state, nonce, codeChallenge: pkce.challenge, prompt });
+      noStore(res).redirect(302, url);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.get(PATHS.callback, async (req, res, next) => {
+    try {
+      const { code, state, error } = req.query;
+      if (typeof state !== 'string' || state === '') {
+        deps.metrics?.signIns.inc({ result: 'invalid_state' });
+        throw new BadRequestError('missing state', 'invalid_state');
+      }
+      const pending = await deps.loginStates.take(state);
+      if (!pending) {
+        deps.metrics?.signIns.inc({ result: 'invalid_state' });
+        throw new BadRequestError('unknown, expired or already used sign-in state; start again at /login', 'invalid_state');
+      }
+      if (typeof error === 'string') {
+        deps.metrics?.signIns.inc({ result: 'failure' });
+        log.warn('sign-in refused by the identity provider', { error: error.slice(0, 64) });
+        throw new AuthError('sign-in was not completed', 'sign_in_failed');
+      }
+      if (typeof code !== 'string' || code === '') throw new BadRequestError('missing code', 'invalid_request');
+
+      const partition = randomId();
+      let user;
+      try {
+        user = await deps.entra.redeem({ code, state, returnedState: state, codeVerifier: pending.codeVerifier, nonce: pending.nonce }, partition);
+      } catch (e) {
+        deps.metrics?.signIns.inc({ result: 'failure' });
+        await deps.partitions.delete(partition);
+        throw e;
+      }
+      // No fixation: whatever session the browser had is dropped, the new one gets a fresh id.
+      const previous = sessionIdOf(req.headers.cookie, deps);
+      if (previous !== undefined) await dropSession(previous, deps);
+      const { id } = await deps.sessions.create(user, partition);
+      deps.metrics?.signIns.inc({ result: 'success' });
+      log.info('signed in', { user: user.username, oid: user.oid });
+      res.setHeader(
+        'set-cookie',
+        serializeCookie(deps.signer.sign(id), { ...deps.cookie, maxAgeSeconds: deps.sessions.ttlMs / 1000 }),
+      );
+      noStore(res).redirect(303, pending.returnTo);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  const logout: RequestHandler = async (req, res, next) => {
+    try {
+      const id = sessionIdOf(req.headers.cookie, deps);
+      if (id !== undefined) {
+        const session = await dropSession(id, deps);
+        if (session) log.info('signed out', { user: session.user.username, oid: session.user.oid });
+      }
+      res.setHeader('set-cookie', clearCookie(deps.cookie));
+      noStore(res).redirect(303, await deps.entra.logoutUrl(`${deps.publicUrl}/`));
+    } catch (error) {
+      next(error);
+    }
+  };
+  router.get(PATHS.logout, logout);
+  router.post(PATHS.logout, logout);
+  return router;
+}
+
+/** Removes a session and its MSAL cache partition (the refresh token is gone server side). */
+async function dropSession(id: string, deps: Pick<AuthDeps, 'sessions' | 'partitions'>): Promise<Session | undefined> {
+  const session = await deps.sessions.destroy(id);
+  if (session) await deps.partitions.delete(session.cacheKey);
+  return session;
+}

@@ -1,0 +1,56 @@
+// GET /api/me: who the signed-in user is and, from SelfSubjectRulesReview, what the API server
+// lets them do in a namespace (the web page's permissions table).
+import { Router } from 'express';
+import { BadRequestError, UpstreamError } from '@auth-sidecars/service-kit';
+import { PATHS } from './constants.js';
+import type { AuditLog } from './audit.js';
+import type { KubeClient, TokenSource } from './kube.js';
+import type { Session } from './sessions.js';
+import type { BrokerMetrics } from './metrics.js';
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export interface MeDeps {
+  client: KubeClient;
+  token: TokenSource;
+  audit: AuditLog;
+  namespaces: readonly string[];
+  metrics?: BrokerMetrics;
+}
+
+export function meRoutes(deps: MeDeps): Router {
+  const router = Router();
+  router.get(PATHS.me.slice('/api'.length), async (req, res, next) => {
+    const session = res.locals.session as Session;
+    const started = Date.now();
+    try {
+      const requested = typeof req.query.namespace === 'string' ? req.query.namespace : deps.namespaces[0] ?? 'default';
+      if (!NAMESPACE.test(requested)) throw new BadRequestError('namespace must be a DNS label', 'invalid_namespace');
+      const token = await deps.token(session);
+      let review: { status: number; body: unknown };
+      try {
+        review = await deps.client.selfSubjectRulesReview(token, requested);
+      } catch (error) {
+        deps.audit.record({ user: session.user.username, oid: session.user.oid, verb: 'create', apiGroup: 'authorization.k8s.io', resource: 'selfsubjectrulesreviews', namespace: requested, status: 502, requestId: req.id, durationMs: Date.now() - started, path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews' });
+        throw error;
+      }
+      deps.metrics?.kubeCalls.inc({ verb: 'create', code: String(review.status) });
+      deps.audit.record({ user: session.user.username, oid: session.user.oid, verb: 'create', apiGroup: 'authorization.k8s.io', resource: 'selfsubjectrulesreviews', namespace: requested, status: review.status, requestId: req.id, durationMs: Date.now() - started, path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews' });
+      if (review.status >= 500 || review.status === 401) throw new UpstreamError(`the Kubernetes API server answered ${review.status} to the rules review`);
+      const status = (review.body as { status?: Record<string, unknown> } | undefined)?.status;
+      res.set('cache-control', 'no-store').json({
+        user: { name: session.user.name, username: session.user.username, oid: session.user.oid, tenantId: session.user.tid },
+        session: { expiresAt: new Date(session.expiresAt).toISOString() },
+        namespace: requested,
+        namespaces: deps.namespaces,
+        permissions:
+          review.status < 300 && status
+            ? { resourceRules: status.resourceRules ?? [], nonResourceRules: status.nonResourceRules ?? [], incomplete: Boolean(status.incomplete), evaluationError: status.evaluationError }
+            : { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: `rules review refused (${review.status})` },
+      });
+    } catch (error) {
+      next(error);
+    }
+  });
+  return router;
+}

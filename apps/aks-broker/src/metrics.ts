@@ -1,0 +1,19 @@
+// The broker's own counters beside service-kit's HTTP histogram.
+import { Counter, type Registry } from 'prom-client';
+import { METRICS } from './constants.js';
+
+export interface BrokerMetrics {
+  signIns: Counter<'result'>;
+  tokenAcquisitions: Counter<'result'>;
+  kubeCalls: Counter<'verb' | 'code'>;
+  rateLimited: Counter;
+}
+
+export function createBrokerMetrics(registry: Registry): BrokerMetrics {
+  return {
+    signIns: new Counter({ name: METRICS.signIns, help: 'Completed sign-ins by result (success, failure, invalid_state).', labelNames: ['result'], registers: [registry] }),
+    tokenAcquisitions: new Counter({ name: METRICS.tokenAcquisitions, help: 'User-scoped AKS token acquisitions by result (success, failure, reauth).', labelNames: ['result'], registers: [registry] }),
+    kubeCalls: new Counter({ name: METRICS.kubeCalls, help: 'Kubernetes API calls made as a user, by verb and HTTP status code.', labelNames: ['verb', 'code'], registers: [registry] }),
+    rateLimited: new Counter({ name: METRICS.rateLimited, help: 'Requests refused by the per-user rate limit.', registers: [registry] }),
+  };
+}

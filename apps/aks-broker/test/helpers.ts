@@ -1,0 +1,217 @@
+// Test world for the broker: dev-entra (real OAuth over HTTPS), the Kubernetes API stand-in with
+// RBAC keyed on dev-entra users, a federated token file, and a broker run in-process (createApp +
+// serve) with its log lines captured. Plus a cookie-jar client that signs in through dev-entra's
+// sign-in form the way a browser does, without a browser.
+import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startDevEntra, type DevEntra, type RegisteredApp } from '@auth-sidecars/dev-entra';
+import { startKubeApi, type KubeApi } from '@auth-sidecars/testkit/kube-api';
+import { kubeRbac, type RbacBinding } from '@auth-sidecars/testkit/kube-rbac';
+import { createLogger, createMetrics, serve, type RunningServer } from '@auth-sidecars/service-kit';
+import { createApp } from '../src/app.js';
+import { loadBrokerConfig, type BrokerConfig } from '../src/config.js';
+import { buildDeps, type BuiltDeps } from '../src/deps.js';
+import { createBrokerMetrics } from '../src/metrics.js';
+
+export const ALICE = 'alice@contoso.test';
+export const BOB = 'bob@contoso.test';
+export const CAROL = 'carol@contoso.test';
+export const FEDERATED_SUBJECT = 'system:serviceaccount:platform:aks-broker';
+export const SESSION_SECRET = 's'.repeat(40);
+export const CACHE_KEY = Buffer.alloc(32, 42).toString('base64');
+
+/** alice: pods and services in team-a; bob: pods in team-b; carol: nothing. */
+export const BINDINGS: RbacBinding[] = [
+  { users: [ALICE], namespace: 'team-a', rules: [{ verbs: ['get', 'list', 'watch'], resources: ['pods', 'services'] }] },
+  { users: [BOB], namespace: 'team-b', rules: [{ verbs: ['get', 'list', 'watch'], resources: ['pods'] }] },
+];
+
+export interface World {
+  entra: DevEntra;
+  kube: KubeApi;
+  app: RegisteredApp;
+  dir: string;
+  tokenFile: string;
+  /** Atomically replaces the federated token file (as the kubelet does) with a fresh token. */
+  rotateFederatedToken(subject?: string): Promise<string>;
+  baseEnv(extra?: Record<string, string | undefined>): Record<string, string | undefined>;
+  close(): Promise<void>;
+}
+
+export async function startWorld(options: { redirectUris?: string[] } = {}): Promise<World> {
+  const entra = await startDevEntra({ trust: true });
+  const app = entra.registerApp({
+    name: 'aks-broker',
+    federatedSubject: FEDERATED_SUBJECT,
+    redirectUris: options.redirectUris ?? ['http://127.0.0.1/callback'],
+  });
+  const kube = await startKubeApi({ ...kubeRbac({ bindings: BINDINGS, issuer: entra.issuer }) });
+  for (const ns of ['team-a', 'team-b']) kube.addNamespace(ns);
+  kube.addPod({ name: 'api-0', namespace: 'team-a', phase: 'Running' });
+  kube.addPod({ name: 'worker-0', namespace: 'team-a', phase: 'Pending' });
+  kube.addPod({ name: 'db-0', namespace: 'team-b', phase: 'Running' });
+  const dir = await mkdtemp(join(tmpdir(), 'aks-broker-test-'));
+  const tokenFile = join(dir, 'azure-identity-token');
+  const caFile = join(dir, 'kube-ca.crt');
+  await writeFile(caFile, kube.caPem);
+  const rotateFederatedToken = async (subject = FEDERATED_SUBJECT) => {
+    const token = entra.issueFederatedToken({ subject });
+    await writeFile(`${tokenFile}.new`, token);
+    await rename(`${tokenFile}.new`, tokenFile);
+    return token;
+  };
+  await rotateFederatedToken();
+  return {
+    entra,
+    kube,
+    app,
+    dir,
+    tokenFile,
+    rotateFederatedToken,
+    baseEnv: (extra = {}) => ({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'debug',
+      AZURE_CLIENT_ID: app.clientId,
+      AZURE_TENANT_ID: entra.tenantId,
+      AZURE_FEDERATED_TOKEN_FILE: tokenFile,
+      AZURE_AUTHORITY_HOST: entra.url,
+      PUBLIC_URL: 'http://127.0.0.1:1',
+      SESSION_SECRET,
+      COOKIE_SECURE: 'false',
+      CACHE_ENCRYPTION_KEY: CACHE_KEY,
+      KUBE_API_URL: kube.url,
+      KUBE_CA_FILE: caFile,
+      UI_NAMESPACES: 'team-a,team-b',
+      ...extra,
+    }),
+    close: async () => {
+      await kube.close();
+      await entra.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface InProcessBroker {
+  url: string;
+  config: BrokerConfig;
+  deps: BuiltDeps;
+  /** Every log line (JSON text) so far. */
+  lines: string[];
+  logs(): Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Runs the broker in this process on a loopback port; PUBLIC_URL is its own URL. */
+export async function startBroker(world: World, extraEnv: Record<string, string | undefined> = {}): Promise<InProcessBroker> {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(line);
+      cb();
+    },
+  });
+  const logger = createLogger({ service: 'aks-broker', level: 'debug', stream });
+  // The app needs PUBLIC_URL, which is known once the port is: serve first, then build the app.
+  const holder: { handler?: (req: IncomingMessage, res: ServerResponse) => void } = {};
+  const server: RunningServer = await serve((req, res) => holder.handler!(req, res), { host: '127.0.0.1', port: 0, logger, shutdownTimeoutMs: 2_000 });
+  const config = loadBrokerConfig(world.baseEnv({ PUBLIC_URL: server.url, ...extraEnv }));
+  const metrics = createMetrics('aks-broker');
+  const brokerMetrics = createBrokerMetrics(metrics.registry);
+  const deps = await buildDeps(config, { logger, brokerMetrics });
+  holder.handler = createApp(config, { logger, metrics, brokerMetrics, ...deps });
+  return {
+    url: server.url,
+    config,
+    deps,
+    lines,
+    logs: () => lines.flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    }),
+    close: async () => {
+      await server.close();
+      await deps.close();
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json<T = unknown>(): T;
+}
+
+/** A browser without a browser: one cookie jar, manual redirects, dev-entra's sign-in form. */
+export class Client {
+  readonly cookies = new Map<string, string>();
+
+  constructor(readonly baseUrl: string) {}
+
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  async fetch(pathOrUrl: string, init: RequestInit = {}): Promise<Answer> {
+    const url = new URL(pathOrUrl, this.baseUrl);
+    const headers = new Headers(init.headers);
+    const sameOrigin = url.origin === new URL(this.baseUrl).origin;
+    if (sameOrigin && this.cookies.size > 0) headers.set('cookie', this.cookieHeader());
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    if (sameOrigin) {
+      for (const setCookie of res.headers.getSetCookie()) {
+        const [pair] = setCookie.split(';');
+        const eq = pair!.indexOf('=');
+        const name = pair!.slice(0, eq);
+        const value = pair!.slice(eq + 1);
+        if (value === '' || /max-age=0/i.test(setCookie)) this.cookies.delete(name);
+        else this.cookies.set(name, value);
+      }
+    }
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, text, json: <T>() => JSON.parse(text) as T };
+  }
+
+  /** GET /login -> dev-entra authorize page (returns its URL; nothing submitted yet). */
+  async startSignIn(returnTo?: string): Promise<{ authorizeUrl: string; state: string }> {
+    const login = await this.fetch(returnTo === undefined ? '/login' : `/login?returnTo=${encodeURIComponent(returnTo)}`);
+    if (login.status !== 302) throw new Error(`/login answered ${login.status}: ${login.text}`);
+    const authorizeUrl = login.headers.get('location')!;
+    return { authorizeUrl, state: new URL(authorizeUrl).searchParams.get('state')! };
+  }
+
+  /** Picks `user` on dev-entra's sign-in page; returns the callback URL it redirects to (not followed). */
+  static async pickUser(authorizeUrl: string, user: string): Promise<string> {
+    const page = await fetch(authorizeUrl, { redirect: 'manual' });
+    const html = await page.text();
+    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+    const tx = /name="tx" value="([^"]+)"/.exec(html)?.[1];
+    if (!action || !tx) throw new Error(`no sign-in form at ${authorizeUrl}: ${page.status} ${html.slice(0, 300)}`);
+    const posted = await fetch(action.replace(/&amp;/g, '&'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ tx, user }),
+      redirect: 'manual',
+    });
+    const location = posted.headers.get('location');
+    if (posted.status !== 302 || !location) throw new Error(`sign-in form answered ${posted.status}: ${await posted.text()}`);
+    return location;
+  }
+
+  /** The whole sign-in: /login, dev-entra picks `user`, /callback; returns the callback answer. */
+  async signIn(user: string, returnTo?: string): Promise<Answer> {
+    const { authorizeUrl } = await this.startSignIn(returnTo);
+    const callback = await Client.pickUser(authorizeUrl, user);
+    const answer = await this.fetch(callback);
+    if (answer.status !== 303) throw new Error(`callback answered ${answer.status}: ${answer.text}`);
+    return answer;
+  }
+}
