@@ -176,7 +176,8 @@ function walkEntries(entries: Array<[string, unknown]>, depth: number, seen: Wea
 }
 
 function redactEntry(key: string, v: unknown, depth: number, seen: WeakSet<object>): unknown {
-  if (v === undefined || v === null || v === '') return walk(v, depth + 1, seen);
+  // Nothing to hide in "not set" or a flag (`secret: true` = "a secret is configured").
+  if (v === undefined || v === null || v === '' || typeof v === 'boolean') return v;
   if (normalize(key) === 'code') {
     return typeof v === 'number' || (typeof v === 'string' && ERROR_CODE.test(v)) ? v : REDACTED;
   }

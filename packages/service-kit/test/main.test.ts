@@ -129,6 +129,24 @@ describe('runMain', () => {
     await expect(app.waitForLog('never logged', 100)).rejects.toThrow(/process exited without/);
   });
 
+  it('exits 1 when close() hangs past the forced-exit watchdog', async () => {
+    app = await launchApp(FIXTURE, { env: { ...baseEnv, HANG_ON_CLOSE: 'true', FORCE_EXIT_AFTER_MS: '500' } });
+    const t0 = Date.now();
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(app.logs().some((l) => l.message === 'shutdown did not finish in time, exiting')).toBe(true);
+  });
+
+  it('logs an uncaught exception (redacted) and exits 1', async () => {
+    app = await launchApp(FIXTURE, { env: baseEnv });
+    expect(await (await fetch(`${app.url}/throw-later`)).text()).toBe('ok');
+    expect(await app.exited).toBe(1);
+    const logged = app.logs().find((l) => l.message === 'uncaught exception, exiting')!;
+    expect((logged.err as { message: string }).message).toBe('uncaught with password=[REDACTED]');
+    expect(app.lines.join('\n')).not.toContain(SECRET);
+  });
+
   it('logs an unhandled rejection (redacted) and keeps serving', async () => {
     app = await launchApp(FIXTURE, { env: baseEnv });
     expect(await (await fetch(`${app.url}/reject`)).text()).toBe('ok');

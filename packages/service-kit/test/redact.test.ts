@@ -25,6 +25,17 @@ describe('redact', () => {
     expect(redact({ secrets: { a: 'b' }, tokens: ['t1'], cookies: { sid: 'x' } })).toEqual({ secrets: REDACTED, tokens: REDACTED, cookies: REDACTED });
   });
 
+  it('keeps flags and unset values under sensitive keys, hides numbers', () => {
+    expect(redact({ secret: true, password: null, token: undefined, client_secret: '', pin: 1 })).toEqual({
+      secret: true,
+      password: null,
+      token: undefined,
+      client_secret: '',
+      pin: 1,
+    });
+    expect(redact({ password: 1234 })).toEqual({ password: REDACTED });
+  });
+
   it('does not mutate its input and survives cycles', () => {
     const input: Record<string, unknown> = { token: 't', list: [1, 2] };
     input.self = input;
