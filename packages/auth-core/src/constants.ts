@@ -45,6 +45,7 @@ export const TOKEN_PROVIDER_DEFAULTS = {
   acquireTimeoutMs: 30_000,
   /** A token this close to its expiry counts as expired, so it does not run out in flight. */
   expiryMarginMs: 1_000,
+  startAttempts: 3,
 } as const;
 
 /**
@@ -52,6 +53,9 @@ export const TOKEN_PROVIDER_DEFAULTS = {
  * at least this fraction of their life, `refreshFraction` alone decides (see refreshPolicy.ts).
  */
 export const MIN_USED_FRACTION = 0.25;
+
+/** The expiry safety margin never exceeds this fraction of a token's lifetime (short test tokens). */
+export const MAX_MARGIN_FRACTION = 0.1;
 
 /** setTimeout's ceiling (about 24.8 days); longer delays are clamped. */
 export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;

@@ -23,6 +23,9 @@ export function createCredential(config: CredentialConfig, { logger }: CreateCre
   assertCredentialConfig(config);
   const log = componentLogger(logger, 'credential');
   const authority = authorityOptions(config);
+  // TokenProvider is the retry layer (backoff with jitter, visible in status and metrics); SDK
+  // retries underneath would stretch one attempt to many seconds and hide the failures.
+  const clientOptions = { ...authority, retryOptions: { maxRetries: 0 } };
   // Identifiers and paths only; never secrets.
   log.info('credential configured', {
     kind: config.kind,
@@ -41,13 +44,13 @@ export function createCredential(config: CredentialConfig, { logger }: CreateCre
         config.tenantId!,
         config.clientId!,
         { certificatePath: config.certificatePath!, keyPath: config.keyPath, certificatePassword: config.certificatePassword },
-        { ...authority, sendCertificateChain: config.sendCertificateChain },
+        { ...clientOptions, sendCertificateChain: config.sendCertificateChain },
         log,
       );
     case 'workload-identity':
-      return new FederatedTokenFileCredential(config.tenantId!, config.clientId!, config.federatedTokenFile!, authority);
+      return new FederatedTokenFileCredential(config.tenantId!, config.clientId!, config.federatedTokenFile!, clientOptions);
     case 'client-secret':
-      return createClientSecretCredential(config.tenantId!, config.clientId!, config.clientSecret!, authority);
+      return createClientSecretCredential(config.tenantId!, config.clientId!, config.clientSecret!, clientOptions);
     case 'managed-identity':
       return createManagedIdentityCredential(config.clientId);
     case 'default':

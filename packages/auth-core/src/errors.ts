@@ -30,21 +30,30 @@ const MAX_REASON_LENGTH = 400;
 
 /**
  * A one-paragraph reason for logs, status() and error messages, with a hint on what to check.
- * @azure/identity messages carry AADSTS codes and troubleshooting links, never secrets.
+ * @azure/identity and MSAL messages carry AADSTS codes, thumbprints and trace ids, never secrets.
  */
 export function describeAcquireError(error: unknown): string {
   const name = error instanceof Error ? error.name : 'Error';
-  const raw = error instanceof Error ? error.message : String(error);
-  const message = raw.replace(/\s+/g, ' ').trim();
-  const short = message.length > MAX_REASON_LENGTH ? `${message.slice(0, MAX_REASON_LENGTH)}...` : message;
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+  const aadsts = /Description: (AADSTS\d+: .*?)(?: Trace ID:| Correlation ID:| Timestamp:|$)/.exec(message)?.[1] ?? /(AADSTS\d+[^.]*\.)/.exec(message)?.[1];
+  if (aadsts) {
+    return `the identity provider refused the request (check client id, tenant, and that the certificate, secret or federated subject is registered on the app): ${shorten(aadsts)}`;
+  }
+  if (message.includes('endpoints_resolution_error')) {
+    return `cannot load the OpenID configuration of the authority (check AZURE_AUTHORITY_HOST, AZURE_TENANT_ID, network and TLS trust): ${shorten(message)}`;
+  }
   switch (name) {
     case 'CredentialUnavailableError':
-      return `credential unavailable (check the AZURE_* configuration and mounted files): ${short}`;
+      return `credential unavailable (check the AZURE_* configuration and mounted files): ${shorten(message)}`;
     case 'AuthenticationError':
-      return `the identity provider refused the credential (check client id, tenant and that the certificate/secret/federated subject is registered): ${short}`;
+      return `the identity provider refused the request: ${shorten(message)}`;
     case 'TokenAcquireTimeoutError':
-      return short;
+      return message;
     default:
-      return `${name}: ${short}`;
+      return `${name}: ${shorten(message)}`;
   }
+}
+
+function shorten(message: string): string {
+  return message.length > MAX_REASON_LENGTH ? `${message.slice(0, MAX_REASON_LENGTH)}...` : message;
 }

@@ -6,7 +6,7 @@
 // jittered backoff while the old token stays in service until it really expires.
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { Registry } from 'prom-client';
-import { MAX_TIMER_DELAY_MS, TOKEN_PROVIDER_DEFAULTS } from './constants.js';
+import { MAX_MARGIN_FRACTION, MAX_TIMER_DELAY_MS, TOKEN_PROVIDER_DEFAULTS } from './constants.js';
 import { TokenAcquireTimeoutError, TokenUnavailableError, describeAcquireError } from './errors.js';
 import { componentLogger } from './logger.js';
 import type { LoggerLike } from './logger.js';
@@ -30,8 +30,13 @@ export interface TokenProviderOptions {
   retry?: Partial<RetryPolicy>;
   /** Abort a token request after this long (30 s). */
   acquireTimeoutMs?: number;
-  /** A token this close to expiry counts as expired, so it does not run out in flight (1 s). */
+  /**
+   * A token this close to expiry counts as expired, so it does not run out in flight (1 s; at most
+   * a tenth of the token's lifetime). Refresh timing is computed against this usable lifetime.
+   */
   expiryMarginMs?: number;
+  /** Attempts `start()` makes (with backoff between them) before it rejects (3). */
+  startAttempts?: number;
   /** Source of jitter, [0, 1). */
   random?: () => number;
 }
@@ -61,8 +66,11 @@ export class TokenProvider {
   readonly #acquireTimeoutMs: number;
   readonly #expiryMarginMs: number;
   readonly #random: () => number;
+  readonly #startAttempts: number;
 
   #token: AccessToken | undefined;
+  /** Expiry minus the safety margin: the token is handed out until then. */
+  #usableUntil = 0;
   #tokenRefreshAt: number | undefined;
   #nextAttemptAt: number | undefined;
   #lastRefreshAt: number | undefined;
@@ -90,6 +98,7 @@ export class TokenProvider {
     this.#acquireTimeoutMs = options.acquireTimeoutMs ?? d.acquireTimeoutMs;
     this.#expiryMarginMs = options.expiryMarginMs ?? d.expiryMarginMs;
     this.#random = options.random ?? Math.random;
+    this.#startAttempts = Math.max(1, Math.floor(options.startAttempts ?? d.startAttempts));
     const f = this.#refreshPolicy.refreshFraction;
     if (!(f > 0 && f < 1)) throw new RangeError(`TokenProvider: refreshFraction must be between 0 and 1, got ${f}`);
     if (!(this.#retryPolicy.initialMs > 0 && this.#retryPolicy.maxMs >= this.#retryPolicy.initialMs)) {
@@ -99,8 +108,10 @@ export class TokenProvider {
   }
 
   /**
-   * Acquires the first token; rejects with TokenUnavailableError if it cannot be had (fail-fast
-   * startup). On failure nothing keeps running; on success refresh is timer-driven from then on.
+   * Acquires the first token; rejects with TokenUnavailableError if it cannot be had within
+   * `startAttempts` attempts (fail-fast startup: a blip does not crash-loop the pod, a wrong
+   * credential fails within seconds). On failure nothing keeps running; on success refresh is
+   * timer-driven from then on.
    */
   async start(): Promise<void> {
     this.#stopped = false;
@@ -108,11 +119,21 @@ export class TokenProvider {
       this.#resumeSchedule();
       return;
     }
-    try {
-      await this.#refresh('startup');
-    } catch (error) {
-      this.stop();
-      throw error;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.#refresh('startup');
+        return;
+      } catch (error) {
+        if (attempt >= this.#startAttempts || this.#stopped) {
+          this.stop();
+          throw error;
+        }
+        this.#clearTimer(); // start() paces its own attempts
+        const delay = backoffDelay(attempt, this.#retryPolicy, this.#random);
+        this.#nextAttemptAt = Date.now() + delay;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        if (this.current()) return; // e.g. an invalidate() succeeded meanwhile
+      }
     }
   }
 
@@ -128,23 +149,24 @@ export class TokenProvider {
 
   /**
    * The current token: a memory read when one is valid. Otherwise joins the acquisition in flight
-   * or starts one (cold start: N callers, one request). While backing off after failures with no
-   * valid token, fails fast with TokenUnavailableError (carrying retry-after) instead of queueing.
+   * or starts one (cold start: N callers, one request). Once acquisitions have failed and no valid
+   * token is left, fails fast with TokenUnavailableError (carrying retry-after) instead of queueing
+   * callers behind a failing IdP; the background retry loop brings the token back.
    */
   getToken(): Promise<AccessToken> {
     const token = this.current();
     if (token) return Promise.resolve(token);
-    if (this.#inflight) return this.#inflight;
-    if (this.#failures > 0 && this.#timer !== undefined) {
+    if (this.#failures > 0 && (this.#timer !== undefined || this.#inflight !== undefined)) {
       return Promise.reject(new TokenUnavailableError(this.scope, this.#lastError ?? 'token acquisition failing', { retryAt: this.#nextAttemptAt }));
     }
+    if (this.#inflight) return this.#inflight;
     return this.#refresh('on-demand');
   }
 
   /** The valid token held, if any; never starts a request. */
   current(): AccessToken | undefined {
     const token = this.#token;
-    return token && token.expiresOnTimestamp - this.#expiryMarginMs > Date.now() ? token : undefined;
+    return token && this.#usableUntil > Date.now() ? token : undefined;
   }
 
   status(): TokenStatus {
@@ -204,7 +226,7 @@ export class TokenProvider {
     try {
       const token = await Promise.race([this.#credential.getToken(this.scope, { abortSignal: controller.signal }), timeout]);
       if (!token?.token) throw new Error('the credential returned no token');
-      if (token.expiresOnTimestamp - this.#expiryMarginMs <= Date.now()) {
+      if (token.expiresOnTimestamp <= Date.now()) {
         throw new Error(`the credential returned a token that is already expired (expiresOn ${new Date(token.expiresOnTimestamp).toISOString()})`);
       }
       return token;
@@ -217,11 +239,13 @@ export class TokenProvider {
     const now = Date.now();
     const durationMs = performance.now() - startedAt;
     const recovered = this.#failures > 0;
+    const margin = Math.min(this.#expiryMarginMs, (token.expiresOnTimestamp - now) * MAX_MARGIN_FRACTION);
     this.#token = token;
+    this.#usableUntil = token.expiresOnTimestamp - margin;
     this.#lastRefreshAt = now;
     this.#failures = 0;
     this.#lastError = undefined;
-    this.#tokenRefreshAt = computeRefreshAt(token, now, this.#refreshPolicy);
+    this.#tokenRefreshAt = computeRefreshAt({ ...token, expiresOnTimestamp: this.#usableUntil }, now, this.#refreshPolicy);
     this.#schedule(this.#tokenRefreshAt, 'scheduled');
     this.#metrics?.refreshes.inc({ scope: this.scope, result: 'success' });
     this.#metrics?.acquireDuration.observe({ scope: this.scope }, durationMs / 1000);

@@ -100,6 +100,29 @@ describe('TokenProvider proactive refresh', () => {
     expect(p.status().refreshAt!.getTime() - Date.now()).toBe(3_300_000);
   });
 
+  it('stops handing out a token a safety margin before expiry and refreshes against that', async () => {
+    const credential = new ScriptedCredential();
+    credential.lifetimeMs = 60_000;
+    const p = provider(credential, { expiryMarginMs: undefined }); // default 1 s
+    await p.start();
+    const t0 = Date.now();
+    expect(p.status().refreshAt!.getTime() - t0).toBe(29_500); // half of the usable 59 s
+    p.stop();
+    await jest.advanceTimersByTimeAsync(58_999);
+    expect(p.current()).toBeDefined();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(p.current()).toBeUndefined();
+    expect(p.status()).toMatchObject({ valid: false, expiresAt: new Date(t0 + 60_000) });
+
+    const short = new ScriptedCredential();
+    short.lifetimeMs = 4_000; // margin capped at a tenth of the lifetime: 400 ms
+    const q = provider(short, { expiryMarginMs: undefined });
+    await q.start();
+    expect(q.status().refreshAt!.getTime() - Date.now()).toBe(1_800);
+    await jest.advanceTimersByTimeAsync(1_800);
+    expect(short.calls).toBe(2);
+  });
+
   it('stop() clears every timer and start() resumes the schedule', async () => {
     const credential = new ScriptedCredential();
     const p = provider(credential);
@@ -129,7 +152,7 @@ describe('TokenProvider failures', () => {
     expect((await p.getToken()).token).toBe('token-1');
     expect(p.status()).toMatchObject({ valid: true, consecutiveFailures: 1 });
     expect(p.status().lastError).toContain('AADSTS7000215');
-    expect(p.status().lastError).toContain('identity provider refused');
+    expect(p.status().lastError).toContain('the identity provider refused the request');
 
     // random = 0.5: retries after 500, 1000, 2000, 2000 (capped) ms
     const before = credential.calls;
@@ -161,6 +184,20 @@ describe('TokenProvider failures', () => {
     expect(p.status()).toMatchObject({ valid: true, consecutiveFailures: 0, lastError: undefined });
   });
 
+  it('does not queue callers behind a retry in flight once failing without a valid token', async () => {
+    const credential = new ScriptedCredential();
+    credential.failWith = new Error('connect ECONNREFUSED');
+    credential.delayMs = 5_000; // a slow, failing IdP
+    const p = provider(credential, { retry: { initialMs: 100, maxMs: 100 } });
+    p.startInBackground();
+    await jest.advanceTimersByTimeAsync(5_100); // first attempt failed, retry now in flight
+    expect(credential.calls).toBe(2);
+    const t0 = Date.now();
+    await expect(p.getToken()).rejects.toBeInstanceOf(TokenUnavailableError);
+    expect(Date.now()).toBe(t0); // rejected at once, not after the 5 s attempt
+    expect(credential.calls).toBe(2);
+  });
+
   it('keeps retrying forever (the loop never dies)', async () => {
     const credential = new ScriptedCredential();
     credential.failWith = new Error('connect ECONNREFUSED 127.0.0.1:1');
@@ -175,13 +212,35 @@ describe('TokenProvider failures', () => {
     expect(p.status().valid).toBe(true);
   });
 
-  it('start() fails fast with a typed error and leaves nothing running', async () => {
+  it('start() fails fast with a typed error after startAttempts and leaves nothing running', async () => {
     const credential = new ScriptedCredential();
     credential.failWith = new AuthenticationError('AADSTS700016: Application not found in the directory.');
-    const p = provider(credential);
-    await expect(p.start()).rejects.toBeInstanceOf(TokenUnavailableError);
+    const p = provider(credential); // default: 3 attempts; random 0.5 => 500 ms, 1000 ms apart
+    const outcome = p.start().catch((e: unknown) => e);
+    await jest.advanceTimersByTimeAsync(1_499);
+    expect(credential.calls).toBe(2);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(credential.calls).toBe(3);
+    const error = await outcome;
+    expect(error).toBeInstanceOf(TokenUnavailableError);
+    expect((error as Error).message).toContain('AADSTS700016');
     expect(jest.getTimerCount()).toBe(0);
-    expect(p.status()).toMatchObject({ valid: false, consecutiveFailures: 1, refreshAt: undefined });
+    expect(p.status()).toMatchObject({ valid: false, consecutiveFailures: 3, refreshAt: undefined });
+    await jest.advanceTimersByTimeAsync(600_000);
+    expect(credential.calls).toBe(3);
+  });
+
+  it('start() rides out a blip shorter than its attempts', async () => {
+    const credential = new ScriptedCredential();
+    credential.failWith = new Error('read ECONNRESET');
+    const p = provider(credential);
+    const started = p.start();
+    await jest.advanceTimersByTimeAsync(0);
+    credential.failWith = undefined;
+    await jest.advanceTimersByTimeAsync(500);
+    await expect(started).resolves.toBeUndefined();
+    expect(p.status()).toMatchObject({ valid: true, consecutiveFailures: 0 });
+    expect(jest.getTimerCount()).toBe(1); // the proactive refresh
   });
 
   it('startInBackground() starts unready and becomes ready once the IdP answers', async () => {
@@ -201,7 +260,7 @@ describe('TokenProvider failures', () => {
   it('aborts an acquisition that exceeds acquireTimeoutMs', async () => {
     const credential = new ScriptedCredential();
     credential.hang = true;
-    const p = provider(credential, { acquireTimeoutMs: 2_000 });
+    const p = provider(credential, { acquireTimeoutMs: 2_000, startAttempts: 1 });
     const started = p.start();
     const outcome = started.catch((e: unknown) => e);
     await jest.advanceTimersByTimeAsync(2_000);
@@ -214,7 +273,7 @@ describe('TokenProvider failures', () => {
   it('treats a token that is already expired as a failure', async () => {
     const credential = new ScriptedCredential();
     credential.lifetimeMs = -1;
-    const p = provider(credential);
+    const p = provider(credential, { startAttempts: 1 });
     await expect(p.start()).rejects.toThrow(/already expired/);
   });
 });
