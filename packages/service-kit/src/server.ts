@@ -70,6 +70,8 @@ export async function serve(handler: http.RequestListener, options: ServeOptions
       throw error;
     }),
   ]);
+  // After a successful listen, server errors (EMFILE on accept, ...) are logged, not fatal.
+  server.on('error', (error) => logger.error('server error', { err: error }));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const url = `${options.tls ? 'https' : 'http'}://${urlHost(options.host)}:${port}`;

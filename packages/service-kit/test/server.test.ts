@@ -118,7 +118,7 @@ describe('serve', () => {
     expect(await closing).toBe(true);
     const elapsed = Date.now() - t0;
     expect(elapsed).toBeGreaterThanOrEqual(550);
-    expect(elapsed).toBeLessThan(2_000);
+    expect(elapsed).toBeLessThan(4_000);
     agent.destroy();
   });
 
@@ -128,7 +128,7 @@ describe('serve', () => {
     await Promise.all([get(`${running.url}/fast`, agent).done, get(`${running.url}/fast`, agent).done]);
     const t0 = Date.now();
     expect(await running.close()).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(500);
+    expect(Date.now() - t0).toBeLessThan(1_500);
     agent.destroy();
   });
 
@@ -158,7 +158,7 @@ describe('serve', () => {
     const result = await stream.done;
     expect(drained).toBe(false);
     expect(elapsed).toBeGreaterThanOrEqual(550);
-    expect(elapsed).toBeLessThan(1_500);
+    expect(elapsed).toBeLessThan(3_000);
     expect(result.complete).toBe(false);
     expect(result.error).toBeDefined();
     // Events kept flowing until the deadline.
