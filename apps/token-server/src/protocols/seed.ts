@@ -4,7 +4,7 @@ import { Router, type RequestHandler } from 'express';
 import { BadRequestError } from '@auth-sidecars/service-kit';
 import { HEADERS, PATHS, QUERY } from '../constants.js';
 import type { Issuer } from '../issuer.js';
-import { scopeProblem } from '../scope.js';
+import { resourceToScope, scopeProblem } from '../scope.js';
 import { checkQueryLength, contextOf, epochSeconds, secondsLeft, singleHeader } from './common.js';
 
 export interface SeedResponse {
@@ -24,7 +24,9 @@ export function seedRoutes(issuer: Issuer, options: { maxQueryBytes: number }): 
     const scope = req.query[QUERY.scope];
     const problem = scopeProblem(scope, QUERY.scope);
     if (problem) issuer.reject(new BadRequestError(problem, 'invalid_scope'), 'bad_request', ctx, client);
-    const { token } = await issuer.issue(client, scope as string, ctx);
+    // The server holds an app identity: every token is a resource's `.default`. A bare resource is
+    // accepted and both spellings share one provider.
+    const { token } = await issuer.issue(client, resourceToScope(scope as string), ctx);
     const body: SeedResponse = {
       access_token: token.token,
       expires_on: epochSeconds(token.expiresOnTimestamp),
