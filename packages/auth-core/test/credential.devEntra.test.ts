@@ -1,6 +1,8 @@
 // createCredential through the real @azure/identity against dev-entra over HTTPS, one test per kind.
 import { createPrivateKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CredentialUnavailableError } from '@azure/identity';
 import { startDevEntra } from '@auth-sidecars/dev-entra';
 import type { DevEntra } from '@auth-sidecars/dev-entra';
@@ -109,6 +111,48 @@ describe('createCredential against dev-entra', () => {
     expect(lastTokenRequest()).toMatchObject({ clientAuth: 'federated', status: 200 });
   });
 
+  it('default: DefaultAzureCredential picks up the AZURE_* variables the SDK reads itself', async () => {
+    const app = entra.registerApp({ clientSecret: 'from-the-environment' });
+    const env = { AZURE_TENANT_ID: entra.tenantId, AZURE_CLIENT_ID: app.clientId, AZURE_CLIENT_SECRET: 'from-the-environment', AZURE_AUTHORITY_HOST: entra.url };
+    await withProcessEnv(env, async () => {
+      const credential = createCredential({ kind: 'default', tenantId: entra.tenantId, clientId: app.clientId, authorityHost: entra.url });
+      const token = await credential.getToken(SCOPE);
+      expect(claimsOf(token!.token)).toMatchObject({ azp: app.clientId, aud: 'api://auth-core-test' });
+    });
+    expect(lastTokenRequest()).toMatchObject({ clientId: app.clientId, clientAuth: 'secret', status: 200 });
+  });
+
+  it('managed identity: App Service protocol (IDENTITY_ENDPOINT + IDENTITY_HEADER), as token-server speaks it', async () => {
+    const seen: { path: string; header: string | undefined }[] = [];
+    // Minimal App Service managed-identity endpoint handing out dev-entra tokens.
+    const endpoint = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      seen.push({ path: url.pathname + url.search, header: req.headers['x-identity-header'] as string | undefined });
+      const resource = url.searchParams.get('resource') ?? '';
+      const body = {
+        access_token: entra.issueAccessToken({ scope: resource, clientId: 'managed-identity-client' }),
+        expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+        resource,
+        token_type: 'Bearer',
+      };
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = endpoint.address() as AddressInfo;
+      await withProcessEnv({ IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: 'identity-header-value' }, async () => {
+        const { config, credential } = credentialFromEnv({ AZURE_CREDENTIAL_KIND: 'managed-identity' });
+        expect(config.kind).toBe('managed-identity');
+        const token = await credential.getToken(SCOPE);
+        expect(claimsOf(token!.token)).toMatchObject({ aud: 'api://auth-core-test', azp: 'managed-identity-client' });
+      });
+      expect(seen).toEqual([{ path: '/msi/token?api-version=2019-08-01&resource=api%3A%2F%2Fauth-core-test', header: 'identity-header-value' }]);
+    } finally {
+      endpoint.close();
+    }
+  });
+
   it('each acquisition is a real token request (no SDK cache answering a forced refresh)', async () => {
     const app = entra.registerApp({ clientSecret: 'abc' });
     const { credential } = credentialFromEnv({ AZURE_CLIENT_ID: app.clientId, AZURE_CLIENT_SECRET: 'abc' });
@@ -119,3 +163,17 @@ describe('createCredential against dev-entra', () => {
     expect(a!.token).not.toBe(b!.token);
   });
 });
+
+/** The SDK's DefaultAzureCredential and ManagedIdentityCredential read process.env themselves. */
+async function withProcessEnv(env: Record<string, string>, fn: () => Promise<void>): Promise<void> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}

@@ -185,6 +185,24 @@ describe('TokenProvider against dev-entra', () => {
     console.log(`rotation: certificate ${oldCert.thumbprint} -> ${newCert.thumbprint} picked up by the next refresh without restart`);
   });
 
+  it('a rotated PEM file is picked up by the next scheduled refresh (no invalidate)', async () => {
+    entra.setTokenLifetime(4);
+    const { provider, app, cert: oldCert, path } = await certificateProvider('rotate-scheduled');
+    await provider.start();
+    const first = provider.current()!;
+    const newCert = await entra.createClientCertificate();
+    entra.addAppCertificate(app.clientId, newCert.certPem);
+    entra.removeAppCertificate(app.clientId, oldCert.certPem);
+    await replaceFile(path, newCert.pem);
+    const rotatedAt = Date.now();
+    while (provider.current()?.token === first.token && Date.now() - rotatedAt < 5_000) await sleep(20);
+    expect(provider.current()).toBeDefined();
+    expect(provider.current()!.token).not.toBe(first.token);
+    expect(provider.status()).toMatchObject({ consecutiveFailures: 0 });
+    expect(tokenRequestsOf(app.clientId).at(-1)).toMatchObject({ status: 200, clientAuth: 'certificate' });
+    console.log(`rotation: scheduled refresh used the new certificate ${Date.now() - rotatedAt} ms after the file changed`);
+  });
+
   it('a rotated federated token file is used at the next refresh', async () => {
     const oldSubject = 'system:serviceaccount:apps:sa-v1';
     const newSubject = 'system:serviceaccount:apps:sa-v2';
