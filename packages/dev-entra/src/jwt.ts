@@ -1,5 +1,8 @@
 // Minimal synchronous RS256 signing with node:crypto (verification goes through jose).
-import { createHash, createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createSign, generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
 
 export interface SigningKey {
   kid: string;
@@ -9,8 +12,8 @@ export interface SigningKey {
   jwk: Record<string, unknown>;
 }
 
-export function createSigningKey(): SigningKey {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+export async function createSigningKey(): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
   const raw = publicKey.export({ format: 'jwk' }) as { kty: string; n: string; e: string };
   // RFC 7638 thumbprint as kid (deterministic for the key).
   const kid = createHash('sha256')

@@ -97,6 +97,11 @@ export interface DevEntraOptions {
   requestLogLimit?: number;
   /** Trust the CA in this process right away (same as calling trust()). Default false. */
   trust?: boolean;
+  /**
+   * Generate a new CA for this instance. Default false: the instances of one process share a CA (and
+   * TLS certificate), so trusting it once covers them all. Token signing keys are always per instance.
+   */
+  freshCa?: boolean;
 }
 
 export interface IssueFederatedTokenOptions {
@@ -257,6 +262,15 @@ function resourceOf(scopes: string[]): { resource: string; permissions: string[]
   return { resource: entry[0], permissions: entry[1] };
 }
 
+/** CA and 127.0.0.1/localhost server certificate, shared by the instances of a process unless freshCa. */
+let sharedTls: Promise<{ caPem: string; certPem: string; keyPem: string }> | undefined;
+
+async function createTlsMaterial(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const ca = await createCertificateAuthority();
+  const server = await createServerCertificate(ca);
+  return { caPem: ca.certPem, certPem: server.certPem, keyPem: server.keyPem };
+}
+
 export class DevEntra {
   readonly tenantId: string;
   readonly caPem: string;
@@ -288,7 +302,11 @@ export class DevEntra {
   #retryAfter: number;
   #closed = false;
 
-  private constructor(options: DevEntraOptions, tls: { caPem: string; certPem: string; keyPem: string }) {
+  private constructor(
+    options: DevEntraOptions,
+    tls: { caPem: string; certPem: string; keyPem: string },
+    keys: { signing: SigningKey; kubernetes: SigningKey },
+  ) {
     this.tenantId = options.tenantId ?? DEFAULT_TENANT_ID;
     this.caPem = tls.caPem;
     this.users = [...(options.users ?? DEMO_USERS)].map((u) => ({ ...u, groups: [...u.groups] }));
@@ -298,8 +316,8 @@ export class DevEntra {
     this.#retryAfter = options.retryAfterSeconds ?? 1;
     this.#logLimit = options.requestLogLimit ?? 1000;
     this.#onRequest = options.onRequest;
-    this.#signingKey = createSigningKey();
-    this.#kubernetesKey = createSigningKey();
+    this.#signingKey = keys.signing;
+    this.#kubernetesKey = keys.kubernetes;
     if (options.caPath) {
       mkdirSync(dirname(options.caPath), { recursive: true });
       this.caPath = options.caPath;
@@ -319,13 +337,12 @@ export class DevEntra {
 
   /** Starts dev-entra (HTTPS with a freshly generated CA). */
   static async start(options: DevEntraOptions = {}): Promise<DevEntra> {
-    const ca = await createCertificateAuthority();
-    const serverCert = await createServerCertificate(ca);
-    const entra = new DevEntra(options, {
-      caPem: ca.certPem,
-      certPem: serverCert.certPem,
-      keyPem: serverCert.keyPem,
-    });
+    const [tls, signing, kubernetes] = await Promise.all([
+      options.freshCa ? createTlsMaterial() : (sharedTls ??= createTlsMaterial()),
+      createSigningKey(),
+      createSigningKey(),
+    ]);
+    const entra = new DevEntra(options, tls, { signing, kubernetes });
     await entra.#listen(options.port ?? 0);
     for (const app of options.apps ?? []) entra.registerApp(app);
     if (options.trust) entra.trust();
