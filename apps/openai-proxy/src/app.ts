@@ -1,0 +1,55 @@
+// The openai-proxy HTTP surface: probes of its own, everything else forwarded unchanged to
+// API_BASE_URL with the client's Authorization/api-key replaced by the sidecar's bearer.
+import type { Forwarder, TokenStatusLike } from '@auth-sidecars/proxy-kit';
+import { tokenReadiness } from '@auth-sidecars/proxy-kit';
+import {
+  baseMiddleware,
+  errorHandler,
+  healthRoutes,
+  metricsRoute,
+  routeLabel,
+  type Logger,
+  type Metrics,
+} from '@auth-sidecars/service-kit';
+import express, { Router, type RequestHandler } from 'express';
+import type { OpenAiProxyConfig } from './config.js';
+import { HEALTH_PATH, PROBE_PATHS } from './constants.js';
+
+export interface OpenAiProxyDeps {
+  tokens: { status(): TokenStatusLike };
+  forwarder: Forwarder;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** The seed's probe: `{"status":"ok"}` while a valid token is held, 503 otherwise. */
+function seedHealth(tokens: OpenAiProxyDeps['tokens']): Router {
+  const router = Router();
+  router.get(HEALTH_PATH, (_req, res) => {
+    const valid = tokens.status().valid;
+    res
+      .status(valid ? 200 : 503)
+      .set('cache-control', 'no-store')
+      .json({ status: valid ? 'ok' : 'unavailable' });
+  });
+  return router;
+}
+
+export function createApp(_config: Readonly<OpenAiProxyConfig>, deps: OpenAiProxyDeps): express.Express {
+  const { tokens, forwarder, logger, metrics } = deps;
+  const forward: RequestHandler = (req, res, next) => forwarder.handle(req, res, next);
+  const middleware: Array<RequestHandler | Router | ReturnType<typeof errorHandler>> = [
+    ...baseMiddleware({ logger, metrics, quietPaths: PROBE_PATHS }),
+    seedHealth(tokens),
+    healthRoutes({ ready: tokenReadiness(() => tokens.status()) }),
+    metricsRoute(metrics.registry),
+    routeLabel('proxy'),
+    forward,
+    errorHandler(logger),
+  ];
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  for (const m of middleware) app.use(m);
+  return app;
+}

@@ -1,0 +1,57 @@
+import { ConfigError } from '@auth-sidecars/service-kit';
+import { loadOpenAiProxyConfig } from '../src/config.js';
+
+const seedEnv = {
+  AZURE_CLIENT_ID: '11111111-1111-1111-1111-111111111111',
+  AZURE_TENANT_ID: '22222222-2222-2222-2222-222222222222',
+  AZURE_CERTIFICATE_PATH: '/app/certs/cert.pem',
+  API_BASE_URL: 'https://myservice.openai.azure.com',
+};
+
+describe('loadOpenAiProxyConfig', () => {
+  it('accepts the seed variables with the seed defaults', () => {
+    const config = loadOpenAiProxyConfig(seedEnv);
+    expect(config).toMatchObject({
+      apiBaseUrl: 'https://myservice.openai.azure.com',
+      host: '0.0.0.0',
+      port: 8080,
+      scope: 'https://cognitiveservices.azure.com/.default',
+      startWithoutToken: false,
+      timeouts: { connectMs: 5000, firstByteMs: 300_000, idleMs: 300_000 },
+    });
+    expect(config.credential).toMatchObject({
+      kind: 'certificate',
+      clientId: seedEnv.AZURE_CLIENT_ID,
+      tenantId: seedEnv.AZURE_TENANT_ID,
+      certificatePath: '/app/certs/cert.pem',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('takes HOST, PORT, AZURE_SCOPE and durations with units', () => {
+    const config = loadOpenAiProxyConfig({
+      ...seedEnv,
+      HOST: '127.0.0.1',
+      PORT: '9000',
+      AZURE_SCOPE: 'https://cognitiveservices.azure.us/.default',
+      UPSTREAM_RESPONSE_TIMEOUT: '90s',
+      START_WITHOUT_TOKEN: 'true',
+    });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 9000, scope: 'https://cognitiveservices.azure.us/.default', startWithoutToken: true });
+    expect(config.timeouts.firstByteMs).toBe(90_000);
+  });
+
+  it('reports every bad or missing variable at once', () => {
+    let error: unknown;
+    try {
+      loadOpenAiProxyConfig({ PORT: 'eighty', AZURE_CREDENTIAL_KIND: 'certificate' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = (error as ConfigError).issues.join('\n');
+    expect(text).toMatch(/API_BASE_URL/);
+    expect(text).toMatch(/PORT/);
+    expect(text).toMatch(/AZURE_TENANT_ID|AZURE_CLIENT_ID|CERTIFICATE/);
+  });
+});

@@ -1,0 +1,273 @@
+// End to end: the built dist/main.js against dev-entra (real @azure/identity certificate flow over
+// HTTPS) and the OpenAI-compatible stand-in, which verifies every bearer JWT it receives.
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDevEntra, type DevEntra } from '@auth-sidecars/dev-entra';
+import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
+import { launchApp, type LaunchedProcess } from '@auth-sidecars/testkit/process';
+import OpenAI from 'openai';
+
+const ENTRY = join(import.meta.dirname, '../../dist/main.js');
+const AUDIENCE = 'https://cognitiveservices.azure.com';
+
+let entra: DevEntra;
+let upstream: OpenAiUpstream;
+let dir: string;
+let clientId: string;
+let certPath: string;
+const launched: LaunchedProcess[] = [];
+
+async function start(env: Record<string, string> = {}, waitForListening = true): Promise<LaunchedProcess> {
+  const app = await launchApp(ENTRY, {
+    env: {
+      AZURE_CLIENT_ID: clientId,
+      AZURE_TENANT_ID: entra.tenantId,
+      AZURE_CERTIFICATE_PATH: certPath,
+      AZURE_AUTHORITY_HOST: entra.url,
+      NODE_EXTRA_CA_CERTS: entra.caPath,
+      API_BASE_URL: upstream.url,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ...env,
+    },
+    waitForListening,
+  });
+  launched.push(app);
+  return app;
+}
+
+function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+
+beforeAll(async () => {
+  entra = await startDevEntra();
+  const cert = await entra.createClientCertificate();
+  clientId = entra.registerApp({ certificatePem: cert.certPem, name: 'openai-proxy' }).clientId;
+  dir = await mkdtemp(join(tmpdir(), 'openai-proxy-e2e-'));
+  certPath = join(dir, 'cert.pem');
+  await writeFile(certPath, cert.pem);
+  upstream = await startOpenAiUpstream({ verify: (t) => entra.verifyAccessToken(t, { audience: AUDIENCE }) });
+});
+
+afterEach(async () => {
+  await Promise.all(launched.splice(0).map((p) => p.close()));
+  upstream.requests.length = 0;
+  upstream.setStreamTiming(50);
+});
+
+afterAll(async () => {
+  await upstream.close();
+  await entra.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('openai-proxy end to end', () => {
+  it('serves /health and forwards a chat completion with a dev-entra bearer, client credentials stripped', async () => {
+    const app = await start();
+    const health = await fetch(`${app.url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+
+    const res = await fetch(`${app.url}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': 'client-key', authorization: 'Bearer client-token' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { object: string; choices: Array<{ message: { content: string } }> };
+    expect(body.object).toBe('chat.completion');
+    const seen = upstream.requests.at(-1)!;
+    expect(seen.url).toBe('/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21');
+    expect(seen.status).toBe(200);
+    expect(seen.claims?.aud).toBe(AUDIENCE);
+    expect(seen.claims?.appid ?? seen.claims?.azp).toBe(clientId);
+    expect(seen.headers['api-key']).toBeUndefined();
+    expect(seen.token).not.toBe('client-token');
+  });
+
+  it('echoes headers: hop-by-hop and credentials gone, everything else intact', async () => {
+    const app = await start();
+    const res = await fetch(`${app.url}/echo/x?q=1`, { headers: { 'x-trace': 'abc', 'api-key': 'k', 'user-agent': 'litellm' } });
+    const echoed = (await res.json()) as { headers: Record<string, string>; url: string };
+    expect(echoed.url).toBe('/echo/x?q=1');
+    expect(echoed.headers['x-trace']).toBe('abc');
+    expect(echoed.headers['user-agent']).toBe('litellm');
+    expect(echoed.headers['api-key']).toBeUndefined();
+    expect(echoed.headers.authorization).toMatch(/^Bearer ey/);
+  });
+
+  it('streams SSE chunks to the client with the upstream timing', async () => {
+    const app = await start();
+    upstream.setStreamTiming(200, ['one', 'two', 'three', 'four']);
+    const arrivals: number[] = [];
+    const chunks: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(`${app.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        res.on('data', (c: Buffer) => {
+          arrivals.push(performance.now());
+          chunks.push(c.toString('utf8'));
+        });
+        res.on('end', resolve);
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ stream: true, messages: [] }));
+    });
+    expect(chunks[0]).toContain('"content":"one"');
+    expect(chunks[1]).toContain('"content":"two"');
+    const gaps = [1, 2, 3].map((i) => arrivals[i]! - arrivals[i - 1]!);
+    for (const gap of gaps) {
+      expect(gap).toBeGreaterThan(150);
+      expect(gap).toBeLessThan(400);
+    }
+  });
+
+  it('passes a 429 through with its rate-limit headers, without retrying', async () => {
+    const app = await start();
+    upstream.scriptNext({
+      status: 429,
+      headers: { 'retry-after': '3', 'retry-after-ms': '2500', 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-remaining-requests': '10' },
+      body: '{"error":{"code":"429","message":"Rate limit"}}',
+    });
+    const res = await fetch(`${app.url}/v1/chat/completions`, { method: 'POST', body: '{"messages":[]}' });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('3');
+    expect(res.headers.get('retry-after-ms')).toBe('2500');
+    expect(res.headers.get('x-ratelimit-remaining-tokens')).toBe('0');
+    expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('10');
+    expect(await res.text()).toBe('{"error":{"code":"429","message":"Rate limit"}}');
+    expect(upstream.requests).toHaveLength(1);
+  });
+
+  it('streams a 10 MB upload without holding it in memory', async () => {
+    const app = await start();
+    // Warm the path first so the baseline includes the code and pools the upload uses.
+    await fetch(`${app.url}/upload`, { method: 'POST', body: Buffer.alloc(256 * 1024) });
+    const pid = app.child.pid!;
+    const before = rssKb(pid);
+    let peak = before;
+    const size = 10 * 1024 * 1024;
+    const result = await new Promise<{ bytes: number }>((resolve, reject) => {
+      const req = http.request(`${app.url}/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': size } }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString('utf8')) as { bytes: number }));
+      });
+      req.on('error', reject);
+      const block = Buffer.alloc(64 * 1024, 1);
+      let sent = 0;
+      const pump = () => {
+        while (sent < size) {
+          sent += block.length;
+          peak = Math.max(peak, rssKb(pid));
+          if (!req.write(block)) {
+            req.once('drain', pump);
+            return;
+          }
+        }
+        req.end();
+      };
+      pump();
+    });
+    expect(result.bytes).toBe(size);
+    expect(upstream.uploads.at(-1)).toBe(size);
+    const growthMb = (Math.max(peak, rssKb(pid)) - before) / 1024;
+    expect(growthMb).toBeLessThan(10);
+  });
+
+  it('on an upstream 401 forces one token refresh and replays once', async () => {
+    const app = await start();
+    expect((await fetch(`${app.url}/v1/models`)).status).toBe(200);
+    const tokenRequestsBefore = entra.stats().tokenRequests;
+    upstream.revokeSeenTokens();
+    const res = await fetch(`${app.url}/v1/chat/completions`, { method: 'POST', body: '{"messages":[]}' });
+    expect(res.status).toBe(200);
+    expect(entra.stats().tokenRequests).toBe(tokenRequestsBefore + 1);
+    const [rejected, replayed] = upstream.requests.slice(-2);
+    expect(rejected!.status).toBe(401);
+    expect(replayed!.status).toBe(200);
+    expect(replayed!.token).not.toBe(rejected!.token);
+  });
+
+  it('answers 504 JSON when the upstream does not answer in time', async () => {
+    const app = await start({ UPSTREAM_RESPONSE_TIMEOUT: '300ms' });
+    const started = Date.now();
+    const res = await fetch(`${app.url}/slow-headers?ms=5000`);
+    expect(res.status).toBe(504);
+    expect(await res.json()).toEqual({ error: { code: 'gateway_timeout', message: 'upstream first-byte timeout' } });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('answers 502 JSON when the upstream refuses the connection', async () => {
+    const closed = http.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => closed.once('listening', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const app = await start({ API_BASE_URL: `http://127.0.0.1:${port}` });
+    const res = await fetch(`${app.url}/v1/models`);
+    expect(res.status).toBe(502);
+    expect(await res.json()).toEqual({ error: { code: 'bad_gateway', message: 'upstream unreachable (ECONNREFUSED)' } });
+  });
+
+  it('drains an open stream on SIGTERM, then exits 0', async () => {
+    const app = await start();
+    upstream.setStreamTiming(150, ['a', 'b', 'c', 'd', 'e', 'f']);
+    let text = '';
+    const done = new Promise<void>((resolve, reject) => {
+      const req = http.request(`${app.url}/v1/chat/completions`, { method: 'POST' }, (res) => {
+        res.once('data', () => app.child.kill('SIGTERM'));
+        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        res.on('end', resolve);
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ stream: true }));
+    });
+    await done;
+    expect(text).toContain('"content":"f"');
+    expect(text).toContain('data: [DONE]');
+    expect(await app.exited).toBe(0);
+  });
+
+  it('lets the real openai client complete a streamed chat through the proxy', async () => {
+    const app = await start();
+    upstream.setStreamTiming(10, ['Hello', ',', ' world']);
+    const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: 'not-a-real-key', maxRetries: 0 });
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    let content = '';
+    for await (const chunk of stream) content += chunk.choices[0]?.delta?.content ?? '';
+    expect(content).toBe('Hello, world');
+    expect(upstream.requests.at(-1)?.headers.authorization).not.toContain('not-a-real-key');
+  });
+
+  it('exits non-zero with the reason when the first token cannot be had', async () => {
+    const app = await start({ AZURE_CLIENT_ID: '99999999-9999-4999-8999-999999999999' }, false);
+    const code = await app.exited;
+    expect(code).not.toBe(0);
+    expect(app.lines.join('\n')).toMatch(/token/i);
+  });
+
+  it('with START_WITHOUT_TOKEN starts unready and becomes ready once a token can be had', async () => {
+    const pendingClient = '88888888-8888-4888-8888-888888888888';
+    const app = await start({ AZURE_CLIENT_ID: pendingClient, START_WITHOUT_TOKEN: 'true' });
+    expect((await fetch(`${app.url}/health`)).status).toBe(503);
+    expect((await fetch(`${app.url}/readyz`)).status).toBe(503);
+    const proxied = await fetch(`${app.url}/v1/models`);
+    expect(proxied.status).toBe(503);
+    expect(((await proxied.json()) as { error: { code: string } }).error.code).toBe('token_unavailable');
+    const cert = readFileSync(certPath, 'utf8');
+    entra.registerApp({ clientId: pendingClient, certificatePem: cert });
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i += 1) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = (await fetch(`${app.url}/health`)).status;
+    }
+    expect(status).toBe(200);
+    expect((await fetch(`${app.url}/v1/models`)).status).toBe(200);
+  });
+});
