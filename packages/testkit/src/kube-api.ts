@@ -443,26 +443,36 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     }
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
-    const send = (e: { type: string; object: KubeObject }) => res.write(JSON.stringify(e) + '\n');
+    const send = (e: { type: string; object: KubeObject }) => {
+      if (!res.writableEnded && !res.destroyed) res.write(JSON.stringify(e) + '\n');
+    };
     if (initial.length > 0) res.write(initial.map((e) => JSON.stringify(e) + '\n').join(''));
     const unsubscribe = store.subscribe((e) => {
       if (e.resource !== type.resource) return;
       const out = translate(e);
       if (out) send(out);
     });
-    const seconds = Math.min(Number(q.timeoutSeconds) || Infinity, options.maxWatchSeconds ?? Infinity);
-    const timer = Number.isFinite(seconds) ? setTimeout(() => res.end(), seconds * 1000) : undefined;
+    let timer: NodeJS.Timeout | undefined;
     const open: OpenWatch = {
       res,
-      end: () => res.end(),
-      destroy: () => res.socket?.destroy(),
+      end: () => {
+        cleanup();
+        res.end();
+      },
+      destroy: () => {
+        cleanup();
+        res.socket?.destroy();
+      },
     };
-    watches.add(open);
-    res.on('close', () => {
+    const cleanup = () => {
       clearTimeout(timer);
       unsubscribe();
       watches.delete(open);
-    });
+    };
+    const seconds = Math.min(Number(q.timeoutSeconds) || Infinity, options.maxWatchSeconds ?? Infinity);
+    if (Number.isFinite(seconds)) timer = setTimeout(() => open.end(), seconds * 1000);
+    watches.add(open);
+    res.on('close', cleanup);
     void req;
   }
 

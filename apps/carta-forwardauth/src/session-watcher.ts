@@ -1,0 +1,278 @@
+// Keeps one SourceIndex current per (kind, label-key pair) with @kubernetes/client-node's informer
+// (list, then watch from the list's resourceVersion). The library's informer stops on errors and can
+// stop silently, so every failure starts a fresh generation (re-list) after a jittered exponential
+// backoff, and a watchdog re-lists periodically and swaps the index in atomically.
+import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type V1PodList, type V1ServiceList } from '@kubernetes/client-node';
+import type { Logger } from '@auth-sidecars/service-kit';
+import { SourceIndex, type IndexSource, type LabelledObject, type SourceSpec } from './session-index.js';
+
+export type SourceState = 'starting' | 'synced' | 'error' | 'stopped';
+
+export interface WatcherOptions {
+  namespace: string;
+  /** Extra requirements ANDed to every selector (e.g. `canfar-net-sessionType=carta`). */
+  extraSelector?: string;
+  resyncIntervalMs: number;
+  listTimeoutMs: number;
+  backoff: { initialMs: number; maxMs: number };
+  /** How long a source that lost its watch may still answer from its last state. */
+  staleGraceMs: number;
+}
+
+export interface WatcherEvents {
+  onRestart?(spec: SourceSpec, error: string): void;
+  onConnect?(spec: SourceSpec): void;
+  onResync?(spec: SourceSpec): void;
+}
+
+export interface SourceStatus {
+  kind: string;
+  labelSelector: string;
+  state: SourceState;
+  objects: number;
+  sessions: number;
+  lastSyncAt?: string;
+  lastError?: string;
+  errorSince?: string;
+  restarts: number;
+}
+
+interface Generation {
+  id: number;
+  informer: Informer<KubernetesObject>;
+  index: SourceIndex;
+  dead: boolean;
+  listed: boolean;
+}
+
+export function labelSelectorFor(spec: SourceSpec, extra?: string): string {
+  return [spec.idLabel, spec.userLabel, ...(extra ? [extra] : [])].join(',');
+}
+
+class ListTimeoutError extends Error {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ListTimeoutError(`list did not answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown; statusCode?: unknown }).code ?? (err as { statusCode?: unknown }).statusCode;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const detail = cause?.code ?? cause?.message;
+    return [err.name !== 'Error' ? err.name : undefined, code !== undefined ? `HTTP ${String(code)}` : undefined, err.message.split('\n')[0]?.slice(0, 200), detail]
+      .filter(Boolean)
+      .join(': ');
+  }
+  return String(err).slice(0, 200);
+}
+
+/** One informer source with its generations, backoff and watchdog. */
+export class SourceWatcher implements IndexSource {
+  readonly labelSelector: string;
+  private readonly path: string;
+  private active: Generation | undefined;
+  private pending: Generation | undefined;
+  private nextId = 1;
+  private state: SourceState = 'starting';
+  private lastSyncAt: number | undefined;
+  private lastError: string | undefined;
+  private errorSince: number | undefined;
+  private attempt = 0;
+  private restarts = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly spec: SourceSpec,
+    private readonly kc: KubeConfig,
+    private readonly core: CoreV1Api,
+    private readonly options: WatcherOptions,
+    private readonly logger: Logger,
+    private readonly events: WatcherEvents = {},
+  ) {
+    this.labelSelector = labelSelectorFor(spec, options.extraSelector);
+    this.path = `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/${spec.kind}`;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.spawn('start');
+    this.resyncTimer = setInterval(() => this.resync(), this.options.resyncIntervalMs);
+    this.resyncTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.state = 'stopped';
+    clearTimeout(this.retryTimer);
+    clearInterval(this.resyncTimer);
+    await Promise.all([this.active, this.pending].map((g) => g && this.kill(g)));
+  }
+
+  current(): SourceIndex | undefined {
+    return this.active?.index;
+  }
+
+  /** Synced, or lost its watch less than the grace period ago (then answers from the last state). */
+  usable(): boolean {
+    if (this.state === 'synced') return true;
+    return this.active?.listed === true && this.errorSince !== undefined && Date.now() - this.errorSince < this.options.staleGraceMs;
+  }
+
+  /** Ready = the last list succeeded and the watch has not failed since. */
+  isSynced(): boolean {
+    return this.state === 'synced';
+  }
+
+  status(): SourceStatus {
+    const index = this.current();
+    return {
+      kind: this.spec.kind,
+      labelSelector: this.labelSelector,
+      state: this.state,
+      objects: index?.objectCount ?? 0,
+      sessions: index?.sessionCount ?? 0,
+      ...(this.lastSyncAt ? { lastSyncAt: new Date(this.lastSyncAt).toISOString() } : {}),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      ...(this.errorSince ? { errorSince: new Date(this.errorSince).toISOString() } : {}),
+      restarts: this.restarts,
+    };
+  }
+
+  /** Watchdog: a fresh list in a new generation, swapped in when it is complete. */
+  resync(): void {
+    if (this.stopped || this.pending || this.retryTimer) return;
+    this.events.onResync?.(this.spec);
+    this.spawn('resync');
+  }
+
+  private list(): Promise<V1PodList | V1ServiceList> {
+    const request = { namespace: this.options.namespace, labelSelector: this.labelSelector };
+    return this.spec.kind === 'pods' ? this.core.listNamespacedPod(request) : this.core.listNamespacedService(request);
+  }
+
+  private spawn(why: string): void {
+    if (this.stopped) return;
+    const gen = { id: this.nextId++, index: new SourceIndex(this.spec), dead: false, listed: false } as Generation;
+    const listFn = async () => {
+      const list = await withTimeout(this.list(), this.options.listTimeoutMs);
+      // A superseded generation must not go on to open a watch.
+      if (gen.dead) throw new Error('superseded');
+      gen.index.reset(list.items as LabelledObject[]);
+      this.onListed(gen);
+      return list;
+    };
+    gen.informer = makeInformer(this.kc, this.path, listFn as () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>, this.labelSelector) as Informer<KubernetesObject>;
+    gen.informer.on('add', (o) => gen.dead || gen.index.upsert(o as LabelledObject));
+    gen.informer.on('update', (o) => gen.dead || gen.index.upsert(o as LabelledObject));
+    gen.informer.on('delete', (o) => gen.dead || gen.index.remove(o as LabelledObject));
+    gen.informer.on('connect', () => gen.dead || this.events.onConnect?.(this.spec));
+    gen.informer.on('error', (err) => this.onError(gen, err));
+    // The first generation serves at once; later ones (retry, resync) are swapped in once listed,
+    // so the previous index keeps answering (within the grace period) meanwhile.
+    if (this.active === undefined) this.active = gen;
+    else this.pending = gen;
+    this.logger.debug('informer generation starting', { kind: this.spec.kind, selector: this.labelSelector, generation: gen.id, why });
+    gen.informer.start().catch((err: unknown) => this.onError(gen, err));
+  }
+
+  private onListed(gen: Generation): void {
+    gen.listed = true;
+    if (this.pending === gen) {
+      const old = this.active;
+      this.active = gen;
+      this.pending = undefined;
+      if (old && old !== gen) void this.kill(old);
+    }
+    if (this.active !== gen) return;
+    const wasSynced = this.state === 'synced';
+    this.state = 'synced';
+    this.lastSyncAt = Date.now();
+    this.lastError = undefined;
+    this.errorSince = undefined;
+    this.attempt = 0;
+    if (!wasSynced) {
+      this.logger.info('informer synced', { kind: this.spec.kind, selector: this.labelSelector, objects: gen.index.objectCount, generation: gen.id });
+    }
+  }
+
+  private onError(gen: Generation, err: unknown): void {
+    if (gen.dead || this.stopped) return;
+    void this.kill(gen);
+    const reason = describe(err);
+    this.restarts++;
+    this.events.onRestart?.(this.spec, reason);
+    if (this.pending === gen) this.pending = undefined;
+    if (this.active && !this.active.dead) {
+      // A resync list failed while the running watch is healthy: the next resync tries again.
+      this.logger.warn('resync failed, keeping the running watch', { kind: this.spec.kind, selector: this.labelSelector, error: reason });
+      return;
+    }
+    this.state = 'error';
+    this.lastError = reason;
+    this.errorSince ??= Date.now();
+    const delay = this.backoffDelay();
+    this.logger.warn('informer failed, re-listing after backoff', { kind: this.spec.kind, selector: this.labelSelector, error: reason, retryInMs: delay, generation: gen.id });
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.spawn('retry');
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private backoffDelay(): number {
+    const { initialMs, maxMs } = this.options.backoff;
+    const base = Math.min(maxMs, initialMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    // Full jitter on the upper half: spreads restarts of many replicas, never below half the base.
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+
+  private async kill(gen: Generation): Promise<void> {
+    gen.dead = true;
+    try {
+      await gen.informer.stop();
+    } catch {
+      // stopping aborts the request; nothing else to do
+    }
+  }
+}
+
+/** All sources of the app: pods for every label pair, then services for every pair (fallback). */
+export class SessionWatcher {
+  readonly sources: SourceWatcher[];
+
+  constructor(specs: SourceSpec[], kc: KubeConfig, options: WatcherOptions, logger: Logger, events: WatcherEvents = {}) {
+    const core = kc.makeApiClient(CoreV1Api);
+    this.sources = specs.map((spec) => new SourceWatcher(spec, kc, core, options, logger.child({ component: 'informer' }), events));
+  }
+
+  start(): void {
+    for (const s of this.sources) s.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.stop()));
+  }
+
+  resync(): void {
+    for (const s of this.sources) s.resync();
+  }
+
+  isSynced(): boolean {
+    return this.sources.every((s) => s.isSynced());
+  }
+
+  status(): { synced: boolean; sources: SourceStatus[] } {
+    return { synced: this.isSynced(), sources: this.sources.map((s) => s.status()) };
+  }
+}

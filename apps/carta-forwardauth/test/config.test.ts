@@ -1,0 +1,49 @@
+import { ConfigError } from '@auth-sidecars/service-kit';
+import { readConfig } from '../src/config.js';
+import { sourceSpecs } from '../src/service.js';
+
+describe('config', () => {
+  it('has the seed defaults', () => {
+    const c = readConfig({});
+    expect(c).toMatchObject({
+      TARGET_NAMESPACE: 'skaha-workload',
+      PORT: 8000,
+      RESPONSE_HEADER: 'carta-auth-token',
+      SESSION_ID_LABELS: ['canfar.net/id', 'canfar-net-sessionID'],
+      USER_ID_LABELS: ['canfar.net/username', 'canfar-net-userid'],
+      LOOKUP_SERVICES: true,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(sourceSpecs(c).map((s) => `${s.kind}:${s.idLabel}`)).toEqual([
+      'pods:canfar.net/id',
+      'pods:canfar-net-sessionID',
+      'services:canfar.net/id',
+      'services:canfar-net-sessionID',
+    ]);
+  });
+
+  it('reads label keys, durations and flags', () => {
+    const c = readConfig({ SESSION_ID_LABELS: 'a/id', USER_ID_LABELS: 'a/user', LOOKUP_SERVICES: 'false', RESYNC_INTERVAL: '2m', RESPONSE_HEADER: 'X-User' });
+    expect(sourceSpecs(c)).toEqual([{ kind: 'pods', idLabel: 'a/id', userLabel: 'a/user' }]);
+    expect(c.RESYNC_INTERVAL).toBe(120_000);
+    expect(c.RESPONSE_HEADER).toBe('x-user');
+  });
+
+  it('reports every bad variable at once', () => {
+    let error: unknown;
+    try {
+      readConfig({ TARGET_NAMESPACE: 'Not_A_Namespace', PORT: 'x', SESSION_ID_LABELS: 'a,b', USER_ID_LABELS: 'c', RESPONSE_HEADER: 'bad header' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = (error as ConfigError).issues.join('\n');
+    expect(text).toMatch(/TARGET_NAMESPACE/);
+    expect(text).toMatch(/PORT/);
+    expect(text).toMatch(/RESPONSE_HEADER/);
+  });
+
+  it('insists on paired label keys', () => {
+    expect(() => readConfig({ SESSION_ID_LABELS: 'a,b', USER_ID_LABELS: 'c' })).toThrow(/same number of keys/);
+  });
+});
