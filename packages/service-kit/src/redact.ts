@@ -92,6 +92,11 @@ const SECRET_PARAMS = [
   'subscription-key',
   'password',
   'sig',
+  // Connection-string parts (`...;AccountKey=...;`).
+  'AccountKey',
+  'SharedAccessKey',
+  'SharedAccessSignature',
+  'pwd',
 ];
 const paramPattern = new RegExp(`(^|[^A-Za-z0-9_.-])(${SECRET_PARAMS.map(escapeRe).join('|')})=([^&\\s#"',;<>]+)`, 'gi');
 // Header-like or JSON-like `name: value` pairs inside free text, e.g. an upstream error body.
@@ -100,6 +105,10 @@ const jsonPairPattern =
   /("(?:client_secret|client_assertion|assertion|access_token|refresh_token|id_token|code_verifier|password|secret|token|api[-_]?key)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 const bearerPattern = /\b(Bearer|Basic|Negotiate|PoP)\s+[A-Za-z0-9\-._~+/]+=*/gi;
 const jwtPattern = /\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
+// `scheme://user:password@host` inside any text (redis://:pw@host, https://u:p@host).
+const userinfoPattern = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*:[^\s/@]*@/gi;
+// Environment-style assignments of secret-named variables: `AZURE_CLIENT_SECRET=...`.
+const envAssignPattern = /\b([A-Z][A-Z0-9_]*(?:SECRET|PASSWORD|TOKEN|API_KEY|APIKEY|PRIVATE_KEY)[A-Z0-9_]*)=("[^"]*"|'[^']*'|\S+)/g;
 const pemPattern = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g;
 
 function escapeRe(s: string) {
@@ -115,7 +124,9 @@ export function redactString(text: string): string {
     .replace(bearerPattern, `$1 ${REDACTED}`)
     .replace(jsonPairPattern, `$1"${REDACTED}"`)
     .replace(headerPattern, `$1$2$3${REDACTED}$3`)
-    .replace(paramPattern, `$1$2=${REDACTED}`);
+    .replace(paramPattern, `$1$2=${REDACTED}`)
+    .replace(userinfoPattern, `$1${REDACTED}@`)
+    .replace(envAssignPattern, `$1=${REDACTED}`);
 }
 
 /** A URL (or path with query) with secret query parameter values replaced; credentials dropped. */
@@ -157,7 +168,7 @@ function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
   seen.add(value);
   try {
     if (value instanceof Error) return walkError(value, depth, seen);
-    if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1, seen));
+    if (Array.isArray(value)) return walkArray(value, depth, seen);
     if (value instanceof Map) return walkEntries([...value.entries()].map(([k, v]) => [String(k), v]), depth, seen);
     if (value instanceof Set) return [...value].map((v) => walk(v, depth + 1, seen));
     if (typeof Headers !== 'undefined' && value instanceof Headers) return walkEntries([...value.entries()], depth, seen);
@@ -167,6 +178,18 @@ function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
   } finally {
     seen.delete(value);
   }
+}
+
+/** Arrays; in flat name/value lists such as `req.rawHeaders`, a secret name hides the next item. */
+function walkArray(values: unknown[], depth: number, seen: WeakSet<object>): unknown[] {
+  const out: unknown[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const previous = values[i - 1];
+    const hide = typeof previous === 'string' && i % 2 === 1 && typeof v === 'string' && v !== '' && isSensitiveKey(previous);
+    out.push(hide ? REDACTED : walk(v, depth + 1, seen));
+  }
+  return out;
 }
 
 function walkEntries(entries: Array<[string, unknown]>, depth: number, seen: WeakSet<object>) {

@@ -30,6 +30,10 @@ const SECRETS = {
   queryAccessToken: 'queryAccessTokenValue22',
   errorSecret: 'errorMessageSecret23',
   pem: PEM_BODY,
+  redisPassword: 'redisPassw0rdValue24',
+  accountKey: 'accountKeyValue25',
+  envSecret: 'envAssignedSecret26',
+  rawHeaderKey: 'rawHeaderApiKey27',
 };
 
 describe('createLogger', () => {
@@ -101,6 +105,10 @@ describe('createLogger', () => {
     log.info('redirect', { location: `https://app.example/cb#access_token=${s.queryAccessToken}&token_type=Bearer` });
     log.debug('upstream body', { body: `{"error":"invalid","access_token":"${s.accessToken}","password":"${s.password}"}` });
     log.info('key file loaded', { content: pem });
+    log.error(`redis connect to rediss://default:${s.redisPassword}@cache:6380 failed`);
+    log.info('storage', { connection: `DefaultEndpointsProtocol=https;AccountName=a;AccountKey=${s.accountKey};EndpointSuffix=x` });
+    log.debug(`started with AZURE_CLIENT_SECRET=${s.envSecret}`);
+    log.debug('raw', { rawHeaders: ['host', 'h', 'api-key', s.rawHeaderKey] });
     log.info(pem);
     // As errors: message, cause, extra properties, stack.
     const error = Object.assign(new Error(`exchange failed for ${s.jwt} ${s.errorSecret.replace(/^/, 'client_secret=')}`), {
@@ -110,10 +118,10 @@ describe('createLogger', () => {
     log.error('acquire failed', { err: error });
     log.error(error);
     log.error('splat form', error);
-    await until(() => lines.length >= 13);
+    await until(() => lines.length >= 17);
 
     const out = text();
-    expect(lines.length).toBe(13);
+    expect(lines.length).toBe(17);
     for (const [kind, value] of Object.entries(SECRETS)) {
       // Each secret and any long fragment of it would be a leak.
       const probe = kind === 'jwt' ? value.split('.')[1]! : value.replace(/^(Bearer|Basic) /, '').slice(0, 16);

@@ -67,6 +67,28 @@ describe('redact', () => {
     expect(redactString('error_code=AADSTS700016')).toBe('error_code=AADSTS700016');
   });
 
+  it('finds credentials in URLs, connection strings, env assignments and raw header lists', () => {
+    expect(redactString('connect redis://:r3dispass@cache:6379/0 failed')).toBe(`connect redis://${REDACTED}@cache:6379/0 failed`);
+    expect(redactString('https://user:pa55@host/x')).toBe(`https://${REDACTED}@host/x`);
+    expect(redactString('mailto:someone@example.com and https://host/a@b')).toBe('mailto:someone@example.com and https://host/a@b');
+    expect(redactString('DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=abc123==;EndpointSuffix=core')).toBe(
+      `DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=${REDACTED};EndpointSuffix=core`,
+    );
+    expect(redactString('env AZURE_CLIENT_SECRET=xyz AZD_AUTH_SECRET="q w" LOG_LEVEL=debug')).toBe(
+      `env AZURE_CLIENT_SECRET=${REDACTED} AZD_AUTH_SECRET=${REDACTED} LOG_LEVEL=debug`,
+    );
+    expect(redact(['Host', 'x', 'X-Api-Key', 'k-123', 'Authorization', 'Basic abc', 'Accept', 'json'])).toEqual([
+      'Host',
+      'x',
+      'X-Api-Key',
+      REDACTED,
+      'Authorization',
+      REDACTED,
+      'Accept',
+      'json',
+    ]);
+  });
+
   it('removes PEM private keys but keeps certificates', () => {
     const key = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
     const rsa = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----';
