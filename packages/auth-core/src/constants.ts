@@ -11,6 +11,7 @@ export const ClientCertificateEnvVars = [
   'AZURE_CERTIFICATE_PATH',
   'AZURE_CLIENT_KEY_PATH',
   'AZURE_CLIENT_CERTIFICATE_PASSWORD',
+  'AZURE_CLIENT_SEND_CERTIFICATE_CHAIN',
 ] as const;
 export const WorkloadIdentityEnvVars = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_FEDERATED_TOKEN_FILE'] as const;
 export const ManagedIdentityEnvVars = ['AZURE_CLIENT_ID'] as const;
@@ -46,6 +47,7 @@ export const TOKEN_PROVIDER_DEFAULTS = {
   /** A token this close to its expiry counts as expired, so it does not run out in flight. */
   expiryMarginMs: 1_000,
   startAttempts: 3,
+  minForcedRefreshIntervalMs: 0,
 } as const;
 
 /**

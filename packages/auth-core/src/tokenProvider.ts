@@ -35,6 +35,12 @@ export interface TokenProviderOptions {
    * a tenth of the token's lifetime). Refresh timing is computed against this usable lifetime.
    */
   expiryMarginMs?: number;
+  /**
+   * invalidate() within this long after the last acquisition attempt returns the held token (or
+   * rejects if there is none) instead of asking the IdP again: a proxy that calls invalidate() on
+   * every upstream 401 cannot turn a 401 storm into a token request storm. Default 0 (off).
+   */
+  minForcedRefreshIntervalMs?: number;
   /** Attempts `start()` makes (with backoff between them) before it rejects (3). */
   startAttempts?: number;
   /** Source of jitter, [0, 1). */
@@ -67,6 +73,8 @@ export class TokenProvider {
   readonly #expiryMarginMs: number;
   readonly #random: () => number;
   readonly #startAttempts: number;
+  readonly #minForcedRefreshIntervalMs: number;
+  #lastAttemptAt = Number.NEGATIVE_INFINITY;
 
   #token: AccessToken | undefined;
   /** Expiry minus the safety margin: the token is handed out until then. */
@@ -99,6 +107,7 @@ export class TokenProvider {
     this.#expiryMarginMs = options.expiryMarginMs ?? d.expiryMarginMs;
     this.#random = options.random ?? Math.random;
     this.#startAttempts = Math.max(1, Math.floor(options.startAttempts ?? d.startAttempts));
+    this.#minForcedRefreshIntervalMs = Math.max(0, options.minForcedRefreshIntervalMs ?? d.minForcedRefreshIntervalMs);
     const f = this.#refreshPolicy.refreshFraction;
     if (!(f > 0 && f < 1)) throw new RangeError(`TokenProvider: refreshFraction must be between 0 and 1, got ${f}`);
     if (!(this.#retryPolicy.initialMs > 0 && this.#retryPolicy.maxMs >= this.#retryPolicy.initialMs)) {
@@ -186,6 +195,11 @@ export class TokenProvider {
    * kept (until expiry), the promise rejects and the retry loop takes over.
    */
   invalidate(): Promise<AccessToken> {
+    if (!this.#inflight && Date.now() - this.#lastAttemptAt < this.#minForcedRefreshIntervalMs) {
+      const token = this.current();
+      if (token) return Promise.resolve(token);
+      return Promise.reject(new TokenUnavailableError(this.scope, this.#lastError ?? 'no token held', { retryAt: this.#nextAttemptAt }));
+    }
     return this.#refresh('forced');
   }
 
@@ -199,6 +213,7 @@ export class TokenProvider {
   #refresh(reason: Reason): Promise<AccessToken> {
     if (this.#inflight) return this.#inflight;
     this.#clearTimer();
+    this.#lastAttemptAt = Date.now();
     const startedAt = performance.now();
     const promise: Promise<AccessToken> = this.#acquire()
       .then(

@@ -1,6 +1,14 @@
 import { ConfigError, loadConfig } from '@auth-sidecars/service-kit';
 import { z } from 'zod';
 import { credentialConfigFromEnv, credentialEnvSchema } from '../src/config.js';
+import {
+  AuthorityEnvVars,
+  ClientCertificateEnvVars,
+  ClientSecretEnvVars,
+  CredentialKindEnvVars,
+  ManagedIdentityEnvVars,
+  WorkloadIdentityEnvVars,
+} from '../src/constants.js';
 import { createCredential } from '../src/credential.js';
 import { authorityOptions, isMicrosoftAuthorityHost } from '../src/credentials/authority.js';
 
@@ -21,6 +29,18 @@ function configErrorOf(fn: () => unknown): ConfigError {
 }
 
 describe('credentialConfigFromEnv', () => {
+  it('reads exactly the variables named in the constant arrays', () => {
+    const named = new Set([
+      ...CredentialKindEnvVars,
+      ...ClientSecretEnvVars,
+      ...ClientCertificateEnvVars,
+      ...WorkloadIdentityEnvVars,
+      ...ManagedIdentityEnvVars,
+      ...AuthorityEnvVars,
+    ]);
+    expect(new Set(Object.keys(credentialEnvSchema.shape))).toEqual(named);
+  });
+
   it('defaults to the DefaultAzureCredential chain when nothing is set', () => {
     expect(fromEnv({})).toEqual({ kind: 'default' });
   });

@@ -62,6 +62,31 @@ describe('TokenProvider hot path and single-flight', () => {
   });
 });
 
+describe('TokenProvider forced refresh throttle', () => {
+  it('minForcedRefreshIntervalMs turns an invalidate() storm into one request per interval', async () => {
+    const credential = new ScriptedCredential();
+    const p = provider(credential, { minForcedRefreshIntervalMs: 5_000 });
+    await p.start();
+    for (let i = 0; i < 50; i += 1) {
+      expect((await p.invalidate()).token).toBe('token-1'); // sequential 401s right after startup
+    }
+    expect(credential.calls).toBe(1);
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect((await p.invalidate()).token).toBe('token-2');
+    expect((await p.invalidate()).token).toBe('token-2');
+    expect(credential.calls).toBe(2);
+  });
+
+  it('without the option every sequential invalidate() asks the IdP', async () => {
+    const credential = new ScriptedCredential();
+    const p = provider(credential);
+    await p.start();
+    await p.invalidate();
+    await p.invalidate();
+    expect(credential.calls).toBe(3);
+  });
+});
+
 describe('TokenProvider proactive refresh', () => {
   it('refreshes on a timer at the fraction of the lifetime, also when nobody asks', async () => {
     const credential = new ScriptedCredential();
