@@ -2,7 +2,14 @@
 // comes from the standard AZURE_* variables (auth-core); clients and their secrets from the seed's
 // AZD_AUTH_SECRET(_FILE) and/or a clients JSON document.
 import { credentialEnvSchema } from '@auth-sidecars/auth-core';
-import { hostSchema, loadConfig, logLevelSchema, portSchema, type Env } from '@auth-sidecars/service-kit';
+import {
+  ConfigError,
+  hostSchema,
+  loadConfig,
+  logLevelSchema,
+  portSchema,
+  type Env,
+} from '@auth-sidecars/service-kit';
 import { z } from 'zod';
 import { ENV } from './constants.js';
 import { scopeProblem } from './scope.js';
@@ -15,52 +22,61 @@ const list = z
   .transform((v) => v.split(/[\s,]+/).filter((item) => item !== ''))
   .pipe(z.array(z.string()));
 
-export const configSchema = z
-  .object({
-    LOG_LEVEL: logLevelSchema,
-    [ENV.host]: hostSchema.default('127.0.0.1'),
-    [ENV.port]: portSchema(8080),
-    [ENV.tlsCertPath]: optional,
-    [ENV.tlsKeyPath]: optional,
-    [ENV.secret]: optional,
-    [ENV.secretFile]: optional,
-    [ENV.allowedScopes]: list.default(['*']),
-    [ENV.clients]: optional,
-    [ENV.clientsFile]: optional,
-    [ENV.maxScopes]: z.coerce.number().int().min(1).max(10_000).default(100),
-    [ENV.minValiditySeconds]: z.coerce.number().int().min(0).max(3600).default(300),
-    [ENV.maxQueryBytes]: z.coerce.number().int().min(256).max(16_384).default(2048),
-    [ENV.warmScopes]: list.default([]),
-    [ENV.imdsClient]: optional,
-    [ENV.identityClientId]: optional,
-    [ENV.identityObjectId]: optional,
-    [ENV.identityResourceId]: optional,
-    [ENV.policyReloadSeconds]: z.coerce.number().int().min(0).max(86_400).default(30),
-    ...credentialEnvSchema.shape,
-  })
-  .superRefine((c, ctx) => {
-    if (Boolean(c[ENV.tlsCertPath]) !== Boolean(c[ENV.tlsKeyPath])) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [ENV.tlsCertPath],
-        message: `${ENV.tlsCertPath} and ${ENV.tlsKeyPath} go together`,
-      });
-    }
-    if (!c[ENV.secret] && !c[ENV.secretFile] && !c[ENV.clients] && !c[ENV.clientsFile]) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [ENV.secret],
-        message: `no client configured: set ${ENV.secret}, ${ENV.secretFile}, ${ENV.clients} or ${ENV.clientsFile}`,
-      });
-    }
-    for (const scope of c[ENV.warmScopes]) {
-      const problem = scopeProblem(scope, 'scope');
-      if (problem) ctx.addIssue({ code: 'custom', path: [ENV.warmScopes], message: `${scope}: ${problem}` });
-    }
-  });
+export const configSchema = z.object({
+  LOG_LEVEL: logLevelSchema,
+  [ENV.host]: hostSchema.default('127.0.0.1'),
+  [ENV.port]: portSchema(8080),
+  [ENV.tlsCertPath]: optional,
+  [ENV.tlsKeyPath]: optional,
+  [ENV.secret]: optional,
+  [ENV.secretFile]: optional,
+  [ENV.allowedScopes]: list.default(['*']),
+  [ENV.clients]: optional,
+  [ENV.clientsFile]: optional,
+  [ENV.maxScopes]: z.coerce.number().int().min(1).max(10_000).default(100),
+  [ENV.minValiditySeconds]: z.coerce.number().int().min(0).max(3600).default(300),
+  [ENV.maxQueryBytes]: z.coerce.number().int().min(256).max(16_384).default(2048),
+  [ENV.warmScopes]: list.default([]),
+  [ENV.imdsClient]: optional,
+  [ENV.identityClientId]: optional,
+  [ENV.identityObjectId]: optional,
+  [ENV.identityResourceId]: optional,
+  [ENV.policyReloadSeconds]: z.coerce.number().int().min(0).max(86_400).default(30),
+  ...credentialEnvSchema.shape,
+});
 
 export type TokenServerConfig = Readonly<z.output<typeof configSchema>>;
 
+/**
+ * Rules across variables, checked on the raw environment so they are reported together with the
+ * schema's own problems (a zod refinement would only run once every field parsed).
+ */
+function crossFieldIssues(env: Env): string[] {
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  const issues: string[] = [];
+  if (set(ENV.tlsCertPath) !== set(ENV.tlsKeyPath))
+    issues.push(`${ENV.tlsCertPath} and ${ENV.tlsKeyPath} go together`);
+  if (![ENV.secret, ENV.secretFile, ENV.clients, ENV.clientsFile].some(set)) {
+    issues.push(
+      `no client configured: set ${ENV.secret}, ${ENV.secretFile}, ${ENV.clients} or ${ENV.clientsFile}`,
+    );
+  }
+  for (const scope of (env[ENV.warmScopes] ?? '').split(/[\s,]+/).filter((s) => s !== '')) {
+    const problem = scopeProblem(scope, 'scope');
+    if (problem) issues.push(`${ENV.warmScopes}: ${scope}: ${problem}`);
+  }
+  return issues;
+}
+
 export function loadTokenServerConfig(env: Env): TokenServerConfig {
-  return loadConfig(configSchema, env);
+  const cross = crossFieldIssues(env);
+  let config: TokenServerConfig;
+  try {
+    config = loadConfig(configSchema, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError([...err.issues, ...cross]);
+    throw err;
+  }
+  if (cross.length > 0) throw new ConfigError(cross);
+  return config;
 }

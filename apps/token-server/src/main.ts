@@ -1,11 +1,11 @@
 // Entry point: reads the environment, builds the credential, policy and per-scope providers, serves.
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { createCredential, credentialConfigFromEnv, TokenProvider } from '@auth-sidecars/auth-core';
 import { createMetrics, runMain, serve } from '@auth-sidecars/service-kit';
 import { createApp } from './app.js';
 import { loadTokenServerConfig } from './config.js';
 import { ENV, SELF_LOOP_ENV, SERVICE_NAME } from './constants.js';
+import { exposureWarning } from './exposure.js';
 import { PolicyStore } from './policy.js';
 import { ScopeTokens } from './tokens.js';
 
@@ -36,14 +36,12 @@ await runMain(SERVICE_NAME, async ({ env, logger }) => {
   const certPath = config[ENV.tlsCertPath];
   const keyPath = config[ENV.tlsKeyPath];
   const tls = certPath && keyPath ? { cert: readFileSync(certPath), key: readFileSync(keyPath) } : undefined;
-  if (!tls && !isLoopback(host)) {
-    logger.warn(
-      'listening on a non-loopback address without TLS: secrets and tokens cross the network in clear text',
-      {
-        host,
-        hint: `set ${ENV.tlsCertPath} and ${ENV.tlsKeyPath}, or bind ${ENV.host}=127.0.0.1 in a pod's shared network namespace`,
-      },
-    );
+  const warning = exposureWarning(host, tls !== undefined);
+  if (warning) {
+    logger.warn(warning, {
+      host,
+      hint: `set ${ENV.tlsCertPath} and ${ENV.tlsKeyPath}, or bind ${ENV.host}=127.0.0.1 in a pod's shared network namespace`,
+    });
   }
   for (const name of SELF_LOOP_ENV) {
     if (env[name])
@@ -80,9 +78,3 @@ await runMain(SERVICE_NAME, async ({ env, logger }) => {
     },
   };
 });
-
-function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}

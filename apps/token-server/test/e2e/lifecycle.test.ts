@@ -1,0 +1,86 @@
+// Startup and run-time behaviour of the built server: configuration errors, the minimum remaining
+// lifetime of handed-out tokens, and secret rotation through a re-read secret file.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchApp } from '@auth-sidecars/testkit/process';
+import { getJson, launchServer, MAIN, startFixture, VAULT, type Fixture } from './support.js';
+
+let fx: Fixture;
+
+beforeAll(async () => {
+  fx = await startFixture();
+});
+
+afterAll(async () => {
+  await fx?.entra.close();
+});
+
+describe('token-server lifecycle', () => {
+  it('exits 78 listing every configuration problem at once', async () => {
+    const child = await launchApp(MAIN, {
+      env: {
+        HOST: '127.0.0.1',
+        PORT: '0',
+        TLS_CERT_PATH: '/nope.pem',
+        TOKEN_SERVER_MAX_SCOPES: 'lots',
+        AZURE_TENANT_ID: fx.entra.tenantId,
+      },
+      waitForListening: false,
+    });
+    expect(await child.exited).toBe(78);
+    const out = child.lines.join('\n');
+    expect(out).toMatch(/TLS_CERT_PATH and TLS_KEY_PATH go together/);
+    expect(out).toMatch(/TOKEN_SERVER_MAX_SCOPES/);
+    expect(out).toMatch(/no client configured/);
+  });
+
+  it('refreshes first rather than hand out a token with less than the minimum lifetime left', async () => {
+    // dev-entra tokens live 3600 s; with a 3598 s minimum a token is "too old" after ~2 s.
+    const server = await launchServer({ ...fx.serverEnv, TOKEN_SERVER_MIN_VALIDITY_SECONDS: '3598' });
+    try {
+      const get = () =>
+        getJson(`${server.url}/token?scope=${encodeURIComponent(VAULT)}`, {
+          authorization: `Bearer ${fx.serverEnv.AZD_AUTH_SECRET}`,
+        });
+      const first = await get();
+      expect(first.status).toBe(200);
+      fx.entra.resetStats();
+      await new Promise((r) => setTimeout(r, 3000));
+      const second = await get();
+      expect(second.status).toBe(200);
+      expect(second.body.access_token).not.toBe(first.body.access_token);
+      expect(second.body.expires_in).toBeGreaterThanOrEqual(3598);
+      expect(fx.entra.stats().tokenRequests).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('picks up a rotated secret file without a restart (both lines valid during the rotation)', async () => {
+    const file = join(fx.dir, 'rotating-secret');
+    const [oldSecret, newSecret] = ['rotation-old-0123456789abcdef', 'rotation-new-0123456789abcdef'];
+    writeFileSync(file, `${oldSecret}\n`);
+    const env = { ...fx.serverEnv, AZD_AUTH_SECRET_FILE: file, TOKEN_SERVER_POLICY_RELOAD_SECONDS: '1' };
+    delete (env as Record<string, string | undefined>).AZD_AUTH_SECRET;
+    const server = await launchServer(env);
+    try {
+      const status = async (secret: string) =>
+        (
+          await getJson(`${server.url}/token?scope=${encodeURIComponent(VAULT)}`, {
+            authorization: `Bearer ${secret}`,
+          })
+        ).status;
+      expect(await status(oldSecret)).toBe(200);
+      expect(await status(newSecret)).toBe(401);
+      writeFileSync(file, `${oldSecret}\n${newSecret}\n`);
+      await new Promise((r) => setTimeout(r, 1600));
+      expect([await status(oldSecret), await status(newSecret)]).toEqual([200, 200]);
+      writeFileSync(file, `${newSecret}\n`);
+      await new Promise((r) => setTimeout(r, 1600));
+      expect([await status(oldSecret), await status(newSecret)]).toEqual([401, 200]);
+      expect(server.logs().filter((l) => l.message === 'clients reloaded')).toHaveLength(2);
+    } finally {
+      await server.close();
+    }
+  });
+});
