@@ -142,6 +142,7 @@ export class TokenProvider {
         this.#nextAttemptAt = Date.now() + delay;
         await new Promise((resolve) => setTimeout(resolve, delay));
         if (this.current()) return; // e.g. an invalidate() succeeded meanwhile
+        if (this.#stopped) throw error; // stop() during startup
       }
     }
   }
@@ -203,11 +204,16 @@ export class TokenProvider {
     return this.#refresh('forced');
   }
 
-  /** Stops background refresh and retries (timers cleared). A request in flight completes. */
+  /**
+   * Stops background refresh and retries (timers cleared). A request in flight completes. The
+   * scope's expiry gauge is removed, so a provider dropped by an app (token-server evicting a
+   * scope) does not leave a series behind that alerts as "token about to expire".
+   */
   stop(): void {
     this.#stopped = true;
     this.#clearTimer();
     this.#nextAttemptAt = undefined;
+    this.#metrics?.expiry.remove({ scope: this.scope });
   }
 
   #refresh(reason: Reason): Promise<AccessToken> {
@@ -264,7 +270,7 @@ export class TokenProvider {
     this.#schedule(this.#tokenRefreshAt, 'scheduled');
     this.#metrics?.refreshes.inc({ scope: this.scope, result: 'success' });
     this.#metrics?.acquireDuration.observe({ scope: this.scope }, durationMs / 1000);
-    this.#metrics?.expiry.set({ scope: this.scope }, token.expiresOnTimestamp / 1000);
+    if (!this.#stopped) this.#metrics?.expiry.set({ scope: this.scope }, token.expiresOnTimestamp / 1000);
     this.#log.info(recovered ? 'token acquired after failures' : 'token acquired', {
       scope: this.scope,
       reason,
@@ -298,6 +304,7 @@ export class TokenProvider {
   }
 
   #resumeSchedule(): void {
+    if (this.#token) this.#metrics?.expiry.set({ scope: this.scope }, this.#token.expiresOnTimestamp / 1000);
     if (this.#timer || this.#inflight) return;
     if (this.#failures > 0) this.#schedule(Date.now(), 'retry');
     else if (this.#tokenRefreshAt !== undefined) this.#schedule(this.#tokenRefreshAt, 'scheduled');

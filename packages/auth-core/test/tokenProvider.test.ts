@@ -321,4 +321,19 @@ describe('TokenProvider metrics', () => {
     expect(text).toMatch(/auth_token_acquire_duration_seconds_count\{scope="https:\/\/b.example\/.default"\} 2/);
     expect(text.match(/# TYPE auth_token_refresh_total counter/g)).toHaveLength(1);
   });
+
+  it('stop() removes the scope\'s expiry series (no stale "about to expire" alert), start() restores it', async () => {
+    const registry = new Registry();
+    const pa = provider(new ScriptedCredential(), { registry, scope: 'https://a.example/.default' });
+    const pb = provider(new ScriptedCredential(), { registry, scope: 'https://b.example/.default' });
+    await pa.start();
+    await pb.start();
+    pb.stop();
+    let text = await registry.metrics();
+    expect(text).toContain('auth_token_expiry_timestamp_seconds{scope="https://a.example/.default"}');
+    expect(text).not.toContain('auth_token_expiry_timestamp_seconds{scope="https://b.example/.default"}');
+    await pb.start();
+    text = await registry.metrics();
+    expect(text).toContain('auth_token_expiry_timestamp_seconds{scope="https://b.example/.default"}');
+  });
 });
