@@ -26,6 +26,17 @@ export type TokenSource = (session: Session) => Promise<string>;
 /** Paths the proxy forwards: the resource APIs and discovery, nothing else on the API server. */
 const ALLOWED_PATH = /^\/(api|apis|version)(\/|$)/;
 
+/** A path segment that cannot change which object the path names once the API server decodes it. */
+function isPlainSegment(segment: string): boolean {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    return false;
+  }
+  return decoded !== '.' && decoded !== '..' && !/[/\\]/.test(decoded);
+}
+
 export class KubeClient {
   private readonly base: URL;
   private readonly agent: https.Agent;
@@ -106,12 +117,14 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
   return async (req, res, next) => {
     const session = res.locals.session as Session;
     const started = Date.now();
-    const url = new URL(req.url, 'http://broker.invalid');
-    const path = url.pathname;
-    if (!ALLOWED_PATH.test(path) || path.split('/').some((s) => s === '..' || s === '.') || path.includes('//')) {
+    // The raw path, not a WHATWG-normalised one: what is checked is exactly what is forwarded.
+    const q = req.url.indexOf('?');
+    const path = q < 0 ? req.url : req.url.slice(0, q);
+    const search = q < 0 ? '' : req.url.slice(q);
+    if (!ALLOWED_PATH.test(path) || path.includes('//') || !path.split('/').every(isPlainSegment)) {
       return next(new BadRequestError('only Kubernetes API paths (/api, /apis, /version) are forwarded', 'invalid_path'));
     }
-    const attrs = kubeAttributes(req.method, path, url.searchParams);
+    const attrs = kubeAttributes(req.method, path, new URLSearchParams(search));
     let status = 0;
     let aborted = false;
     const finish = () => {
@@ -154,7 +167,7 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
 
     let upstream: IncomingMessage;
     try {
-      upstream = await options.client.request({ method: req.method, path: url.pathname + url.search, token, headers, body: hasBody ? req : undefined, signal: controller.signal });
+      upstream = await options.client.request({ method: req.method, path: path + search, token, headers, body: hasBody ? req : undefined, signal: controller.signal });
     } catch (error) {
       status = error instanceof UpstreamTimeoutError ? 504 : 502;
       finish();

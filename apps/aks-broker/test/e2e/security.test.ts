@@ -1,0 +1,253 @@
+// Security properties: open redirects, state replay, session isolation between users, rate limits,
+// CSRF on unsafe methods, and no token, code or cookie value in any log line.
+import { ALICE, BOB, Client, startBroker, startWorld, type InProcessBroker, type World } from '../helpers.js';
+
+let world: World;
+let broker: InProcessBroker;
+/** Every secret the tests handled: none may appear in a log line. */
+const secrets = new Set<string>();
+
+beforeAll(async () => {
+  world = await startWorld();
+  broker = await startBroker(world, { RATE_LIMIT_REQUESTS: '1000', RATE_LIMIT_WINDOW_SECONDS: '60' });
+});
+afterAll(async () => {
+  await broker?.close();
+  await world?.close();
+});
+
+describe('returnTo', () => {
+  it.each([
+    '//evil.example',
+    '//evil.example/path',
+    '/\\evil.example',
+    '\\/evil.example',
+    'https://evil.example/',
+    'http:evil.example',
+    'javascript:alert(1)',
+    '/%2F%2Fevil.example',
+    '/%2fevil.example',
+    '/%5Cevil.example',
+    '%2F%2Fevil.example',
+    '/%252F%252Fevil.example',
+    '/%09/evil.example',
+    '/\t/evil.example',
+  ])('rejects %j at /login without contacting Entra', async (returnTo) => {
+    const client = new Client(broker.url);
+    const before = world.entra.requestLog.length;
+    const res = await client.fetch(`/login?returnTo=${encodeURIComponent(returnTo)}`);
+    expect(res.status).toBe(400);
+    expect(res.json()).toEqual({ error: { code: 'invalid_return_to', message: expect.any(String) } });
+    expect(res.headers.get('location')).toBeNull();
+    expect(world.entra.requestLog.length).toBe(before);
+  });
+
+  it('rejects a repeated returnTo parameter', async () => {
+    const res = await new Client(broker.url).fetch('/login?returnTo=/ok&returnTo=//evil.example');
+    expect(res.status).toBe(400);
+  });
+
+  it('keeps a safe relative returnTo through the whole sign-in', async () => {
+    const client = new Client(broker.url);
+    const answer = await client.signIn(ALICE, '/?ns=team-a#pods');
+    expect(answer.headers.get('location')).toBe('/?ns=team-a#pods');
+  });
+});
+
+describe('state', () => {
+  it('a replayed callback (same code and state) is refused', async () => {
+    const client = new Client(broker.url);
+    const { authorizeUrl } = await client.startSignIn();
+    const callback = await Client.pickUser(authorizeUrl, ALICE);
+    secrets.add(new URL(callback).searchParams.get('code')!);
+    expect((await client.fetch(callback)).status).toBe(303);
+    const replay = await new Client(broker.url).fetch(callback);
+    expect(replay.status).toBe(400);
+    expect(replay.json()).toEqual({ error: { code: 'invalid_state', message: expect.any(String) } });
+  });
+
+  it('an unknown or missing state is refused', async () => {
+    const client = new Client(broker.url);
+    expect((await client.fetch('/callback?code=abc&state=never-issued')).status).toBe(400);
+    expect((await client.fetch('/callback?code=abc')).status).toBe(400);
+  });
+
+  it('a state is single use even when its code was never redeemed; another browser cannot use it', async () => {
+    const victim = new Client(broker.url);
+    const { authorizeUrl, state } = await victim.startSignIn();
+    const callback = new URL(await Client.pickUser(authorizeUrl, ALICE));
+    secrets.add(callback.searchParams.get('code')!);
+    // An attacker's own code spliced onto the victim's state: the code was issued for another state.
+    const attacker = new Client(broker.url);
+    const { authorizeUrl: attackerUrl } = await attacker.startSignIn();
+    const attackerCallback = new URL(await Client.pickUser(attackerUrl, BOB));
+    secrets.add(attackerCallback.searchParams.get('code')!);
+    const spliced = await victim.fetch(`/callback?code=${encodeURIComponent(attackerCallback.searchParams.get('code')!)}&state=${encodeURIComponent(state)}`);
+    expect(spliced.status).toBe(401); // PKCE: bob's code was bound to the attacker's verifier
+    expect(victim.cookies.size).toBe(0);
+    // The victim's state was consumed by that attempt: its genuine callback is now refused too.
+    expect((await victim.fetch(callback.pathname + callback.search)).status).toBe(400);
+  });
+
+  it('an Entra error on the callback consumes the state and signs nobody in', async () => {
+    const client = new Client(broker.url);
+    const { state } = await client.startSignIn();
+    const res = await client.fetch(`/callback?error=access_denied&error_description=nope&state=${encodeURIComponent(state)}`);
+    expect(res.status).toBe(401);
+    expect(client.cookies.size).toBe(0);
+    expect((await client.fetch(`/callback?code=x&state=${encodeURIComponent(state)}`)).status).toBe(400);
+  });
+});
+
+describe('session isolation', () => {
+  it("a session cookie from alice never yields bob's token, and a new sign-in gets a new session id", async () => {
+    const alice = new Client(broker.url);
+    const bob = new Client(broker.url);
+    await alice.signIn(ALICE);
+    await bob.signIn(BOB);
+    const aliceCookie = [...alice.cookies.values()][0]!;
+    const bobCookie = [...bob.cookies.values()][0]!;
+    secrets.add(aliceCookie.split('.')[0]!);
+    secrets.add(bobCookie.split('.')[0]!);
+    expect(aliceCookie).not.toBe(bobCookie);
+
+    // Alice's cookie acts as alice, whatever she asks for.
+    for (const ns of ['team-a', 'team-b']) await alice.fetch(`/k8s/api/v1/namespaces/${ns}/pods`);
+    const asAlice = world.kube.requestLog.slice(-2);
+    expect(asAlice.map((e) => e.user)).toEqual([ALICE, ALICE]);
+    expect(asAlice.map((e) => e.status)).toEqual([200, 403]);
+
+    // Splicing bob's session id with alice's signature (or no signature) is refused.
+    const [bobId] = bobCookie.split('.');
+    const [, aliceSig] = aliceCookie.split('.');
+    const cookieName = [...alice.cookies.keys()][0]!;
+    for (const forged of [`${bobId}.${aliceSig}`, bobId!, `${bobId}.`]) {
+      const res = await fetch(new URL('/k8s/api/v1/namespaces/team-b/pods', broker.url), { headers: { cookie: `${cookieName}=${forged}` } });
+      expect(res.status).toBe(401);
+    }
+
+    // Signing in again in the same browser replaces the session: the old id is dead.
+    await alice.signIn(ALICE);
+    expect([...alice.cookies.values()][0]).not.toBe(aliceCookie);
+    const old = await fetch(new URL('/api/me', broker.url), { headers: { cookie: `${cookieName}=${aliceCookie}` } });
+    expect(old.status).toBe(401);
+  });
+
+  it('each sign-in has its own sealed cache partition holding only that user', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    await alice.fetch('/k8s/api/v1/namespaces/team-a/pods');
+    const sessionId = [...alice.cookies.values()][0]!.split('.')[0]!;
+    const { SessionStore } = await import('../../src/sessions.js');
+    const session = await new SessionStore(broker.deps.store, 60_000).get(sessionId);
+    expect(session?.user.username).toBe(ALICE);
+    const cache = JSON.parse((await broker.deps.partitions.read(session!.cacheKey))!) as { Account: Record<string, { username: string }>; AccessToken: Record<string, { secret: string; target: string }> };
+    expect(Object.values(cache.Account).map((a) => a.username)).toEqual([ALICE]);
+    expect(Object.values(cache.AccessToken).some((t) => t.target.includes('6dae42f8-4368-4678-94ff-3960e28e3630'))).toBe(true);
+    for (const t of Object.values(cache.AccessToken)) secrets.add(t.secret);
+  });
+});
+
+describe('rate limit and CSRF', () => {
+  it('429 with retry-after once a user spends the budget; other users are unaffected', async () => {
+    const limited = await startBroker(world, { RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_WINDOW_SECONDS: '60' });
+    try {
+      const alice = new Client(limited.url);
+      const bob = new Client(limited.url);
+      await alice.signIn(ALICE);
+      await bob.signIn(BOB);
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await alice.fetch('/k8s/api/v1/namespaces/team-a/pods')).status);
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      const limitedAnswer = await alice.fetch('/api/me');
+      expect(limitedAnswer.status).toBe(429);
+      expect(Number(limitedAnswer.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(limitedAnswer.json()).toEqual({ error: { code: 'rate_limited', message: expect.any(String) } });
+      expect((await bob.fetch('/k8s/api/v1/namespaces/team-b/pods')).status).toBe(200);
+      const metrics = await (await fetch(new URL('/metrics', limited.url))).text();
+      expect(metrics).toMatch(/aks_broker_rate_limited_total(\{[^}]*\})? 3/);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('unsafe methods need the custom header and a same-origin Origin', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    const body = JSON.stringify({ metadata: { name: 'x' } });
+    const noHeader = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(noHeader.status).toBe(403);
+    const crossOrigin = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-aks-broker': '1', origin: 'https://evil.example' } });
+    expect(crossOrigin.status).toBe(403);
+    // With the header the call reaches the API server, which decides (alice may not create pods).
+    const allowed = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-aks-broker': '1', origin: broker.url } });
+    expect(allowed.status).toBe(403);
+    expect(world.kube.requestLog.at(-1)).toMatchObject({ method: 'POST', user: ALICE, status: 403 });
+  });
+
+  it('never forwards impersonation headers or the browser cookie', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    const res = await alice.fetch('/k8s/api/v1/namespaces/team-b/pods', { headers: { 'impersonate-user': BOB, 'impersonate-group': 'system:masters' } });
+    expect(res.status).toBe(403);
+    expect(world.kube.requestLog.at(-1)?.user).toBe(ALICE);
+  });
+
+  it('forwards only Kubernetes API paths', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    // Raw request paths: fetch() would normalise dot segments before they reach the broker.
+    const { request } = await import('node:http');
+    const raw = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(new URL(broker.url), { path, headers: { cookie: alice.cookieHeader() } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const path of ['/k8s/healthz', '/k8s/api/../../x', '/k8s/api/v1/namespaces/%2e%2e/pods', '/k8s//api/v1/pods', '/k8s/api/v1/namespaces/a%2Fb/pods']) {
+      expect([path, await raw(path)]).toEqual([path, 400]);
+    }
+    expect(await raw('/k8s/api/v1/namespaces/team-a/pods')).toBe(200);
+  });
+});
+
+describe('audit and logs', () => {
+  it('writes one audit line per Kubernetes call with user, verb, resource, namespace, status, request id', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    const res = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods?labelSelector=app%3Dx', { headers: { 'x-request-id': 'audit-probe-1' } });
+    expect(res.status).toBe(200);
+    const audit = broker.logs().filter((l) => l.component === 'audit' && l.requestId === 'audit-probe-1');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ user: ALICE, oid: world.entra.findUser(ALICE)!.oid, verb: 'list', resource: 'pods', namespace: 'team-a', status: 200, path: '/api/v1/namespaces/team-a/pods' });
+  });
+
+  it('no token, code, assertion or session id in any log line', async () => {
+    // Run a full cycle once more so every kind of secret passed through the broker.
+    const bob = new Client(broker.url);
+    const { authorizeUrl } = await bob.startSignIn();
+    const callback = await Client.pickUser(authorizeUrl, BOB);
+    secrets.add(new URL(callback).searchParams.get('code')!);
+    secrets.add(new URL(callback).searchParams.get('state')!);
+    await bob.fetch(callback);
+    secrets.add([...bob.cookies.values()][0]!.split('.')[0]!);
+    await bob.fetch('/k8s/api/v1/namespaces/team-b/pods');
+    await bob.fetch('/logout');
+    const { readFile } = await import('node:fs/promises');
+    secrets.add((await readFile(world.tokenFile, 'utf8')).trim());
+
+    expect(broker.lines.length).toBeGreaterThan(20);
+    expect(secrets.size).toBeGreaterThan(8);
+    for (const line of broker.lines) {
+      for (const secret of secrets) expect(line.includes(secret) ? `${secret.slice(0, 12)}… in ${line}` : undefined).toBeUndefined();
+      expect(line).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/); // no JWT of any kind
+      expect(line).not.toMatch(/1\.dev-entra\./); // no authorization code
+    }
+    // The callback was logged (path only), and the sign-in was.
+    expect(broker.logs().some((l) => l.message === 'request' && l.path === '/callback')).toBe(true);
+    expect(broker.logs().some((l) => l.message === 'signed in' && l.user === BOB)).toBe(true);
+  });
+});
