@@ -88,6 +88,9 @@ export interface OpenAiUpstreamOptions {
   chunkIntervalMs?: number;
   /** Keep at most this many recorded requests (benchmarks set 0). */
   recordLimit?: number;
+  /** Listen address (default 127.0.0.1) and port (default 0, ephemeral): the demo CLI sets them. */
+  host?: string;
+  port?: number;
 }
 
 export interface OpenAiUpstream {
@@ -294,12 +297,13 @@ export async function startOpenAiUpstream(options: OpenAiUpstreamOptions): Promi
     });
   });
   server.keepAliveTimeout = 65_000;
-  server.listen(0, '127.0.0.1');
+  const host = options.host ?? '127.0.0.1';
+  server.listen(options.port ?? 0, host);
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
     requests,
     uploads,
     get lastStreamSendTimes() {

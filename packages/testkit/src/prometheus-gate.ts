@@ -8,6 +8,9 @@ export interface TokenGateOptions {
   /** Where accepted requests go (e.g. the RunningPrometheus url). */
   upstream: string;
   verify: TokenVerifier;
+  /** Listen address (default 127.0.0.1) and port (default 0, ephemeral): the demo CLI sets them. */
+  host?: string;
+  port?: number;
 }
 
 export interface GateDecision {
@@ -61,11 +64,12 @@ export async function startTokenGate(options: TokenGateOptions): Promise<TokenGa
       (err: unknown) => deny(`invalid token: ${(err as Error).message}`),
     );
   });
-  server.listen(0, '127.0.0.1');
+  const host = options.host ?? '127.0.0.1';
+  server.listen(options.port ?? 0, host);
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
     decisions,
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,0 +1,593 @@
+#!/usr/bin/env node
+// `npm run demo`: the whole auth-sidecars topology as local processes on loopback, no Docker.
+//
+//   dev-entra (HTTPS, Entra ID stand-in) ----------------------------------------------+
+//   prometheus <- prometheus-gate (checks Entra tokens) <- prom-sidecar                |
+//   openai stand-in (checks Entra tokens) <- openai-proxy                              | tokens
+//   token-server (one workload identity, tokens for many callers)                      |
+//   kube-api stand-in <- carta-forwardauth (session pods -> user header)               |
+//   kube-api stand-in <- aks-broker (browser sign-in as a dev-entra user) -> redis ----+
+//
+// Prints the URLs and ready-to-paste curl lines; Ctrl-C (SIGINT) or SIGTERM stops everything.
+//   node scripts/demo.mjs            run until stopped
+//   node scripts/demo.mjs --check    start, run every printed curl line's equivalent, stop; exit 0 only if all passed
+// Environment: DEMO_RANDOM_PORTS=1 (free ephemeral ports instead of the fixed ones),
+//              DEMO_WORKDIR=DIR (generated files and logs; default .tmp/demo), DEMO_VERBOSE=1 (stream logs).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import tls from 'node:tls';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: flags } = parseArgs({ options: { check: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+if (flags.help) {
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 16).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.exit(0);
+}
+
+/** Fixed, documented ports (docs/demo.md); DEMO_RANDOM_PORTS=1 replaces them with free ones. */
+const FIXED_PORTS = {
+  'dev-entra': 9443,
+  prometheus: 9090,
+  'prometheus-gate': 9091,
+  'openai-upstream': 9300,
+  'kube-api': 9600,
+  redis: 9379,
+  'prom-sidecar': 8081,
+  'openai-proxy': 8082,
+  'token-server': 8083,
+  'carta-forwardauth': 8000,
+  'aks-broker': 8085,
+};
+
+const TENANT = 'c0ffee00-0000-4000-8000-000000000001';
+const CLIENT_IDS = {
+  'prom-sidecar': '0d000000-0000-4000-8000-000000000001',
+  'openai-proxy': '0d000000-0000-4000-8000-000000000002',
+  'token-server': '0d000000-0000-4000-8000-000000000003',
+  'aks-broker': '0d000000-0000-4000-8000-000000000005',
+};
+const PROM_SIDECAR_SECRET = 'demo-prom-sidecar-client-secret';
+const TOKEN_SERVER_SECRET = 'demo-token-server-shared-secret';
+const REDIS_PASSWORD = 'demo-redis-password';
+const SESSION_SECRET = 'demo-session-secret-demo-session-secret-0001';
+const CACHE_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
+
+const node = process.execPath;
+const dist = (rel) => join(root, rel);
+const ENTRIES = {
+  'dev-entra': dist('packages/dev-entra/dist/cli.js'),
+  standin: dist('packages/testkit/dist/cli.js'),
+  'prom-sidecar': dist('apps/prom-sidecar/dist/main.js'),
+  'openai-proxy': dist('apps/openai-proxy/dist/main.js'),
+  'token-server': dist('apps/token-server/dist/main.js'),
+  'carta-forwardauth': dist('apps/carta-forwardauth/dist/main.js'),
+  'aks-broker': dist('apps/aks-broker/dist/main.js'),
+};
+
+// ---------------------------------------------------------------- process supervision
+
+/** @type {Array<{ name: string, child: import('node:child_process').ChildProcess, exited: Promise<unknown> }>} */
+const children = [];
+let stopping = false;
+const verbose = process.env.DEMO_VERBOSE === '1';
+const workdir = resolve(process.env.DEMO_WORKDIR ?? join(root, '.tmp', 'demo'));
+const logDir = join(workdir, 'logs');
+
+function say(line = '') {
+  process.stdout.write(`${line}\n`);
+}
+
+/**
+ * Spawns `cmd args` with its output in logs/<name>.log; resolves with the parsed `listening` line
+ * (when `waitFor` is 'listening'), or right away.
+ */
+function start(name, cmd, args, { env = {}, waitFor = 'listening', timeoutMs = 30_000, readyLine } = {}) {
+  const child = spawn(cmd, args, {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = createWriteStream(join(logDir, `${name}.log`));
+  const lines = [];
+  const exited = once(child, 'close').then(([code, signal]) => ({ code, signal }));
+  const entry = { name, child, exited, lines };
+  children.push(entry);
+  let resolveReady;
+  const ready = new Promise((r) => (resolveReady = r));
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      log.write(`${line}\n`);
+      if (lines.length < 200) lines.push(line);
+      if (verbose) process.stdout.write(`[${name}] ${line}\n`);
+      if (readyLine && line.includes(readyLine)) resolveReady({});
+      if (line.startsWith('{')) {
+        try {
+          const parsed = JSON.parse(line);
+          if (parsed.message === 'listening') resolveReady(parsed);
+        } catch {
+          /* not JSON */
+        }
+      }
+    });
+  }
+  void exited.then(({ code, signal }) => {
+    log.end();
+    if (!stopping) {
+      say(`\n${name} exited unexpectedly (code ${code}, signal ${signal}); last output:\n${lines.slice(-20).join('\n')}\n`);
+      void stopAll(1);
+    }
+  });
+  if (waitFor !== 'listening' && !readyLine) return Promise.resolve({ entry });
+  let timer;
+  return Promise.race([
+    ready.then((line) => ({ entry, line })),
+    exited.then(({ code }) => {
+      throw new Error(`${name} exited (${code}) before it was ready:\n${lines.slice(-30).join('\n')}`);
+    }),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${name} not ready within ${timeoutMs} ms:\n${lines.slice(-30).join('\n')}`)), timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function stopAll(code) {
+  if (stopping) return;
+  stopping = true;
+  // Apps first (they drain), then what they depend on.
+  const order = [...children].reverse();
+  await Promise.all(
+    order.map(async ({ child, exited }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+  process.exit(code);
+}
+
+process.on('SIGINT', () => {
+  say('\nstopping ...');
+  void stopAll(0);
+});
+process.on('SIGTERM', () => void stopAll(0));
+// Last resort (an exception in this script): no child outlives the demo.
+process.on('exit', () => {
+  for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+async function freePort() {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function assertPortFree(name, port) {
+  const server = net.createServer();
+  try {
+    await new Promise((ok, ko) => server.once('error', ko).listen(port, '127.0.0.1', ok));
+  } catch (err) {
+    throw new Error(`port ${port} for ${name} is in use (${err.code}); stop what uses it or run with DEMO_RANDOM_PORTS=1`);
+  } finally {
+    server.close();
+  }
+}
+
+async function poll(what, fn, timeoutMs = 30_000, stepMs = 250) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const result = await fn();
+      if (result) return result;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+// ---------------------------------------------------------------- the stack
+
+async function main() {
+  for (const [name, file] of Object.entries(ENTRIES)) {
+    if (!existsSync(file)) throw new Error(`${file} is missing (${name}): run \`npx turbo run build\` first (npm run demo does)`);
+  }
+  for (const bin of ['/usr/bin/prometheus', '/usr/bin/redis-server']) {
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`node scripts/ensure-test-deps.mjs\` (installs prometheus and redis-server)`);
+  }
+
+  const ports = { ...FIXED_PORTS };
+  if (process.env.DEMO_RANDOM_PORTS === '1') {
+    for (const name of Object.keys(ports)) ports[name] = await freePort();
+  } else {
+    for (const [name, port] of Object.entries(ports)) await assertPortFree(name, port);
+  }
+  const local = (name) => `http://127.0.0.1:${ports[name]}`;
+  const url = {
+    entra: `https://127.0.0.1:${ports['dev-entra']}`,
+    prometheus: local('prometheus'),
+    gate: local('prometheus-gate'),
+    openai: local('openai-upstream'),
+    kube: `https://127.0.0.1:${ports['kube-api']}`,
+    promSidecar: local('prom-sidecar'),
+    openaiProxy: local('openai-proxy'),
+    tokenServer: local('token-server'),
+    carta: local('carta-forwardauth'),
+    broker: local('aks-broker'),
+  };
+
+  rmSync(workdir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
+  const file = (name) => join(workdir, name);
+  const caFile = file('dev-entra-ca.pem');
+
+  // dev-entra registers the apps and writes their credentials: a client certificate for
+  // openai-proxy, federated (workload identity) token files for token-server and aks-broker.
+  writeFileSync(
+    file('apps.json'),
+    JSON.stringify(
+      [
+        { name: 'prom-sidecar', clientId: CLIENT_IDS['prom-sidecar'], clientSecret: PROM_SIDECAR_SECRET },
+        { name: 'openai-proxy', clientId: CLIENT_IDS['openai-proxy'], createCertificate: 'openai-proxy.pem' },
+        {
+          name: 'token-server',
+          clientId: CLIENT_IDS['token-server'],
+          federatedSubject: 'system:serviceaccount:demo:token-server',
+          federatedTokenPath: 'token-server.jwt',
+        },
+        {
+          name: 'aks-broker',
+          clientId: CLIENT_IDS['aks-broker'],
+          federatedSubject: 'system:serviceaccount:demo:aks-broker',
+          federatedTokenPath: 'aks-broker.jwt',
+          redirectUris: [`${url.broker}/callback`],
+        },
+      ],
+      null,
+      2,
+    ),
+  );
+  say(`starting dev-entra, prometheus, redis, stand-ins and five apps (logs: ${logDir}) ...`);
+  await start('dev-entra', node, [ENTRIES['dev-entra'], '--port', String(ports['dev-entra']), '--tenant', TENANT, '--ca-file', caFile, '--apps', file('apps.json')]);
+  // The checks' browser-like sign-in talks to dev-entra from this process.
+  tls.setDefaultCACertificates([...tls.getCACertificates('default'), readFileSync(caFile, 'utf8')]);
+
+  // Prometheus scrapes itself and every app's /metrics.
+  const appJobs = ['prom-sidecar', 'openai-proxy', 'token-server', 'carta-forwardauth', 'aks-broker'];
+  writeFileSync(
+    file('prometheus.yml'),
+    [
+      'global:',
+      '  scrape_interval: 5s',
+      'scrape_configs:',
+      '  - job_name: prometheus',
+      '    static_configs:',
+      `      - targets: ['127.0.0.1:${ports.prometheus}']`,
+      ...appJobs.flatMap((job) => [`  - job_name: ${job}`, '    static_configs:', `      - targets: ['127.0.0.1:${ports[job]}']`]),
+      '',
+    ].join('\n'),
+  );
+  const entraArgs = ['--dev-entra-url', url.entra, '--tenant', TENANT, '--dev-entra-ca', caFile];
+  await Promise.all([
+    start(
+      'prometheus',
+      '/usr/bin/prometheus',
+      [`--config.file=${file('prometheus.yml')}`, `--storage.tsdb.path=${file('prometheus-data')}`, `--web.listen-address=127.0.0.1:${ports.prometheus}`, '--log.level=warn'],
+      { waitFor: 'none' },
+    ),
+    start(
+      'redis',
+      '/usr/bin/redis-server',
+      ['--bind', '127.0.0.1', '--port', String(ports.redis), '--dir', workdir, '--save', '', '--appendonly', 'no', '--requirepass', REDIS_PASSWORD, '--logfile', ''],
+      { readyLine: 'Ready to accept connections' },
+    ),
+    start('openai-upstream', node, [ENTRIES.standin, 'openai-upstream', '--port', String(ports['openai-upstream']), ...entraArgs]),
+    start('prometheus-gate', node, [ENTRIES.standin, 'prometheus-gate', '--port', String(ports['prometheus-gate']), '--upstream', url.prometheus, ...entraArgs]),
+    start('kube-api', node, [
+      ENTRIES.standin,
+      'kube-api',
+      '--port',
+      String(ports['kube-api']),
+      ...entraArgs,
+      '--ca-out',
+      file('kube-ca.pem'),
+      '--kubeconfig-out',
+      file('carta-forwardauth.kubeconfig'),
+    ]),
+  ]);
+  await poll('prometheus answering', async () => (await fetch(`${url.prometheus}/-/ready`)).ok);
+
+  const common = {
+    NODE_EXTRA_CA_CERTS: caFile,
+    AZURE_AUTHORITY_HOST: url.entra,
+    AZURE_TENANT_ID: TENANT,
+    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+  };
+  const appEnv = {
+    'prom-sidecar': {
+      ...common,
+      PORT: String(ports['prom-sidecar']),
+      AZURE_CLIENT_ID: CLIENT_IDS['prom-sidecar'],
+      AZURE_CLIENT_SECRET: PROM_SIDECAR_SECRET,
+      PROMETHEUS_QUERY_ENDPOINT: url.gate,
+    },
+    'openai-proxy': {
+      ...common,
+      PORT: String(ports['openai-proxy']),
+      AZURE_CLIENT_ID: CLIENT_IDS['openai-proxy'],
+      AZURE_CERTIFICATE_PATH: file('openai-proxy.pem'),
+      API_BASE_URL: url.openai,
+    },
+    'token-server': {
+      ...common,
+      PORT: String(ports['token-server']),
+      AZURE_CLIENT_ID: CLIENT_IDS['token-server'],
+      AZURE_FEDERATED_TOKEN_FILE: file('token-server.jwt'),
+      AZD_AUTH_SECRET: TOKEN_SERVER_SECRET,
+    },
+    'carta-forwardauth': {
+      ...common,
+      PORT: String(ports['carta-forwardauth']),
+      KUBECONFIG: file('carta-forwardauth.kubeconfig'),
+      TARGET_NAMESPACE: 'skaha-workload',
+    },
+    'aks-broker': {
+      ...common,
+      PORT: String(ports['aks-broker']),
+      AZURE_CLIENT_ID: CLIENT_IDS['aks-broker'],
+      AZURE_FEDERATED_TOKEN_FILE: file('aks-broker.jwt'),
+      PUBLIC_URL: url.broker,
+      SESSION_SECRET,
+      COOKIE_SECURE: 'false',
+      CACHE_ENCRYPTION_KEY,
+      REDIS_URL: `redis://:${REDIS_PASSWORD}@127.0.0.1:${ports.redis}/0`,
+      KUBE_API_URL: url.kube,
+      KUBE_CA_FILE: file('kube-ca.pem'),
+      UI_NAMESPACES: 'team-a,team-b,skaha-workload',
+    },
+  };
+  await Promise.all(appJobs.map((app) => start(app, node, [ENTRIES[app]], { env: appEnv[app] })));
+  return { ports, url };
+}
+
+// ---------------------------------------------------------------- curl lines and their checks
+
+function demoChecks(url) {
+  const chatPath = '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21';
+  const chatBody = (stream) => JSON.stringify({ messages: [{ role: 'user', content: 'Say hello' }], ...(stream ? { stream: true } : {}) });
+  const sq = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const expectStatus = async (res, status) => {
+    const text = await res.text();
+    if (res.status !== status) throw new Error(`HTTP ${res.status} (expected ${status}): ${text.slice(0, 300)}`);
+    return text;
+  };
+  const mgmt = 'https://management.azure.com';
+  return [
+    {
+      app: 'prom-sidecar',
+      title: 'PromQL through the sidecar (it adds the Entra token the gate demands)',
+      curl: `curl -s '${url.promSidecar}/api/v1/query?query=up'`,
+      run: () =>
+        poll('prometheus has scraped samples', async () => {
+          const body = JSON.parse(await expectStatus(await fetch(`${url.promSidecar}/api/v1/query?query=up`), 200));
+          return body.status === 'success' && body.data.result.length > 0;
+        }),
+    },
+    {
+      app: 'prom-sidecar',
+      title: 'the gate refuses the same query without the sidecar',
+      curl: `curl -s -o /dev/null -w '%{http_code}\\n' '${url.gate}/api/v1/query?query=up'   # 401`,
+      run: async () => expectStatus(await fetch(`${url.gate}/api/v1/query?query=up`), 401),
+    },
+    {
+      app: 'prom-sidecar',
+      title: 'token health',
+      curl: `curl -s ${url.promSidecar}/health`,
+      run: async () => {
+        const body = JSON.parse(await expectStatus(await fetch(`${url.promSidecar}/health`), 200));
+        if (body.token_valid !== true) throw new Error(`token_valid is ${body.token_valid}`);
+      },
+    },
+    {
+      app: 'openai-proxy',
+      title: 'chat completion (the client sends no credentials; the proxy adds the bearer token)',
+      curl: `curl -s '${url.openaiProxy}${chatPath}' -H 'content-type: application/json' -d ${sq(chatBody(false))}`,
+      run: async () => {
+        const body = JSON.parse(
+          await expectStatus(await fetch(`${url.openaiProxy}${chatPath}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody(false) }), 200),
+        );
+        if (!body.choices?.[0]?.message?.content) throw new Error(`no completion: ${JSON.stringify(body)}`);
+      },
+    },
+    {
+      app: 'openai-proxy',
+      title: 'streaming chat completion (server-sent events pass through as they come)',
+      curl: `curl -sN '${url.openaiProxy}${chatPath}' -H 'content-type: application/json' -d ${sq(chatBody(true))}`,
+      run: async () => {
+        const res = await fetch(`${url.openaiProxy}${chatPath}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody(true) });
+        const text = await expectStatus(res, 200);
+        if (!res.headers.get('content-type')?.includes('text/event-stream') || !text.includes('data: [DONE]')) throw new Error(`not an SSE stream: ${text.slice(0, 200)}`);
+      },
+    },
+    {
+      app: 'token-server',
+      title: 'a token for any scope, with the shared secret',
+      curl: `curl -s '${url.tokenServer}/token?scope=${mgmt}/.default' -H 'Authorization: Bearer ${TOKEN_SERVER_SECRET}'`,
+      run: async () => {
+        const body = JSON.parse(
+          await expectStatus(await fetch(`${url.tokenServer}/token?scope=${mgmt}/.default`, { headers: { authorization: `Bearer ${TOKEN_SERVER_SECRET}` } }), 200),
+        );
+        if (typeof body.access_token !== 'string') throw new Error(`no access_token: ${JSON.stringify(body)}`);
+      },
+    },
+    {
+      app: 'token-server',
+      title: 'the App Service managed-identity protocol (IDENTITY_ENDPOINT + IDENTITY_HEADER for unmodified Azure SDKs)',
+      curl: `curl -s '${url.tokenServer}/msi/token?resource=${mgmt}&api-version=2019-08-01' -H 'X-IDENTITY-HEADER: ${TOKEN_SERVER_SECRET}'`,
+      run: async () => {
+        const body = JSON.parse(
+          await expectStatus(
+            await fetch(`${url.tokenServer}/msi/token?resource=${mgmt}&api-version=2019-08-01`, { headers: { 'x-identity-header': TOKEN_SERVER_SECRET } }),
+            200,
+          ),
+        );
+        if (typeof body.access_token !== 'string') throw new Error(`no access_token: ${JSON.stringify(body)}`);
+      },
+    },
+    {
+      app: 'token-server',
+      title: 'a wrong secret is refused',
+      curl: `curl -s -o /dev/null -w '%{http_code}\\n' '${url.tokenServer}/token?scope=${mgmt}/.default' -H 'Authorization: Bearer wrong'   # 401`,
+      run: async () => expectStatus(await fetch(`${url.tokenServer}/token?scope=${mgmt}/.default`, { headers: { authorization: 'Bearer wrong' } }), 401),
+    },
+    {
+      app: 'carta-forwardauth',
+      title: "allow: session abc123 is alice's pod -> 200 with carta-auth-token: alice",
+      curl: `curl -si ${url.carta}/ -H 'X-Forwarded-Uri: /session/carta/abc123/' | grep -i -e '^HTTP' -e carta-auth-token`,
+      run: () =>
+        poll('carta-forwardauth allows abc123', async () => {
+          const res = await fetch(`${url.carta}/`, { headers: { 'x-forwarded-uri': '/session/carta/abc123/' } });
+          await res.text();
+          if (res.status !== 200 || res.headers.get('carta-auth-token') !== 'alice') throw new Error(`HTTP ${res.status}, carta-auth-token ${res.headers.get('carta-auth-token')}`);
+          return true;
+        }),
+    },
+    {
+      app: 'carta-forwardauth',
+      title: 'deny: no such session -> 403',
+      curl: `curl -s -o /dev/null -w '%{http_code}\\n' ${url.carta}/ -H 'X-Forwarded-Uri: /session/carta/nosuch0/'   # 403`,
+      run: async () => expectStatus(await fetch(`${url.carta}/`, { headers: { 'x-forwarded-uri': '/session/carta/nosuch0/' } }), 403),
+    },
+    {
+      app: 'aks-broker',
+      title: 'open in a browser and sign in as alice, bob or carol@contoso.test: the page shows what that user may do (bob: pods in team-a, not team-b)',
+      curl: `${url.broker}/`,
+      run: () => brokerSignIn(url),
+    },
+    {
+      app: 'aks-broker',
+      title: 'not signed in: the Kubernetes proxy refuses',
+      curl: `curl -s -o /dev/null -w '%{http_code}\\n' ${url.broker}/k8s/api/v1/namespaces/team-a/pods   # 401`,
+      run: async () => expectStatus(await fetch(`${url.broker}/k8s/api/v1/namespaces/team-a/pods`, { redirect: 'manual' }), 401),
+    },
+  ];
+}
+
+/**
+ * What the browser does: /login -> dev-entra sign-in page -> pick bob -> /callback; then the
+ * Kubernetes API as bob: pods in team-a (his group's RoleBinding) yes, pods in team-b no.
+ */
+async function brokerSignIn(url) {
+  const cookies = new Map();
+  const jar = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  const brokerFetch = async (path) => {
+    const res = await fetch(new URL(path, url.broker), { headers: cookies.size ? { cookie: jar() } : {}, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair.indexOf('=');
+      cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    return res;
+  };
+  const login = await brokerFetch('/login');
+  const authorize = login.headers.get('location');
+  if (login.status !== 302 || !authorize?.startsWith(url.entra)) throw new Error(`/login: HTTP ${login.status} -> ${authorize}`);
+  const page = await fetch(authorize, { redirect: 'manual' });
+  const html = await page.text();
+  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+  const tx = /name="tx" value="([^"]+)"/.exec(html)?.[1];
+  if (!action || !tx) throw new Error(`no sign-in form on dev-entra's page (HTTP ${page.status})`);
+  const picked = await fetch(new URL(action.replace(/&amp;/g, '&'), authorize), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ tx, user: 'bob@contoso.test' }),
+    redirect: 'manual',
+  });
+  const callback = picked.headers.get('location');
+  if (picked.status !== 302 || !callback) throw new Error(`sign-in form: HTTP ${picked.status}`);
+  const done = await brokerFetch(callback);
+  await done.text();
+  if (done.status !== 303) throw new Error(`/callback: HTTP ${done.status}`);
+  const me = await brokerFetch('/api/me');
+  const meText = await me.text();
+  if (me.status !== 200 || !meText.includes('bob@contoso.test')) throw new Error(`/api/me: HTTP ${me.status} ${meText.slice(0, 200)}`);
+  const pods = await brokerFetch('/k8s/api/v1/namespaces/team-a/pods');
+  const podsBody = await pods.text();
+  if (pods.status !== 200 || !podsBody.includes('api-0')) throw new Error(`team-a pods as bob: HTTP ${pods.status} ${podsBody.slice(0, 200)}`);
+  const denied = await brokerFetch('/k8s/api/v1/namespaces/team-b/pods');
+  await denied.text();
+  if (denied.status !== 403) throw new Error(`team-b pods as bob: HTTP ${denied.status} (expected 403)`);
+}
+
+function printSummary(ports, url, checks) {
+  const rows = [
+    ['dev-entra (Entra ID stand-in)', `${url.entra}/${TENANT}/v2.0/.well-known/openid-configuration`],
+    ['prometheus (real, behind the gate)', url.prometheus],
+    ['prometheus-gate (checks Entra tokens)', url.gate],
+    ['openai stand-in (checks Entra tokens)', url.openai],
+    ['kube-api stand-in', url.kube],
+    ['redis', `127.0.0.1:${ports.redis}`],
+    ['prom-sidecar', url.promSidecar],
+    ['openai-proxy', url.openaiProxy],
+    ['token-server', url.tokenServer],
+    ['carta-forwardauth', url.carta],
+    ['aks-broker', url.broker],
+  ];
+  say('');
+  say('auth-sidecars demo is up:');
+  for (const [name, u] of rows) say(`  ${name.padEnd(40)} ${u}`);
+  say('');
+  let app = '';
+  for (const c of checks) {
+    if (c.app !== app) {
+      app = c.app;
+      say(`# ${app}`);
+    }
+    say(`#   ${c.title}`);
+    say(c.curl);
+  }
+  say('');
+  say(`dev-entra demo users: alice@contoso.test, bob@contoso.test, carol@contoso.test (no passwords). Files and logs: ${workdir}`);
+}
+
+const started = Date.now();
+try {
+  const { ports, url } = await main();
+  const checks = demoChecks(url);
+  printSummary(ports, url, checks);
+  say(`pids: ${children.map(({ name, child }) => `${name}=${child.pid}`).join(' ')}`);
+  if (flags.check) {
+    say('\nchecking every line above ...');
+    let failed = 0;
+    for (const c of checks) {
+      try {
+        await c.run();
+        say(`  PASS  ${c.app}: ${c.title}`);
+      } catch (err) {
+        failed += 1;
+        say(`  FAIL  ${c.app}: ${c.title}\n        ${err.message}`);
+      }
+    }
+    say(failed === 0 ? `all ${checks.length} checks passed (${((Date.now() - started) / 1000).toFixed(1)} s)` : `${failed} of ${checks.length} checks failed (logs: ${logDir})`);
+    await stopAll(failed === 0 ? 0 : 1);
+  } else {
+    say('Ctrl-C stops everything.');
+  }
+} catch (err) {
+  say(`demo failed to start: ${err.message}`);
+  await stopAll(1);
+}
