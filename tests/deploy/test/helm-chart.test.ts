@@ -11,7 +11,9 @@ const scenarios: Array<[string, string[]]> = [
 ];
 
 function render(args: string[]): Manifest[] {
-  return parseManifests(execFileSync(helm, ['template', 'release', chartDir, '--namespace', 'auth', ...args], { encoding: 'utf8' }));
+  return parseManifests(
+    execFileSync(helm, ['template', 'release', chartDir, '--namespace', 'auth', ...args], { encoding: 'utf8', stdio: 'pipe' }),
+  );
 }
 
 /** kubernetes-models class for a manifest: core/v1 lives at `v1/Kind`, groups at `group/version/Kind`. */
