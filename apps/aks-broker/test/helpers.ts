@@ -215,3 +215,16 @@ export class Client {
     return answer;
   }
 }
+
+/** A free loopback port (for processes whose public URL must be known before they listen). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+export const BROKER_ENTRY = join(import.meta.dirname, '..', 'dist', 'main.js');
