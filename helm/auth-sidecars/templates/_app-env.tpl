@@ -27,7 +27,7 @@
 - name: PROMETHEUS_QUERY_ENDPOINT
   value: {{ required "apps.promSidecar.queryEndpoint is required" .values.queryEndpoint | quote }}
 {{- with .values.scope }}
-- name: PROMETHEUS_SCOPE
+- name: AZURE_SCOPE
   value: {{ . | quote }}
 {{- end }}
 {{- end -}}
@@ -64,15 +64,20 @@
 {{- end -}}
 
 {{- define "auth-sidecars.env.aksBroker" -}}
+{{- $secretName := default (include "auth-sidecars.appFullname" .) .values.secrets.existingSecret }}
 {{ include "auth-sidecars.azureIdentityEnv" . | trim }}
 - name: PUBLIC_URL
   value: {{ required "apps.aksBroker.publicUrl is required" .values.publicUrl | quote }}
+- name: SESSION_SECRET
+  valueFrom:
+    secretKeyRef: { name: {{ $secretName }}, key: session-secret }
 {{- with .values.redisUrl }}
 - name: REDIS_URL
   value: {{ . | quote }}
+- name: CACHE_ENCRYPTION_KEY
+  valueFrom:
+    secretKeyRef: { name: {{ $secretName }}, key: cache-encryption-key }
 {{- end }}
-- name: SESSION_SECRET_FILE
-  value: /var/run/secrets/auth-sidecars/session-secret/{{ .values.sessionSecret.key }}
 {{- end -}}
 
 {{/* Secret-backed files each app mounts: list of {name, secret, path}. */}}
@@ -91,9 +96,5 @@
   secret: {{ .values.tls.existingSecret }}
   path: /var/run/secrets/auth-sidecars/tls
 {{- end }}
-{{- else if eq .key "aksBroker" }}
-- name: session-secret
-  secret: {{ include "auth-sidecars.secretName" (dict "root" $ctx.root "app" $ctx.app "secret" $ctx.values.sessionSecret) }}
-  path: /var/run/secrets/auth-sidecars/session-secret
 {{- end }}
 {{- end -}}
