@@ -13,6 +13,14 @@ afterAll(async () => {
   await world?.close();
 });
 
+async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 interface PodList {
   items: Array<{ metadata: { name: string } }>;
 }
@@ -69,6 +77,28 @@ describe('sign-in and Kubernetes calls as the user', () => {
     // Replaying the old cookie does not bring the session back.
     const replay = await fetch(new URL('/k8s/api/v1/namespaces/team-a/pods', broker.url), { headers: { cookie: oldCookie } });
     expect(replay.status).toBe(401);
+  });
+
+  it('streams a watch both ways: events arrive as they happen, closing the browser side ends the upstream watch', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    const list = (await alice.fetch('/k8s/api/v1/namespaces/team-a/pods')).json<{ metadata: { resourceVersion: string } }>();
+    const controller = new AbortController();
+    const res = await fetch(new URL(`/k8s/api/v1/namespaces/team-a/pods?watch=1&resourceVersion=${list.metadata.resourceVersion}`, broker.url), {
+      headers: { cookie: alice.cookieHeader() },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    await waitFor(() => world.kube.watchCount() === 1);
+    world.kube.addPod({ name: 'streamed-1', namespace: 'team-a' });
+    let buffer = '';
+    while (!buffer.includes('\n')) buffer += (await reader.read()).value ?? '';
+    expect(JSON.parse(buffer.split('\n')[0]!)).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'streamed-1' } } });
+    controller.abort();
+    await waitFor(() => world.kube.watchCount() === 0);
+    await waitFor(() => broker.logs().some((l) => l.component === 'audit' && l.verb === 'watch' && l.aborted === true));
+    world.kube.deletePod({ name: 'streamed-1', namespace: 'team-a' });
   });
 
   it('without a session: 401 with a pointer to /login', async () => {

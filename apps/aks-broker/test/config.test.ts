@@ -1,0 +1,67 @@
+import { ConfigError } from '@auth-sidecars/service-kit';
+import { loadBrokerConfig } from '../src/config.js';
+
+const base = {
+  AZURE_CLIENT_ID: 'client',
+  AZURE_TENANT_ID: 'tenant',
+  AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token',
+  PUBLIC_URL: 'https://broker.example.com/',
+  SESSION_SECRET: 'x'.repeat(32),
+  KUBERNETES_SERVICE_HOST: '10.0.0.1',
+};
+
+describe('config', () => {
+  it('applies in-cluster defaults: AKS scope, API server from the service env, __Host- cookie', () => {
+    const config = loadBrokerConfig(base);
+    expect(config.entra).toMatchObject({ authorityHost: 'https://login.microsoftonline.com', aksScope: '6dae42f8-4368-4678-94ff-3960e28e3630/.default' });
+    expect(config.kube).toMatchObject({ apiUrl: 'https://10.0.0.1:443', caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt' });
+    expect(config.redirectUri).toBe('https://broker.example.com/callback');
+    expect(config.session).toMatchObject({ cookieSecure: true, cookieName: '__Host-aks-broker', ttlMs: 8 * 3600_000 });
+    expect(config.redis).toBeUndefined();
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reports every problem at once', () => {
+    let error: unknown;
+    try {
+      loadBrokerConfig({ SESSION_SECRET: 'short', REDIS_URL: 'redis://127.0.0.1:6379' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues.join('\n');
+    for (const name of ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'PUBLIC_URL', 'SESSION_SECRET']) expect(issues).toContain(name);
+  });
+
+  it('needs an encryption key with Redis, and an API server', () => {
+    const run = (env: Record<string, string | undefined>) => {
+      try {
+        loadBrokerConfig(env);
+        return [];
+      } catch (e) {
+        return (e as ConfigError).issues;
+      }
+    };
+    expect(run({ ...base, REDIS_URL: 'redis://127.0.0.1:6379' }).join()).toContain('CACHE_ENCRYPTION_KEY');
+    expect(run({ ...base, REDIS_URL: 'redis://127.0.0.1:6379', CACHE_ENCRYPTION_KEY: 'dG9vLXNob3J0' }).join()).toContain('32 bytes');
+    expect(run({ ...base, KUBERNETES_SERVICE_HOST: undefined }).join()).toContain('KUBE_API_URL');
+    expect(run({ ...base, TLS_CERT_FILE: '/tls.crt' }).join()).toContain('TLS_KEY_FILE');
+  });
+
+  it('takes a hex or base64 key, several session secrets, an explicit API URL and plain-http cookies', () => {
+    const config = loadBrokerConfig({
+      ...base,
+      REDIS_URL: 'redis://:pw@redis:6379/0',
+      CACHE_ENCRYPTION_KEY: 'ab'.repeat(32),
+      SESSION_SECRET: `${'n'.repeat(32)}, ${'o'.repeat(32)}`,
+      KUBE_API_URL: 'https://127.0.0.1:6443/',
+      COOKIE_SECURE: 'false',
+      AKS_SCOPE: 'custom/.default',
+    });
+    expect(Buffer.from(config.cacheEncryptionKey!, 'base64')).toEqual(Buffer.alloc(32, 0xab));
+    expect(config.session.secrets).toEqual(['n'.repeat(32), 'o'.repeat(32)]);
+    expect(config.kube.apiUrl).toBe('https://127.0.0.1:6443');
+    expect(config.session.cookieName).toBe('aks-broker');
+    expect(config.entra.aksScope).toBe('custom/.default');
+  });
+});
