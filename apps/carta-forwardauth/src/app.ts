@@ -12,8 +12,8 @@ import {
   type Logger,
   type Metrics,
 } from '@auth-sidecars/service-kit';
-import express, { type RequestHandler } from 'express';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Config } from './config.js';
 import { HEADERS, PATHS } from './constants.js';
 import { decide, type Decision, type DecisionInput, type SessionIndexReader } from './decision.js';
@@ -50,7 +50,7 @@ function clip(value: string | undefined, max = 128): string | undefined {
  * The hot path. Answers straight from the in-memory index without the per-request log line (a denial
  * gets its own decision line instead), so it stays far below a millisecond.
  */
-export function forwardAuthHandler(config: AppConfig, deps: AppDeps): RequestHandler {
+export function forwardAuthHandler(config: AppConfig, deps: AppDeps): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   const log = deps.logger.child({ component: 'decision' });
   const forbidden = body(new ForbiddenError('access denied'));
   const unavailable = body(new ServiceUnavailableError('session index not available', 'index_unavailable'));
@@ -63,7 +63,7 @@ export function forwardAuthHandler(config: AppConfig, deps: AppDeps): RequestHan
     if ((req.method === 'GET' || req.method === 'HEAD') && PROBE_PATHS.has(pathOf(req.url))) return next();
     const distinct = req.headersDistinct;
     const input: DecisionInput = {
-      requestTarget: req.url,
+      requestTarget: req.url ?? '/',
       forwardedUri: distinct[HEADERS.forwardedUri],
       originalUri: distinct[HEADERS.originalUri],
       referer: distinct[HEADERS.referer],
@@ -141,4 +141,14 @@ export function createApp(config: AppConfig, deps: AppDeps): express.Express {
   app.use(middleware);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/**
+ * What the server runs: decisions are answered before Express is entered at all (the hot path
+ * skips Express's per-request setup); probes and /metrics go through the Express app.
+ */
+export function createRequestListener(config: AppConfig, deps: AppDeps): RequestListener {
+  const app = createApp(config, deps);
+  const forwardAuth = forwardAuthHandler(config, deps);
+  return (req, res) => forwardAuth(req, res, () => void app(req, res));
 }

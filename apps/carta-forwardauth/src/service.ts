@@ -2,7 +2,7 @@
 // and the tests so both run exactly the same service.
 import { createMetrics, serve, type Logger, type RunningServer } from '@auth-sidecars/service-kit';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createApp } from './app.js';
+import { createRequestListener } from './app.js';
 import type { Config } from './config.js';
 import { SERVICE_NAME } from './constants.js';
 import { createDecisionMetrics, registerCacheGauges } from './metrics.js';
@@ -54,10 +54,10 @@ export async function startService(config: Config, kc: KubeConfig, logger: Logge
   });
   // Unready until every informer has listed; probes are answered meanwhile.
   watcher.start();
-  const app = createApp(config, { index, watcher, logger, metrics, decisionMetrics });
+  const handler = createRequestListener(config, { index, watcher, logger, metrics, decisionMetrics });
   let server: RunningServer;
   try {
-    server = await serve(app, { host: config.HOST, port: config.PORT, logger, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT });
+    server = await serve(handler, { host: config.HOST, port: config.PORT, logger, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT });
   } catch (err) {
     await watcher.stop();
     throw err;

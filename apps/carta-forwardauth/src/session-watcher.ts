@@ -239,12 +239,19 @@ export class SourceWatcher implements IndexSource {
 
   private async kill(gen: Generation): Promise<void> {
     gen.dead = true;
-    try {
-      await gen.informer.stop();
-    } catch {
-      // stopping aborts the request; nothing else to do
-    }
+    const stop = async () => {
+      try {
+        await gen.informer.stop();
+      } catch {
+        // stopping aborts the request; nothing else to do
+      }
+    };
+    // ListWatch only learns its watch request once the response headers are in; a stop() racing
+    // that window leaves the watch open. Repeating the (idempotent) stop closes it soon after.
+    for (const ms of [250, 1_000, 5_000]) setTimeout(() => void stop(), ms).unref();
+    await stop();
   }
+
 }
 
 /** All sources of the app: pods for every label pair, then services for every pair (fallback). */

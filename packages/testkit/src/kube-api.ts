@@ -143,12 +143,16 @@ export interface KubeApi {
   endWatches(): void;
   /** Destroys every open watch's connection mid-stream (no terminating chunk). */
   breakWatches(): void;
+  /** Open watches go silent: connections stay up, events stop (a stuck watch no error reveals). */
+  stallWatches(): void;
   /** Forgets history: watches resuming from any version handed out so far get 410 Gone. */
   compact(): void;
   /** Down: stop listening and drop every connection (clients see ECONNREFUSED); up: listen again on the same port. */
   setDown(down: boolean): Promise<void>;
   /** The next `count` API requests fail with `code` (a Status body). */
   failNext(count: number, code?: number): void;
+  /** Every request waits this long before it is handled (0 = off). */
+  setLatency(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -245,6 +249,8 @@ function shorthandToObject(input: KubeObject | ObjectShorthand, kind: string, de
 
 interface OpenWatch {
   res: Response;
+  /** Silently dead: the connection stays open but no event is ever sent again. */
+  stalled: boolean;
   end(): void;
   destroy(): void;
 }
@@ -273,6 +279,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   const sockets = new Set<Socket>();
   const tmpDirs: string[] = [];
   let failures: { count: number; code: number } = { count: 0, code: 500 };
+  let latencyMs = 0;
   const graceTimers = new Set<NodeJS.Timeout>();
 
   const app = express();
@@ -295,7 +302,19 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   };
 
   const injectFailures = (_req: Request, res: Response, next: NextFunction) => {
-    if (failures.count <= 0) return next();
+    if (failures.count <= 0) {
+      if (latencyMs <= 0) return next();
+      const timer = setTimeout(() => {
+        graceTimers.delete(timer);
+        next();
+      }, latencyMs);
+      graceTimers.add(timer);
+      res.on('close', () => {
+        clearTimeout(timer);
+        graceTimers.delete(timer);
+      });
+      return;
+    }
     failures.count--;
     sendStatus(res, failures.code, REASONS[failures.code] ?? 'InternalError', `injected failure (${failures.code})`);
   };
@@ -444,7 +463,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
     const send = (e: { type: string; object: KubeObject }) => {
-      if (!res.writableEnded && !res.destroyed) res.write(JSON.stringify(e) + '\n');
+      if (!open.stalled && !res.writableEnded && !res.destroyed) res.write(JSON.stringify(e) + '\n');
     };
     if (initial.length > 0) res.write(initial.map((e) => JSON.stringify(e) + '\n').join(''));
     const unsubscribe = store.subscribe((e) => {
@@ -455,6 +474,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     let timer: NodeJS.Timeout | undefined;
     const open: OpenWatch = {
       res,
+      stalled: false,
       end: () => {
         cleanup();
         res.end();
@@ -622,6 +642,9 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     breakWatches() {
       for (const w of [...watches]) w.destroy();
     },
+    stallWatches() {
+      for (const w of watches) w.stalled = true;
+    },
     compact: () => store.compact(),
     async setDown(value) {
       if (value === down) return;
@@ -631,6 +654,9 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     },
     failNext(count, code = 500) {
       failures = { count, code };
+    },
+    setLatency(ms) {
+      latencyMs = ms;
     },
     async close() {
       for (const t of graceTimers) clearTimeout(t);

@@ -178,3 +178,24 @@ describe('Kubernetes API stand-in through @kubernetes/client-node', () => {
     await informer.stop();
   });
 });
+
+describe('stalled watches', () => {
+  it('keep the connection but stop sending events; new watches are unaffected', async () => {
+    const api = await startKubeApi();
+    try {
+      const { kc } = client(api);
+      const stalled = watchInto(kc, '/api/v1/namespaces/default/pods', {});
+      await until(() => api.watchCount() === 1);
+      api.stallWatches();
+      api.addPod({ name: 'a' });
+      const fresh = watchInto(kc, '/api/v1/namespaces/default/pods', {});
+      await until(() => fresh.events.length === 1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(stalled.events).toEqual([]);
+      expect(stalled.ended()).toBe('open');
+      api.endWatches();
+    } finally {
+      await api.close();
+    }
+  });
+});
