@@ -89,6 +89,27 @@ describe('state', () => {
     expect((await victim.fetch(callback.pathname + callback.search)).status).toBe(400);
   });
 
+  it('an ID token whose nonce differs from the one stored with the state is refused', async () => {
+    const { CryptoProvider } = await import('@azure/msal-node');
+    const { LoginStateStore } = await import('../../src/sessions.js');
+    const pkce = await new CryptoProvider().generatePkceCodes();
+    const state = await new LoginStateStore(broker.deps.store, broker.deps.box).create({ codeVerifier: pkce.verifier, nonce: 'the-nonce-we-sent', returnTo: '/' });
+    // An authorization response for the right state and PKCE, but minted with another nonce.
+    const authorize = new URL(`${world.entra.authority}/oauth2/v2.0/authorize`);
+    for (const [k, v] of Object.entries({ client_id: world.app.clientId, response_type: 'code', redirect_uri: `${broker.url}/callback`, scope: 'openid profile offline_access', state, nonce: 'another-nonce', code_challenge: pkce.challenge, code_challenge_method: 'S256', prompt: 'none', login_hint: ALICE })) {
+      authorize.searchParams.set(k, v);
+    }
+    const issued = await fetch(authorize, { redirect: 'manual' });
+    const callback = new URL(issued.headers.get('location')!);
+    secrets.add(callback.searchParams.get('code')!);
+    const client = new Client(broker.url);
+    const res = await client.fetch(callback.pathname + callback.search);
+    expect(res.status).toBe(401);
+    expect(res.json()).toEqual({ error: { code: 'sign_in_failed', message: expect.any(String) } });
+    expect(client.cookies.size).toBe(0);
+    expect(broker.logs().some((l) => l.message === 'code redemption failed' && String(l.reason).includes('nonce'))).toBe(true);
+  });
+
   it('an Entra error on the callback consumes the state and signs nobody in', async () => {
     const client = new Client(broker.url);
     const { state } = await client.startSignIn();
