@@ -26,10 +26,8 @@ export interface CredentialConfig {
 }
 
 const optionalString = z.string().trim().min(1).optional();
-const booleanString = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', 'TRUE', 'FALSE', 'True', 'False'])
-  .transform((v) => ['true', '1', 'yes'].includes(v.toLowerCase()))
-  .optional();
+/** true/false, 1/0, yes/no, on/off (any case); unset stays undefined ("decide for me"). */
+const booleanString = z.stringbool().optional();
 
 /**
  * The standard AZURE_* variables, all optional here; which ones are required depends on the

@@ -103,5 +103,7 @@ describe('authority host', () => {
     const config = fromEnv({ AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com', AZURE_DISABLE_INSTANCE_DISCOVERY: 'true' });
     expect(authorityOptions(config).disableInstanceDiscovery).toBe(true);
     expect(authorityOptions(fromEnv({ AZURE_AUTHORITY_HOST: 'https://127.0.0.1:1', AZURE_DISABLE_INSTANCE_DISCOVERY: 'false' })).disableInstanceDiscovery).toBe(false);
+    expect(authorityOptions(fromEnv({ AZURE_AUTHORITY_HOST: 'https://127.0.0.1:1', AZURE_DISABLE_INSTANCE_DISCOVERY: 'OFF' })).disableInstanceDiscovery).toBe(false);
+    expect(configErrorOf(() => fromEnv({ AZURE_DISABLE_INSTANCE_DISCOVERY: 'maybe' })).issues.join()).toMatch(/AZURE_DISABLE_INSTANCE_DISCOVERY/);
   });
 });
