@@ -5,7 +5,8 @@
 //   npx turbo run build --filter=@auth-sidecars/carta-forwardauth   # once: builds dist/ of app + deps
 //   node bench/carta-forwardauth.mjs
 //
-// Knobs: BENCH_SESSIONS (10000), BENCH_DURATION seconds per scenario (10), BENCH_CONNECTIONS (64).
+// Knobs: BENCH_SESSIONS (10000), BENCH_DURATION seconds per scenario (10), BENCH_CONNECTIONS (64),
+// BENCH_PIPELINING (1; Traefik and nginx do not pipeline, a higher value measures server capacity).
 import { readFileSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { launchApp } from '@auth-sidecars/testkit/process';
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const PIPELINING = Number(process.env.BENCH_PIPELINING ?? 1);
 const NS = 'skaha-workload';
 const SA = 'system:serviceaccount:skaha-workload:carta-forwardauth';
 const entry = join(import.meta.dirname, '..', 'apps', 'carta-forwardauth', 'dist', 'main.js');
@@ -36,7 +38,7 @@ function rssMb(pid) {
 }
 
 async function load(url, requests) {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, pipelining: 1, requests });
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, pipelining: PIPELINING, requests });
   return result;
 }
 
@@ -128,7 +130,7 @@ try {
 }
 
 console.log(`\ncarta-forwardauth: ${SESSIONS} sessions seeded in ${seeded.toFixed(0)} ms, informers ready in ${readyMs.toFixed(0)} ms (RSS ${rssAfterSync} MB); ` +
-  `${CONNECTIONS} connections, ${DURATION} s per scenario, Node ${process.version}`);
+  `${CONNECTIONS} connections, pipelining ${PIPELINING}, ${DURATION} s per scenario, Node ${process.version}`);
 console.table(rows);
 console.log('targets (issue 6): >= 20000 warm decisions/s, 0 API calls during the run');
 console.log('server CPU us/req: CPU time of the serving process per request; 1e6 / it = decisions/s one core could serve.');

@@ -1,3 +1,4 @@
+import { request as httpsRequest } from 'node:https';
 import { CoreV1Api, KubeConfig, Watch, makeInformer, type V1Pod } from '@kubernetes/client-node';
 import { startKubeApi, type KubeApi } from '../src/kube-api.js';
 import { parseLabelSelector } from '../src/kube-api-selectors.js';
@@ -194,6 +195,47 @@ describe('stalled watches', () => {
       expect(stalled.events).toEqual([]);
       expect(stalled.ended()).toBe('open');
       api.endWatches();
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('extension points', () => {
+  it('accepts extra routes (after authentication) and an authenticate hook for foreign tokens', async () => {
+    const api = await startKubeApi({
+      authenticate: (token) => (token.startsWith('jwt-') ? { username: token.slice(4), groups: ['entra'] } : undefined),
+      authorize: (a) => a.user.username === 'kubernetes-admin' || a.namespace === 'team-a',
+      extraRoutes: (router, kube) => {
+        router.post('/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', async (req, res) => {
+          const user = res.locals.user as { username: string };
+          const ns = (req.body as { spec?: { namespace?: string } }).spec?.namespace ?? '';
+          const allowed = await kube.isAllowed({ user, verb: 'list', apiGroup: '', resource: 'pods', namespace: ns, path: req.path });
+          res.status(201).json({ kind: 'SelfSubjectRulesReview', status: { resourceRules: allowed ? [{ verbs: ['list'], resources: ['pods'] }] : [] } });
+        });
+      },
+    });
+    try {
+      const post = (token: string, namespace: string) =>
+        new Promise<{ status: number; json: () => Promise<unknown> }>((resolve, reject) => {
+          const req = httpsRequest(
+            `${api.url}/apis/authorization.k8s.io/v1/selfsubjectrulesreviews`,
+            { method: 'POST', ca: api.caPem, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
+            (res) => {
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, json: async () => JSON.parse(text) }));
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify({ spec: { namespace } }));
+        });
+      const ok = (await (await post('jwt-alice', 'team-a')).json()) as { status: { resourceRules: unknown[] } };
+      expect(ok.status.resourceRules).toHaveLength(1);
+      const no = (await (await post('jwt-alice', 'team-b')).json()) as { status: { resourceRules: unknown[] } };
+      expect(no.status.resourceRules).toHaveLength(0);
+      expect((await post('garbage', 'team-a')).status).toBe(401);
+      expect(api.requestLog.at(-2)).toMatchObject({ user: 'alice', method: 'POST', status: 201 });
     } finally {
       await api.close();
     }
