@@ -139,7 +139,7 @@ function start(name, cmd, args, { env = {}, waitFor = 'listening', timeoutMs = 3
 async function stopAll(code) {
   if (stopping) return;
   stopping = true;
-  // Apps first (they drain), then what they depend on.
+  // All at once: each drains on SIGTERM; stragglers get SIGKILL after 10 s.
   const order = [...children].reverse();
   await Promise.all(
     order.map(async ({ child, exited }) => {
