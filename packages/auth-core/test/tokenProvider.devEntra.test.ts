@@ -162,6 +162,19 @@ describe('TokenProvider against dev-entra', () => {
     30_000,
   );
 
+  it('gives up on a token request after acquireTimeoutMs (an IdP that accepts but does not answer)', async () => {
+    const { provider } = await certificateProvider('timeout', { acquireTimeoutMs: 500, startAttempts: 1 });
+    entra.setLatency(1_500);
+    const t0 = Date.now();
+    const error = await provider.start().catch((e: unknown) => e);
+    const elapsed = Date.now() - t0;
+    expect(error).toBeInstanceOf(TokenUnavailableError);
+    expect((error as Error).message).toContain('did not complete within 500 ms');
+    expect(elapsed).toBeGreaterThanOrEqual(450);
+    expect(elapsed).toBeLessThan(3_000);
+    console.log(`timeout: start() rejected after ${elapsed} ms with acquireTimeoutMs 500 against an IdP answering after 1.5 s`);
+  });
+
   it('a rotated PEM file is used at the next refresh', async () => {
     const { provider, app, cert: oldCert, path } = await certificateProvider('rotate-cert');
     await provider.start();
