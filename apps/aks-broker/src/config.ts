@@ -1,7 +1,7 @@
 // The broker's configuration: environment -> zod schema -> frozen typed object, validated at once.
 // Variable names follow the workload-identity webhook (AZURE_*) and the in-cluster conventions.
 import { z } from 'zod';
-import { loadConfig, type Env } from '@auth-sidecars/service-kit';
+import { ConfigError, loadConfig, type Env } from '@auth-sidecars/service-kit';
 import { AKS_SERVER_APP_ID, DEFAULT_AUTHORITY_HOST, DEFAULT_KUBE_CA_FILE } from './constants.js';
 
 const flag = (defaultValue: boolean) =>
@@ -73,17 +73,6 @@ export const configSchema = z
 
     UI_NAMESPACES: csv('default'),
   })
-  .superRefine((env, ctx) => {
-    if (env.REDIS_URL && !env.CACHE_ENCRYPTION_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['CACHE_ENCRYPTION_KEY'], message: 'required when REDIS_URL is set (cache entries are encrypted at rest)' });
-    }
-    if (!env.KUBE_API_URL && !env.KUBERNETES_SERVICE_HOST) {
-      ctx.addIssue({ code: 'custom', path: ['KUBE_API_URL'], message: 'set KUBE_API_URL, or run in a cluster (KUBERNETES_SERVICE_HOST)' });
-    }
-    if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
-      ctx.addIssue({ code: 'custom', path: ['TLS_CERT_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE go together' });
-    }
-  })
   .transform((env) => {
     const publicUrl = new URL(env.PUBLIC_URL);
     const base = publicUrl.origin + publicUrl.pathname.replace(/\/+$/, '');
@@ -123,6 +112,28 @@ export const configSchema = z
 
 export type BrokerConfig = Readonly<z.output<typeof configSchema>>;
 
+/**
+ * Rules across variables, checked on the raw environment so they are reported together with the
+ * schema's own problems (a zod refinement would only run once everything else parsed).
+ */
+function crossFieldIssues(env: Env): string[] {
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  const issues: string[] = [];
+  if (set('REDIS_URL') && !set('CACHE_ENCRYPTION_KEY')) issues.push('CACHE_ENCRYPTION_KEY: required when REDIS_URL is set (cache entries are encrypted at rest)');
+  if (!set('KUBE_API_URL') && !set('KUBERNETES_SERVICE_HOST')) issues.push('KUBE_API_URL: set KUBE_API_URL, or run in a cluster (KUBERNETES_SERVICE_HOST)');
+  if (set('TLS_CERT_FILE') !== set('TLS_KEY_FILE')) issues.push('TLS_CERT_FILE: TLS_CERT_FILE and TLS_KEY_FILE go together');
+  return issues;
+}
+
 export function loadBrokerConfig(env: Env): BrokerConfig {
-  return loadConfig(configSchema, env);
+  const cross = crossFieldIssues(env);
+  let config: BrokerConfig;
+  try {
+    config = loadConfig(configSchema, env);
+  } catch (error) {
+    if (error instanceof ConfigError && cross.length > 0) throw new ConfigError([...error.issues, ...cross]);
+    throw error;
+  }
+  if (cross.length > 0) throw new ConfigError(cross);
+  return config;
 }

@@ -30,7 +30,7 @@ describe('config', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const issues = (error as ConfigError).issues.join('\n');
-    for (const name of ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'PUBLIC_URL', 'SESSION_SECRET']) expect(issues).toContain(name);
+    for (const name of ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'PUBLIC_URL', 'SESSION_SECRET', 'CACHE_ENCRYPTION_KEY', 'KUBE_API_URL']) expect(issues).toContain(name);
   });
 
   it('needs an encryption key with Redis, and an API server', () => {
