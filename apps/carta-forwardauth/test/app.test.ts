@@ -266,6 +266,30 @@ describe('carta-forwardauth startup and permissions', () => {
     }
   });
 
+  it('reports a broken watch on /readyz until the re-list has succeeded', async () => {
+    const api = await startKubeApi({ defaultNamespace: NS });
+    api.addPod(sessionPod('carta-new', 'abc123', 'alice'));
+    // A slow first retry (0.5-1 s) leaves a window in which /readyz must say 503.
+    const carta = await startCarta(api, { RELIST_BACKOFF_INITIAL: '1s', RELIST_BACKOFF_MAX: '2s' });
+    try {
+      await until(async () => (await readyz(carta.url)).status === 200, 3000);
+      await until(() => api.watchCount() === 4);
+      const listsBefore = api.requestLog.filter((e) => e.verb === 'list').length;
+      api.breakWatches();
+      await until(async () => (await readyz(carta.url)).status === 503, 1000, 10);
+      const during = await readyz(carta.url);
+      expect(during.body.details.sources.filter((s) => s.state === 'error')).not.toHaveLength(0);
+      // meanwhile the last known state answers (within STALE_GRACE)
+      expect((await traefik(carta.url, '/session/carta/abc123/')).status).toBe(200);
+      await until(async () => (await readyz(carta.url)).status === 200, 5000);
+      // recovery is a fresh list for every broken informer
+      expect(api.requestLog.filter((e) => e.verb === 'list').length).toBeGreaterThanOrEqual(listsBefore + 4);
+    } finally {
+      await carta.close();
+      await api.close();
+    }
+  });
+
   it('uses configured label keys and namespace and a custom response header', async () => {
     const api = await startKubeApi({ defaultNamespace: 'carta' });
     api.addPod({ name: 'p', namespace: 'carta', labels: { 'example.org/session': 'k1', 'example.org/owner': 'zoe' } });
