@@ -58,7 +58,21 @@ export function createApp(config: TokenServerConfig, deps: AppDeps): Express {
   const imdsClient = config[ENV.imdsClient];
 
   const middleware: Array<Handler | Handler[] | Router | ErrorRequestHandler> = [
-    ...baseMiddleware({ logger, metrics, quietPaths: ['/livez', '/readyz', '/metrics', PATHS.health] }),
+    // Successful token requests are recorded by their audit line; a second (request) line for each
+    // would double the logging cost of the hot path. Failures are still request-logged.
+    ...baseMiddleware({
+      logger,
+      metrics,
+      quietPaths: [
+        '/livez',
+        '/readyz',
+        '/metrics',
+        PATHS.health,
+        PATHS.token,
+        PATHS.imds,
+        ...PATHS.appService,
+      ],
+    }),
     healthRoutes({ ready: () => ({ ready: tokens.ready(), details: { scopes: tokens.status() } }) }),
     metricsRoute(metrics.registry),
     express.Router().get(PATHS.health, (_req, res) => {

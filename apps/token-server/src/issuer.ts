@@ -24,7 +24,8 @@ export interface IssuerDeps {
 
 export interface Issued {
   token: AccessToken;
-  identity: ServerIdentity;
+  /** The identity behind the token (configured values, else the token's claims); decoded on first use. */
+  identity(): ServerIdentity;
 }
 
 export interface RequestContext {
@@ -71,9 +72,9 @@ export class Issuer {
       throw err;
     }
     this.deps.metrics.cache(issued.cacheHit, scope);
-    const identity = effectiveIdentity(this.deps.identity, issued.token.token);
+    const identity = () => this.identityOf(issued.token.token);
     if (selector) {
-      const problem = selectorMismatch(selector, identity);
+      const problem = selectorMismatch(selector, identity());
       if (problem) {
         this.deny(client, scope, 'identity_mismatch', problem, ctx);
         throw new BadRequestError(problem, 'identity_mismatch');
@@ -91,6 +92,16 @@ export class Issuer {
       requestId: ctx.requestId,
     });
     return { token: issued.token, identity };
+  }
+
+  // Decoding the JWT on every request would cost more than the rest of the hot path: remember the
+  // answer for the last token seen (tokens change once per refresh).
+  private lastIdentity: { token: string; identity: ServerIdentity } | undefined;
+
+  private identityOf(token: string): ServerIdentity {
+    if (this.lastIdentity?.token !== token)
+      this.lastIdentity = { token, identity: effectiveIdentity(this.deps.identity, token) };
+    return this.lastIdentity.identity;
   }
 
   private deny(

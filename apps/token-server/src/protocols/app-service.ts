@@ -61,7 +61,7 @@ export function appServiceRoutes(issuer: Issuer, options: { maxQueryBytes: numbe
       expires_in: String(secondsLeft(token.expiresOnTimestamp)),
       resource: scopeToResource(resource as string),
       token_type: 'Bearer',
-      client_id: identity.clientId ?? '',
+      client_id: identity().clientId ?? '',
     };
     res.set('cache-control', 'no-store').json(body);
   };

@@ -75,7 +75,7 @@ export function imdsRoutes(
     const left = String(secondsLeft(token.expiresOnTimestamp));
     const body: ImdsResponse = {
       access_token: token.token,
-      client_id: identity.clientId ?? '',
+      client_id: identity().clientId ?? '',
       expires_in: left,
       expires_on: String(epochSeconds(token.expiresOnTimestamp)),
       ext_expires_in: left,
