@@ -11,6 +11,8 @@
 // Prints the URLs and ready-to-paste curl lines; Ctrl-C (SIGINT) or SIGTERM stops everything.
 //   node scripts/demo.mjs            run until stopped
 //   node scripts/demo.mjs --check    start, run every printed curl line's equivalent, stop; exit 0 only if all passed
+//   node scripts/demo.mjs --compose  run docker-compose.yml's services as local processes instead (no Docker:
+//                                    Debian's prometheus/redis-server for those images; Traefik and its echo are skipped)
 // Environment: DEMO_RANDOM_PORTS=1 (free ephemeral ports instead of the fixed ones),
 //              DEMO_WORKDIR=DIR (generated files and logs; default .tmp/demo), DEMO_VERBOSE=1 (stream logs).
 import { spawn } from 'node:child_process';
@@ -24,9 +26,11 @@ import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: flags } = parseArgs({ options: { check: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+const { values: flags } = parseArgs({
+  options: { check: { type: 'boolean', default: false }, compose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+});
 if (flags.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 16).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 18).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
   process.exit(0);
 }
 
@@ -361,12 +365,180 @@ async function main() {
     },
   };
   await Promise.all(appJobs.map((app) => start(app, node, [ENTRIES[app]], { env: appEnv[app] })));
-  return { ports, url };
+  const rows = [
+    ['dev-entra (Entra ID stand-in)', `${url.entra}/${TENANT}/v2.0/.well-known/openid-configuration`],
+    ['prometheus (real, behind the gate)', url.prometheus],
+    ['prometheus-gate (checks Entra tokens)', url.gate],
+    ['openai stand-in (checks Entra tokens)', url.openai],
+    ['kube-api stand-in', url.kube],
+    ['redis', `127.0.0.1:${ports.redis}`],
+    ['prom-sidecar', url.promSidecar],
+    ['openai-proxy', url.openaiProxy],
+    ['token-server', url.tokenServer],
+    ['carta-forwardauth', url.carta],
+    ['aks-broker', url.broker],
+  ];
+  return { rows, url, secret: TOKEN_SERVER_SECRET, extraChecks: [] };
+}
+
+/**
+ * --compose: docker-compose.yml's services as local processes, so its commands, environment and
+ * wiring are exercised without Docker. Paths inside the containers map to the work directory
+ * (named volumes -> a directory each, bind-mounted files -> copies), 0.0.0.0 binds to 127.0.0.1,
+ * and with DEMO_RANDOM_PORTS=1 every listen port (x-listen-ports) moves to a free one everywhere
+ * it appears. Images: the app and dev tooling images run their node entry points from the repo's
+ * dist/ (same relative paths as the images' /app), prom/prometheus and redis run Debian's binaries;
+ * services without a local equivalent (the pause container, Traefik, whoami) are skipped.
+ */
+async function mainCompose() {
+  const { parse } = await import('yaml');
+  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true });
+  const services = compose.services;
+  const random = process.env.DEMO_RANDOM_PORTS === '1';
+  const portMap = new Map();
+  for (const [name, svc] of Object.entries(services)) {
+    for (const port of svc['x-listen-ports'] ?? []) {
+      portMap.set(port, random ? await freePort() : port);
+      if (!random) await assertPortFree(name, port);
+    }
+  }
+  rmSync(workdir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
+  say(`starting docker-compose.yml's services as local processes (logs: ${logDir}) ...`);
+
+  // Paths: named volume targets -> workdir/<volume>, bind-mounted files -> remapped copies.
+  const pathMap = new Map();
+  const remapPorts = (text) =>
+    String(text).replace(/\b(127\.0\.0\.1|0\.0\.0\.0|localhost):(\d+)\b/g, (all, host, port) =>
+      portMap.has(Number(port)) ? `${host === '0.0.0.0' ? '127.0.0.1' : host}:${portMap.get(Number(port))}` : all,
+    );
+  const remapPaths = (text) => {
+    let out = String(text);
+    for (const [target, local] of [...pathMap].sort((a, b) => b[0].length - a[0].length)) {
+      out = out.replace(new RegExp(`(^|[=\\s"'])${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=/|$|[\\s"',])`, 'g'), `$1${local}`);
+    }
+    return out;
+  };
+  const remap = (text) => remapPorts(remapPaths(text));
+  for (const svc of Object.values(services)) {
+    for (const v of svc.volumes ?? []) {
+      const [source, target] = String(v).split(':');
+      if (pathMap.has(target)) continue;
+      if (source.startsWith('.')) pathMap.set(target, join(workdir, 'config', target.replace(/\//g, '_')));
+      else pathMap.set(target, join(workdir, source));
+    }
+  }
+  for (const svc of Object.values(services)) {
+    for (const v of svc.volumes ?? []) {
+      const [source, target] = String(v).split(':');
+      const local = pathMap.get(target);
+      if (source.startsWith('.')) {
+        mkdirSync(dirname(local), { recursive: true });
+        writeFileSync(local, remap(readFileSync(join(root, source), 'utf8')));
+      } else {
+        mkdirSync(local, { recursive: true });
+      }
+    }
+  }
+
+  const remapArgs = (args) =>
+    args.map((a, i) => {
+      if (args[i - 1] === '--port' && portMap.has(Number(a))) return String(portMap.get(Number(a)));
+      if (args[i - 1] === '--host' && a === '0.0.0.0') return '127.0.0.1';
+      if (a.startsWith('--storage.tsdb.path=')) return `--storage.tsdb.path=${join(workdir, 'prometheus-data')}`;
+      return remap(a);
+    });
+  const envOf = (svc) => {
+    const env = {};
+    for (const [k, v] of Object.entries(svc.environment ?? {})) {
+      const value = v === null ? '' : String(v);
+      env[k] = k === 'PORT' && portMap.has(Number(value)) ? String(portMap.get(Number(value))) : k === 'HOST' && value === '0.0.0.0' ? '127.0.0.1' : remap(value);
+    }
+    return env;
+  };
+
+  /** How each service runs here, or why it is skipped. */
+  const plan = new Map();
+  const skipped = [];
+  for (const [name, svc] of Object.entries(services)) {
+    const command = (svc.command ?? []).map(String);
+    const dockerfile = typeof svc.build === 'object' ? svc.build.dockerfile : undefined;
+    const appMatch = /^apps\/([\w-]+)\/Dockerfile$/.exec(dockerfile ?? '');
+    if (appMatch) {
+      plan.set(name, { cmd: node, args: [join(root, 'apps', appMatch[1], 'dist', 'main.js')], env: { NODE_ENV: 'production', ...envOf(svc) } });
+    } else if (dockerfile === 'dev/Dockerfile' && command[0] === 'node') {
+      plan.set(name, { cmd: node, args: [join(root, command[1]), ...remapArgs(command.slice(2))], env: { NODE_ENV: 'production', ...envOf(svc) } });
+    } else if (svc.image?.startsWith('prom/prometheus:')) {
+      plan.set(name, { cmd: '/usr/bin/prometheus', args: [...remapArgs(command), '--log.level=warn'], waitFor: 'none' });
+    } else if (svc.image?.startsWith('redis:')) {
+      plan.set(name, { cmd: '/usr/bin/redis-server', args: remapArgs(command.slice(1)), readyLine: 'Ready to accept connections' });
+    } else {
+      skipped.push(name);
+    }
+  }
+  // Start in dependency order, each wave in parallel.
+  const startedSet = new Set(skipped);
+  while (startedSet.size < Object.keys(services).length) {
+    const wave = [...plan.keys()].filter((n) => !startedSet.has(n) && Object.keys(depsOf(services[n])).every((d) => startedSet.has(d)));
+    if (wave.length === 0) throw new Error('docker-compose.yml: depends_on has a cycle or a missing service');
+    await Promise.all(
+      wave.map((n) => {
+        const p = plan.get(n);
+        return start(n, p.cmd, p.args, { env: p.env ?? {}, waitFor: p.waitFor ?? 'listening', readyLine: p.readyLine });
+      }),
+    );
+    for (const n of wave) startedSet.add(n);
+    if (wave.includes('dev-entra')) {
+      const ca = envOf(services['prom-sidecar']).NODE_EXTRA_CA_CERTS;
+      tls.setDefaultCACertificates([...tls.getCACertificates('default'), readFileSync(ca, 'utf8')]);
+    }
+  }
+
+  const listen = (name) => portMap.get(services[name]['x-listen-ports'][0]);
+  const local = (name) => `http://127.0.0.1:${listen(name)}`;
+  const entraCmd = services['dev-entra'].command.map(String);
+  const tenant = entraCmd[entraCmd.indexOf('--tenant') + 1];
+  const url = {
+    entra: `https://127.0.0.1:${listen('dev-entra')}`,
+    prometheus: local('prometheus'),
+    gate: local('prometheus-gate'),
+    openai: local('openai-upstream'),
+    kube: `https://127.0.0.1:${listen('kube-api')}`,
+    promSidecar: local('prom-sidecar'),
+    openaiProxy: local('openai-proxy'),
+    tokenServer: local('token-server'),
+    carta: local('carta-forwardauth'),
+    broker: envOf(services['aks-broker']).PUBLIC_URL,
+  };
+  await poll('prometheus answering', async () => (await fetch(`${url.prometheus}/-/ready`)).ok);
+  const published = `https://127.0.0.1:${listen('dev-entra-publish')}`;
+  const extraChecks = [
+    {
+      app: 'dev-entra',
+      title: 'dev-entra through dev-entra-publish (the port the host and the browser use)',
+      curl: `curl -s --cacert ${join(workdir, 'demo-state', 'dev-entra-ca.pem')} ${published}/${tenant}/v2.0/.well-known/openid-configuration`,
+      run: async () => {
+        const res = await fetch(`${published}/${tenant}/v2.0/.well-known/openid-configuration`);
+        const body = await res.json();
+        if (res.status !== 200 || body.issuer !== `${url.entra}/${tenant}/v2.0`) throw new Error(`HTTP ${res.status}, issuer ${body.issuer}`);
+      },
+    },
+  ];
+  const rows = [
+    ...[...plan.keys()].map((n) => [n, (services[n]['x-listen-ports'] ?? []).map((p) => `127.0.0.1:${portMap.get(p)}`).join(' ')]),
+    ...skipped.map((n) => [n, '(skipped: needs Docker)']),
+  ];
+  return { rows, url, secret: envOf(services['token-server']).AZD_AUTH_SECRET, extraChecks };
+}
+
+function depsOf(svc) {
+  const d = svc.depends_on ?? [];
+  return Array.isArray(d) ? Object.fromEntries(d.map((n) => [n, {}])) : d;
 }
 
 // ---------------------------------------------------------------- curl lines and their checks
 
-function demoChecks(url) {
+function demoChecks(url, secret) {
   const chatPath = '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21';
   const chatBody = (stream) => JSON.stringify({ messages: [{ role: 'user', content: 'Say hello' }], ...(stream ? { stream: true } : {}) });
   const sq = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -426,10 +598,10 @@ function demoChecks(url) {
     {
       app: 'token-server',
       title: 'a token for any scope, with the shared secret',
-      curl: `curl -s '${url.tokenServer}/token?scope=${mgmt}/.default' -H 'Authorization: Bearer ${TOKEN_SERVER_SECRET}'`,
+      curl: `curl -s '${url.tokenServer}/token?scope=${mgmt}/.default' -H 'Authorization: Bearer ${secret}'`,
       run: async () => {
         const body = JSON.parse(
-          await expectStatus(await fetch(`${url.tokenServer}/token?scope=${mgmt}/.default`, { headers: { authorization: `Bearer ${TOKEN_SERVER_SECRET}` } }), 200),
+          await expectStatus(await fetch(`${url.tokenServer}/token?scope=${mgmt}/.default`, { headers: { authorization: `Bearer ${secret}` } }), 200),
         );
         if (typeof body.access_token !== 'string') throw new Error(`no access_token: ${JSON.stringify(body)}`);
       },
@@ -437,11 +609,11 @@ function demoChecks(url) {
     {
       app: 'token-server',
       title: 'the App Service managed-identity protocol (IDENTITY_ENDPOINT + IDENTITY_HEADER for unmodified Azure SDKs)',
-      curl: `curl -s '${url.tokenServer}/msi/token?resource=${mgmt}&api-version=2019-08-01' -H 'X-IDENTITY-HEADER: ${TOKEN_SERVER_SECRET}'`,
+      curl: `curl -s '${url.tokenServer}/msi/token?resource=${mgmt}&api-version=2019-08-01' -H 'X-IDENTITY-HEADER: ${secret}'`,
       run: async () => {
         const body = JSON.parse(
           await expectStatus(
-            await fetch(`${url.tokenServer}/msi/token?resource=${mgmt}&api-version=2019-08-01`, { headers: { 'x-identity-header': TOKEN_SERVER_SECRET } }),
+            await fetch(`${url.tokenServer}/msi/token?resource=${mgmt}&api-version=2019-08-01`, { headers: { 'x-identity-header': secret } }),
             200,
           ),
         );
@@ -533,20 +705,7 @@ async function brokerSignIn(url) {
   if (denied.status !== 403) throw new Error(`team-b pods as bob: HTTP ${denied.status} (expected 403)`);
 }
 
-function printSummary(ports, url, checks) {
-  const rows = [
-    ['dev-entra (Entra ID stand-in)', `${url.entra}/${TENANT}/v2.0/.well-known/openid-configuration`],
-    ['prometheus (real, behind the gate)', url.prometheus],
-    ['prometheus-gate (checks Entra tokens)', url.gate],
-    ['openai stand-in (checks Entra tokens)', url.openai],
-    ['kube-api stand-in', url.kube],
-    ['redis', `127.0.0.1:${ports.redis}`],
-    ['prom-sidecar', url.promSidecar],
-    ['openai-proxy', url.openaiProxy],
-    ['token-server', url.tokenServer],
-    ['carta-forwardauth', url.carta],
-    ['aks-broker', url.broker],
-  ];
+function printSummary(rows, checks) {
   say('');
   say('auth-sidecars demo is up:');
   for (const [name, u] of rows) say(`  ${name.padEnd(40)} ${u}`);
@@ -566,9 +725,9 @@ function printSummary(ports, url, checks) {
 
 const started = Date.now();
 try {
-  const { ports, url } = await main();
-  const checks = demoChecks(url);
-  printSummary(ports, url, checks);
+  const { rows, url, secret, extraChecks } = flags.compose ? await mainCompose() : await main();
+  const checks = [...extraChecks, ...demoChecks(url, secret)];
+  printSummary(rows, checks);
   say(`pids: ${children.map(({ name, child }) => `${name}=${child.pid}`).join(' ')}`);
   if (flags.check) {
     say('\nchecking every line above ...');

@@ -3,7 +3,10 @@
 // ports do not clash, every image/build context/Dockerfile/bind-mounted file exists, dependencies
 // and the shared network namespace point at real services, and the wiring (URLs, client ids,
 // credential files, Traefik and Prometheus targets) lines up.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
@@ -294,4 +297,28 @@ describe('docker-compose.yml', () => {
     expect(envOf(services['prom-sidecar']!).PROMETHEUS_QUERY_ENDPOINT).toBe(`http://127.0.0.1:${listenPorts.get('prometheus-gate')![0]}`);
     expect(envOf(services['openai-proxy']!).API_BASE_URL).toBe(`http://127.0.0.1:${listenPorts.get('openai-upstream')![0]}`);
   });
+});
+
+describe('docker-compose.yml services run as local processes (scripts/demo.mjs --compose)', () => {
+  it("their commands, environment, files and wiring work: every curl line passes against them", async () => {
+    const workdir = mkdtempSync(join(tmpdir(), 'compose-local-'));
+    try {
+      const child = spawn(process.execPath, [join(repoRoot, 'scripts/demo.mjs'), '--compose', '--check'], {
+        cwd: repoRoot,
+        env: { ...process.env, DEMO_RANDOM_PORTS: '1', DEMO_WORKDIR: workdir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      for (const s of [child.stdout, child.stderr]) s.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      const [code] = (await once(child, 'close')) as [number | null];
+      expect({ code, out }).toEqual({ code: 0, out: expect.stringMatching(/all \d+ checks passed/) });
+      // Everything with a local equivalent ran; only the pause container, Traefik and whoami need Docker.
+      expect(out).toMatch(/PASS {2}dev-entra: dev-entra through dev-entra-publish/);
+      const skipped = [...out.matchAll(/^ {2}(\S+) +\(skipped: needs Docker\)$/gm)].map((m) => m[1]).sort();
+      expect(skipped).toEqual(['carta-echo', 'net', 'traefik']);
+      for (const app of APPS) expect(out).toMatch(new RegExp(`PASS  ${app}: `));
+    } finally {
+      rmSync(workdir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
