@@ -8,12 +8,15 @@ import { startKubeApi } from '@auth-sidecars/testkit/kube-api';
 import { NS, SA, sessionPod, traefik, until } from '../helpers.js';
 
 const ENTRY = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
+// Process start includes loading @kubernetes/client-node: slow on a busy CI machine.
+const SLOW = 90_000;
 
 describe('carta-forwardauth process', () => {
   it('serves decisions from a kubeconfig file, reports readiness and drains on SIGTERM', async () => {
     const api = await startKubeApi({ defaultNamespace: NS });
     api.addPod(sessionPod('carta-1', 'abc123', 'alice'));
     const app = await launchApp(ENTRY, {
+      startTimeoutMs: 60_000,
       env: { KUBECONFIG: api.writeKubeconfig(SA, NS), PORT: '0', HOST: '127.0.0.1', RELIST_BACKOFF_INITIAL: '100ms', RELIST_BACKOFF_MAX: '500ms' },
     });
     try {
@@ -32,12 +35,13 @@ describe('carta-forwardauth process', () => {
       await app.close();
       await api.close();
     }
-  });
+  }, SLOW);
 
   it('starts unready while the API server is unreachable and becomes ready when it is up', async () => {
     const api = await startKubeApi({ defaultNamespace: NS, startDown: true });
     api.addPod(sessionPod('carta-1', 'abc123', 'alice'));
     const app = await launchApp(ENTRY, {
+      startTimeoutMs: 60_000,
       env: { KUBECONFIG: api.writeKubeconfig(SA, NS), PORT: '0', HOST: '127.0.0.1', RELIST_BACKOFF_INITIAL: '100ms', RELIST_BACKOFF_MAX: '500ms' },
     });
     try {
@@ -51,7 +55,7 @@ describe('carta-forwardauth process', () => {
       await app.close();
       await api.close();
     }
-  });
+  }, SLOW);
 
   it('exits 78 on bad configuration and when no kubeconfig can be found', async () => {
     const bad = await launchApp(ENTRY, { env: { TARGET_NAMESPACE: 'Bad_Namespace', PORT: '0' }, waitForListening: false });
@@ -66,5 +70,5 @@ describe('carta-forwardauth process', () => {
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
-  });
+  }, SLOW);
 });
