@@ -3,7 +3,7 @@
 // through unchanged; the only retry is one replay after a forced token refresh on an upstream 401.
 // Built on undici's dispatch API rather than node:http's client or http-proxy-middleware: it costs
 // noticeably less CPU per request (see bench/engine.mjs and the app READMEs for the figures).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError } from '@auth-sidecars/service-kit';
 import { Pool, type Dispatcher } from 'undici';
 import {
@@ -88,206 +88,266 @@ const TIMEOUT_CODES: Record<string, string> = {
 const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Per-forwarder settings shared by every exchange. */
+interface Context {
+  pool: Pool;
+  tokens: BearerSource;
+  basePath: string;
+  hostHeader: string;
+  strip: ReadonlySet<string> | undefined;
+  replayLimit: number;
+  minForcedRefreshIntervalMs: number;
+  lastForcedRefreshAt: number;
+  logger: ForwarderLogger | undefined;
+  onResult: ((result: ForwardResult) => void) | undefined;
+}
+
 export function createForwarder(options: ForwarderOptions): Forwarder {
   const target = new URL(String(options.target));
   const timeouts: ForwarderTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-  const replayLimit = options.replayBodyLimitBytes ?? DEFAULT_REPLAY_BODY_LIMIT_BYTES;
-  const minForcedRefreshIntervalMs = options.minForcedRefreshIntervalMs ?? 5_000;
-  const strip = options.stripRequestHeaders ? new Set(options.stripRequestHeaders.map((h) => h.toLowerCase())) : undefined;
-  const basePath = target.pathname.replace(/\/+$/, '');
-  const hostHeader = target.host;
-  const logger = options.logger;
-  const onResult = options.onResult;
-  const tokens = options.tokens;
+  const ctx: Context = {
+    pool: new Pool(target.origin, {
+      connections: options.maxSockets ?? DEFAULT_MAX_SOCKETS,
+      pipelining: 1,
+      keepAliveTimeout: options.freeSocketTimeoutMs ?? DEFAULT_FREE_SOCKET_TIMEOUT_MS,
+      headersTimeout: timeouts.firstByteMs,
+      bodyTimeout: timeouts.idleMs,
+      connect: { timeout: timeouts.connectMs, noDelay: true, ...(options.ca === undefined ? {} : { ca: options.ca }) },
+    }),
+    tokens: options.tokens,
+    basePath: target.pathname.replace(/\/+$/, ''),
+    hostHeader: target.host,
+    strip: options.stripRequestHeaders ? new Set(options.stripRequestHeaders.map((h) => h.toLowerCase())) : undefined,
+    replayLimit: options.replayBodyLimitBytes ?? DEFAULT_REPLAY_BODY_LIMIT_BYTES,
+    minForcedRefreshIntervalMs: options.minForcedRefreshIntervalMs ?? 5_000,
+    lastForcedRefreshAt: 0,
+    logger: options.logger,
+    onResult: options.onResult,
+  };
 
-  const pool = new Pool(target.origin, {
-    connections: options.maxSockets ?? DEFAULT_MAX_SOCKETS,
-    pipelining: 1,
-    keepAliveTimeout: options.freeSocketTimeoutMs ?? DEFAULT_FREE_SOCKET_TIMEOUT_MS,
-    headersTimeout: timeouts.firstByteMs,
-    bodyTimeout: timeouts.idleMs,
-    connect: { timeout: timeouts.connectMs, noDelay: true, ...(options.ca === undefined ? {} : { ca: options.ca }) },
-  });
+  return {
+    handle: (req, res, next) => new Exchange(ctx, req, res, next).start(),
+    target,
+    close: () => ctx.pool.destroy(),
+  };
+}
 
-  let lastForcedRefreshAt = 0;
+/**
+ * One client request: its upstream attempts (the first, at most one replay after a 401, at most one
+ * retry on a stale pooled connection), the retained body for those, and the single outcome.
+ * A class rather than closures: the hot path allocates one object per request and per attempt.
+ */
+class Exchange {
+  readonly url: string;
+  readonly path: string;
+  readonly method: string;
+  readonly hasBody: boolean;
+  finished = false;
+  replayed = false;
+  transportRetried = false;
+  /** Body retained (as it is sent) for a replay; undefined once it outgrew the limit. */
+  retained: Buffer[] | undefined;
+  retainedBytes = 0;
+  bodyComplete: boolean;
+  bodyDispatched = false;
+  controller: Dispatcher.DispatchController | undefined;
 
-  function handle(req: IncomingMessage, res: ServerResponse, next?: NextFunction): void {
+  constructor(
+    readonly ctx: Context,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly next: NextFunction | undefined,
+  ) {
     // Express strips a mount path from req.url; the upstream gets the full path and query string.
-    const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-    const path = basePath + url;
-    const method = req.method ?? 'GET';
+    this.url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+    this.path = ctx.basePath + this.url;
+    this.method = req.method ?? 'GET';
     const contentLength = req.headers[CONTENT_LENGTH_HEADER];
-    const hasBody = req.headers[TRANSFER_ENCODING_HEADER] !== undefined || (contentLength !== undefined && contentLength !== '0');
+    this.hasBody = req.headers[TRANSFER_ENCODING_HEADER] !== undefined || (contentLength !== undefined && contentLength !== '0');
+    this.retained = this.hasBody ? [] : undefined;
+    this.bodyComplete = !this.hasBody;
+  }
 
-    let finished = false;
-    let replayed = false;
-    let transportRetried = false;
-    // Body retained (as it is sent) for a replay; undefined once it outgrew the limit.
-    let retained: Buffer[] | undefined = hasBody ? [] : undefined;
-    let retainedBytes = 0;
-    let bodyComplete = !hasBody;
-    let bodyDispatched = false;
-    let controller: Dispatcher.DispatchController | undefined;
-
-    const result = (status: number, error?: string) => {
-      if (onResult !== undefined) onResult(error === undefined ? { status, replayed } : { status, replayed, error });
-    };
-
-    const fail = (err: unknown) => {
-      if (finished) return;
-      finished = true;
-      const appError = toAppError(err);
-      result(appError.status, appError.code);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (next !== undefined) {
-        next(appError);
-        return;
-      }
-      const body = JSON.stringify({ error: { code: appError.code, message: appError.expose ? appError.message : 'internal error' } });
-      res.writeHead(appError.status, { ...appError.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    };
-
-    if (hasBody) {
-      req.once('end', () => {
-        bodyComplete = true;
-      });
-    }
+  start(): void {
+    if (this.hasBody) this.req.once('end', () => (this.bodyComplete = true));
     // The client went away: stop the upstream exchange too.
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      if (controller !== undefined && !controller.aborted) controller.abort(new Error('client closed the connection'));
-      if (!finished) {
-        finished = true;
-        result(499, 'client_closed');
-      }
-    });
-
-    const attempt = (bearer: string) => {
-      if (finished || res.destroyed) return;
-      let body: Dispatcher.DispatchOptions['body'] = null;
-      if (hasBody && !bodyDispatched) {
-        bodyDispatched = true;
-        body = req;
-      } else if (hasBody) {
-        body = Buffer.concat(retained ?? []);
-      }
-      // Set when this attempt's response is a 401 that gets replayed: its body is drained and dropped.
-      let replay: Promise<string> | undefined;
-      let status = 0;
-      let responseStarted = false;
-
-      pool.dispatch(
-        { path, method, body, headers: upstreamRequestHeaders(req.headers, { host: hostHeader, bearer, strip }) },
-        {
-          onRequestStart(c) {
-            controller = c;
-          },
-          onBodySent(chunk: Buffer) {
-            if (retained === undefined || body !== req) return;
-            retainedBytes += chunk.length;
-            if (retainedBytes > replayLimit) retained = undefined;
-            else retained.push(chunk);
-          },
-          onResponseStart(c, statusCode, headers, statusMessage) {
-            status = statusCode;
-            responseStarted = true;
-            if (statusCode === 401 && !replayed && !finished) {
-              const fresh = freshBearer(bearer);
-              // Replayable only when the whole body is known: none, or complete and retained.
-              if (fresh !== undefined && bodyComplete && (retained !== undefined || !hasBody)) {
-                replayed = true;
-                replay = fresh;
-                // Handled when the 401's body has been drained; until then a rejection is not "unhandled".
-                fresh.catch(() => undefined);
-                return;
-              }
-              // Not replayable: the 401 goes to the client, the refreshed token serves its retry.
-              fresh?.catch((err: unknown) => logger?.warn('forced token refresh failed', { reason: String(err) }));
-            }
-            if (finished) {
-              c.abort(new Error('client gone'));
-              return;
-            }
-            res.writeHead(statusCode, statusMessage, downstreamHeaders(headers));
-          },
-          onResponseData(c, chunk) {
-            if (replay !== undefined || finished) return;
-            if (!res.write(chunk)) {
-              c.pause();
-              res.once('drain', () => c.resume());
-            }
-          },
-          onResponseEnd() {
-            if (replay !== undefined) {
-              replay.then(attempt, fail);
-              return;
-            }
-            if (finished) return;
-            finished = true;
-            result(status);
-            res.end();
-          },
-          onResponseError(_c, err) {
-            if (finished) return;
-            if (replay !== undefined) {
-              replay.then(attempt, fail);
-              return;
-            }
-            const code = (err as NodeJS.ErrnoException).code ?? '';
-            if (responseStarted) {
-              logger?.warn('upstream stream cut', { path: url, reason: err.message, code });
-              finished = true;
-              result(status, TIMEOUT_CODES[code] !== undefined ? `${TIMEOUT_CODES[code]}_timeout` : 'upstream_aborted');
-              res.destroy();
-              return;
-            }
-            // A pooled keep-alive connection closed by the upstream as we reused it: retry once, idempotent requests only.
-            if (
-              !transportRetried &&
-              !responseStarted &&
-              STALE_CONNECTION_CODES.has(code) &&
-              IDEMPOTENT_METHODS.has(method) &&
-              (!hasBody || (retained !== undefined && bodyComplete))
-            ) {
-              transportRetried = true;
-              attempt(bearer);
-              return;
-            }
-            logger?.warn('upstream request failed', { path: url, reason: err.message, code });
-            fail(err);
-          },
-        },
+    this.res.once('close', () => this.onClientClose());
+    const cached = this.ctx.tokens.current?.();
+    if (cached !== undefined) this.attempt(cached.token);
+    else
+      this.ctx.tokens.getToken().then(
+        (t) => this.attempt(t.token),
+        (err: unknown) => this.fail(err),
       );
-    };
+  }
 
-    /** A token other than `used` (refreshing it if needed), or undefined within the refresh back-off window. */
-    const freshBearer = (used: string): Promise<string> | undefined => {
-      const now = Date.now();
-      const cur = tokens.current?.();
-      if (cur !== undefined && cur.token !== used) return Promise.resolve(cur.token);
-      if (now - lastForcedRefreshAt < minForcedRefreshIntervalMs) return undefined;
-      lastForcedRefreshAt = now;
-      logger?.debug('upstream said 401: forcing a token refresh', { path: url });
-      return tokens.invalidate().then((t) => t.token);
-    };
+  attempt(bearer: string): void {
+    if (this.finished || this.res.destroyed) return;
+    let body: Dispatcher.DispatchOptions['body'] = null;
+    if (this.hasBody && !this.bodyDispatched) {
+      this.bodyDispatched = true;
+      body = this.req;
+    } else if (this.hasBody) {
+      body = Buffer.concat(this.retained ?? []);
+    }
+    const headers = upstreamRequestHeaders(this.req.headers, { host: this.ctx.hostHeader, bearer, strip: this.ctx.strip });
+    this.ctx.pool.dispatch({ path: this.path, method: this.method, body, headers }, new Attempt(this, bearer, body === this.req));
+  }
 
-    const cached = tokens.current?.();
-    if (cached !== undefined) {
-      attempt(cached.token);
-    } else {
-      tokens.getToken().then((t) => attempt(t.token), fail);
+  result(status: number, error?: string): void {
+    const onResult = this.ctx.onResult;
+    if (onResult !== undefined) onResult(error === undefined ? { status, replayed: this.replayed } : { status, replayed: this.replayed, error });
+  }
+
+  /** Ends the exchange with an error: JSON status before the response head, a cut stream after it. */
+  fail(err: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    const appError = toAppError(err);
+    this.result(appError.status, appError.code);
+    const res = this.res;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (this.next !== undefined) {
+      this.next(appError);
+      return;
+    }
+    const text = JSON.stringify({ error: { code: appError.code, message: appError.expose ? appError.message : 'internal error' } });
+    res.writeHead(appError.status, { ...appError.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  onClientClose(): void {
+    if (this.res.writableFinished) return;
+    if (this.controller !== undefined && !this.controller.aborted) this.controller.abort(new Error('client closed the connection'));
+    if (!this.finished) {
+      this.finished = true;
+      this.result(499, 'client_closed');
     }
   }
 
-  return {
-    handle,
-    target,
-    close: () => pool.destroy(),
-  };
+  /** A token other than `used` (refreshing it if needed), or undefined within the refresh back-off window. */
+  freshBearer(used: string): Promise<string> | undefined {
+    const ctx = this.ctx;
+    const now = Date.now();
+    const cur = ctx.tokens.current?.();
+    if (cur !== undefined && cur.token !== used) return Promise.resolve(cur.token);
+    if (now - ctx.lastForcedRefreshAt < ctx.minForcedRefreshIntervalMs) return undefined;
+    ctx.lastForcedRefreshAt = now;
+    ctx.logger?.debug('upstream said 401: forcing a token refresh', { path: this.url });
+    return ctx.tokens.invalidate().then((t) => t.token);
+  }
+}
+
+/** One upstream dispatch of an exchange (undici DispatchHandler). */
+class Attempt implements Dispatcher.DispatchHandler {
+  status = 0;
+  responseStarted = false;
+  /** Set when this attempt's 401 gets replayed: its body is drained and dropped. */
+  replay: Promise<string> | undefined;
+
+  constructor(
+    readonly ex: Exchange,
+    readonly bearer: string,
+    readonly streamsClientBody: boolean,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.ex.controller = controller;
+  }
+
+  onBodySent(chunk: Buffer): void {
+    const ex = this.ex;
+    if (ex.retained === undefined || !this.streamsClientBody) return;
+    ex.retainedBytes += chunk.length;
+    if (ex.retainedBytes > ex.ctx.replayLimit) ex.retained = undefined;
+    else ex.retained.push(chunk);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    const ex = this.ex;
+    this.status = statusCode;
+    this.responseStarted = true;
+    if (statusCode === 401 && !ex.replayed && !ex.finished) {
+      const fresh = ex.freshBearer(this.bearer);
+      // Replayable only when the whole body is known: none, or complete and retained.
+      if (fresh !== undefined && ex.bodyComplete && (ex.retained !== undefined || !ex.hasBody)) {
+        ex.replayed = true;
+        this.replay = fresh;
+        // Handled when the 401's body has been drained; until then a rejection is not "unhandled".
+        fresh.catch(() => undefined);
+        return;
+      }
+      // Not replayable: the 401 goes to the client, the refreshed token serves its retry.
+      fresh?.catch((err: unknown) => ex.ctx.logger?.warn('forced token refresh failed', { reason: String(err) }));
+    }
+    if (ex.finished) {
+      controller.abort(new Error('client gone'));
+      return;
+    }
+    ex.res.writeHead(statusCode, statusMessage, downstreamHeaders(headers));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const ex = this.ex;
+    if (this.replay !== undefined || ex.finished) return;
+    if (!ex.res.write(chunk)) {
+      controller.pause();
+      ex.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    const ex = this.ex;
+    if (this.replay !== undefined) {
+      this.replayNow();
+      return;
+    }
+    if (ex.finished) return;
+    ex.finished = true;
+    ex.result(this.status);
+    ex.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const ex = this.ex;
+    if (ex.finished) return;
+    if (this.replay !== undefined) {
+      this.replayNow();
+      return;
+    }
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (this.responseStarted) {
+      ex.ctx.logger?.warn('upstream stream cut', { path: ex.url, reason: err.message, code });
+      ex.finished = true;
+      ex.result(this.status, TIMEOUT_CODES[code] !== undefined ? `${TIMEOUT_CODES[code]}_timeout` : 'upstream_aborted');
+      ex.res.destroy();
+      return;
+    }
+    // A pooled keep-alive connection closed by the upstream as we reused it: retry once, idempotent requests only.
+    if (
+      !ex.transportRetried &&
+      STALE_CONNECTION_CODES.has(code) &&
+      IDEMPOTENT_METHODS.has(ex.method) &&
+      (!ex.hasBody || (ex.retained !== undefined && ex.bodyComplete))
+    ) {
+      ex.transportRetried = true;
+      ex.attempt(this.bearer);
+      return;
+    }
+    ex.ctx.logger?.warn('upstream request failed', { path: ex.url, reason: err.message, code });
+    ex.fail(err);
+  }
+
+  private replayNow(): void {
+    const ex = this.ex;
+    this.replay!.then(
+      (t) => ex.attempt(t),
+      (err: unknown) => ex.fail(err),
+    );
+  }
 }
 
 function toAppError(err: unknown): AppError {
