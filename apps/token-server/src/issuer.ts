@@ -62,13 +62,7 @@ export class Issuer {
     try {
       issued = await this.deps.tokens.get(scope);
     } catch (err) {
-      this.deny(
-        client,
-        scope,
-        'token_unavailable',
-        err instanceof Error ? err.message : 'token unavailable',
-        ctx,
-      );
+      this.deny(client, scope, 'token_unavailable', reasonOf(err), ctx);
       throw err;
     }
     this.deps.metrics.cache(issued.cacheHit, scope);
@@ -124,4 +118,11 @@ export class Issuer {
       requestId: ctx.requestId,
     });
   }
+}
+
+/** The operator-facing reason: the error and its cause (auth-core's reasons never carry a secret). */
+function reasonOf(err: unknown): string {
+  if (!(err instanceof Error)) return 'token unavailable';
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}`;
 }

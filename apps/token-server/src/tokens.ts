@@ -45,6 +45,15 @@ interface Entry {
   lastForced?: string | undefined;
 }
 
+/** Seconds an SDK should wait before asking again after a 503 (the throttling policies honour it). */
+const RETRY_AFTER_SECONDS = 5;
+
+function unavailable(message: string, cause?: unknown): ServiceUnavailableError {
+  const err = new ServiceUnavailableError(message, 'token_unavailable', { cause });
+  err.headers['retry-after'] = String(RETRY_AFTER_SECONDS);
+  return err;
+}
+
 export class ScopeTokens {
   private readonly lru: LRUCache<string, Entry>;
   private readonly pinned = new Map<string, Entry>();
@@ -78,9 +87,7 @@ export class ScopeTokens {
     try {
       await entry.ready;
     } catch (err) {
-      throw new ServiceUnavailableError('no token available for this scope', 'token_unavailable', {
-        cause: err,
-      });
+      throw unavailable('no token available for this scope', err);
     }
     let token = await entry.provider.getToken();
     if (!this.longEnough(token) && token.token !== entry.lastForced) {
@@ -88,7 +95,7 @@ export class ScopeTokens {
       token = await this.forceRefresh(entry);
     }
     if (token.expiresOnTimestamp <= Date.now()) {
-      throw new ServiceUnavailableError('no token available for this scope', 'token_unavailable');
+      throw unavailable('no token available for this scope');
     }
     return { token, cacheHit };
   }
@@ -148,11 +155,7 @@ export class ScopeTokens {
           return token;
         })
         .catch((err: unknown) => {
-          throw new ServiceUnavailableError(
-            'token too close to expiry and the refresh failed',
-            'token_unavailable',
-            { cause: err },
-          );
+          throw unavailable('token too close to expiry and the refresh failed', err);
         })
         .finally(() => {
           entry.forcing = undefined;

@@ -137,7 +137,9 @@ describe('ScopeTokens', () => {
     const p = providers[0]!;
     p.failInvalidate = true;
     p.token = { token: 'old', expiresOnTimestamp: Date.now() + 60_000 };
-    await expect(tokens.get('s')).rejects.toBeInstanceOf(ServiceUnavailableError);
+    const err = await tokens.get('s').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceUnavailableError);
+    expect((err as ServiceUnavailableError).headers['retry-after']).toBe('5');
   });
 
   it('starts warm scopes at once, keeps them out of the LRU and reports readiness', async () => {

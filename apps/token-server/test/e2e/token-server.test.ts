@@ -143,6 +143,10 @@ describe('GET /token (seed protocol)', () => {
       const res = await token('api://while-down/.default', SECRETS.default);
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('token_unavailable');
+      const denial = auditLines('denied').find((l) => l.reason === 'token_unavailable');
+      expect(denial?.detail).toMatch(
+        /no token available for this scope: no valid access token for scope api:\/\/while-down/,
+      );
     } finally {
       await fx.entra.setDown(false);
     }
