@@ -2,14 +2,15 @@
 // Benchmark: cached token requests against the built token-server (dev-entra as the IdP, one
 // warm scope), through the seed's /token and the App Service managed-identity endpoint, next to a
 // bare node:http server answering the same JSON (the ceiling on this machine). Prints throughput,
-// p50/p99 latency and the server's RSS; never asserts. Target (issue 5): >= 15k/s for cached /token.
+// p50/p99 latency, the server's CPU time per request (from /proc: stable even on a busy machine,
+// and 1e6 / it = what one dedicated core would serve) and RSS; never asserts. Target (issue 5): >= 15k/s for cached /token.
 //   npm run bench -w apps/token-server     (builds first)   or   node bench/token-server.mjs
 // Env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50).
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import net from 'node:net';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -27,13 +28,17 @@ const app = entra.registerApp({ name: 'token-server bench', certificatePem: cert
 const dir = mkdtempSync(join(tmpdir(), 'token-server-bench-'));
 writeFileSync(join(dir, 'client.pem'), cert.pem);
 
-/** Starts dist/main.js; drains its output (counting lines) so logging cost is real but not kept. */
+/**
+ * Starts dist/main.js with stdout going to a file, as a container runtime would take it (a pipe
+ * read by this busy process would push back and buffer in the server, inflating its CPU and RSS).
+ */
 async function startServer(extraEnv) {
+  const logPath = join(dir, `token-server-${Date.now()}.log`);
+  const logFd = openSync(logPath, 'w');
   const child = spawn(process.execPath, [join(root, 'apps/token-server/dist/main.js')], {
     env: {
       PATH: process.env.PATH,
       HOST: '127.0.0.1',
-      PORT: '0',
       AZURE_TENANT_ID: entra.tenantId,
       AZURE_CLIENT_ID: app.clientId,
       AZURE_CLIENT_CERTIFICATE_PATH: join(dir, 'client.pem'),
@@ -43,20 +48,25 @@ async function startServer(extraEnv) {
       TOKEN_SERVER_WARM_SCOPES: SCOPE,
       ...extraEnv,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', logFd, 'inherit'],
   });
-  let lines = 0;
-  const url = await new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`token-server exited with ${code}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines++;
-      if (line.includes('"message":"listening"')) resolve(JSON.parse(line).url);
-    });
-  });
+  closeSync(logFd);
+  // Readiness by polling (with LOG_LEVEL=warn there is no `listening` line to wait for).
+  const url = `http://127.0.0.1:${extraEnv.PORT}`;
+  let ready = false;
+  for (let i = 0; i < 300 && !ready; i++) {
+    if (child.exitCode !== null)
+      throw new Error(`token-server exited with ${child.exitCode}: ${readFileSync(logPath, 'utf8')}`);
+    ready = await fetch(`${url}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (!ready) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!ready) throw new Error('token-server not ready in 30 s');
   return {
     url,
     pid: child.pid,
-    lines: () => lines,
     close: async () => {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -64,19 +74,48 @@ async function startServer(extraEnv) {
   };
 }
 
-/** The ceiling: node:http answering a token-shaped JSON body from memory, nothing else. */
+/** The ceiling: node:http answering a token-shaped JSON body from memory, in its own process. */
 async function startBareServer(body) {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const code = `
+    const http = require('node:http');
+    const body = ${JSON.stringify(body)};
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ url: 'http://127.0.0.1:' + server.address().port })));
+  `;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve) =>
+    createInterface({ input: child.stdout }).once('line', (l) => resolve(JSON.parse(l).url)),
+  );
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    pid: process.pid,
-    close: () => new Promise((r) => server.close(r)),
+    url,
+    pid: child.pid,
+    close: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
   };
+}
+
+/** A free loopback port (bound and released; the tiny race is fine for a benchmark). */
+async function freePort() {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return String(port);
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux; undefined elsewhere). */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return undefined;
+  }
 }
 
 function rssMb(pid) {
@@ -88,10 +127,19 @@ function rssMb(pid) {
   }
 }
 
-async function load(title, url, headers) {
+async function load(title, url, headers, pid) {
   process.stderr.write(`running: ${title}\n`);
+  await autocannon({ url, connections, duration: 2, headers }); // warm-up (JIT), not measured
+  const cpuBefore = cpuMs(pid);
   const result = await autocannon({ url, connections, duration, headers });
+  const cpuAfter = cpuMs(pid);
+  const cpuUs =
+    cpuBefore === undefined || cpuAfter === undefined
+      ? undefined
+      : ((cpuAfter - cpuBefore) * 1000) / result.requests.total;
   return {
+    cpuUs: cpuUs === undefined ? '?' : cpuUs.toFixed(0),
+    perCore: cpuUs === undefined ? '?' : String(Math.round(1e6 / cpuUs)),
     title,
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
@@ -107,21 +155,23 @@ const tokenPath = `/token?scope=${encodeURIComponent(SCOPE)}`;
 const msiPath = `/msi/token?api-version=2019-08-01&resource=${encodeURIComponent('https://vault.azure.net')}`;
 try {
   // LOG_LEVEL=info: every issuance writes its audit line, as in production.
-  for (const [label, env] of [['audit on', { LOG_LEVEL: 'info' }]]) {
-    const server = await startServer(env);
-    // Wait for the warm scope's token, then check one answer before loading.
-    for (let i = 0; i < 50; i++) {
-      const ready = await fetch(`${server.url}/readyz`);
-      if (ready.status === 200) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  // LOG_LEVEL=warn switches the audit line of each issuance off: shows what auditing costs.
+  for (const [label, env] of [
+    ['audit on', { LOG_LEVEL: 'info' }],
+    ['audit off (LOG_LEVEL=warn)', { LOG_LEVEL: 'warn' }],
+  ]) {
+    const server = await startServer({ ...env, PORT: await freePort() });
+    // startServer waited for /readyz (the warm scope holds its token); check one answer, then load.
     const probe = await fetch(`${server.url}${tokenPath}`, { headers: auth });
     if (probe.status !== 200) throw new Error(`probe failed: ${probe.status}`);
     entra.resetStats();
-    const seed = await load(`token-server /token, ${label}`, `${server.url}${tokenPath}`, auth);
-    const msi = await load(`token-server /msi/token, ${label}`, `${server.url}${msiPath}`, {
-      'x-identity-header': SECRET,
-    });
+    const seed = await load(`token-server /token, ${label}`, `${server.url}${tokenPath}`, auth, server.pid);
+    const msi = await load(
+      `token-server /msi/token, ${label}`,
+      `${server.url}${msiPath}`,
+      { 'x-identity-header': SECRET },
+      server.pid,
+    );
     rows.push({ ...seed, rss: rssMb(server.pid), idp: entra.stats().tokenRequests });
     rows.push({ ...msi, rss: rssMb(server.pid), idp: entra.stats().tokenRequests });
     await server.close();
@@ -130,8 +180,8 @@ try {
     JSON.stringify({ access_token: 'x'.repeat(1200), expires_on: 0, expires_in: 3599, token_type: 'Bearer' }),
   );
   rows.push({
-    ...(await load('bare node:http, same-size JSON (ceiling)', bare.url, {})),
-    rss: '-',
+    ...(await load('bare node:http, same-size JSON (ceiling)', bare.url, {}, bare.pid)),
+    rss: rssMb(bare.pid),
     idp: '-',
   });
   await bare.close();
@@ -143,13 +193,33 @@ try {
 console.log(
   `\ntoken-server benchmark: ${connections} connections, ${duration} s each, node ${process.version}, cached token`,
 );
-console.log('target (issue 5): cached /token >= 15000 req/s\n');
-const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx+errors', 'IdP calls', 'server RSS MB'];
+console.log(
+  `machine: ${cpus().length} CPUs, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
+console.log('target (issue 5): cached /token >= 15000 req/s');
+console.log(
+  'server CPU per request and req/s per core are measured from /proc and barely move with machine load.\n',
+);
+const header = [
+  'target',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'CPU us/req',
+  'req/s per core',
+  'non-2xx+errors',
+  'IdP calls',
+  'RSS MB',
+];
 const table = rows.map((r) => [
   r.title,
   String(r.rps),
   String(r.p50),
   String(r.p99),
+  String(r.cpuUs),
+  String(r.perCore),
   String(r.non2xx),
   String(r.idp),
   String(r.rss),
