@@ -56,6 +56,7 @@ export const ENV = {
   clients: 'TOKEN_SERVER_CLIENTS',
   clientsFile: 'TOKEN_SERVER_CLIENTS_FILE',
   maxScopes: 'TOKEN_SERVER_MAX_SCOPES',
+  scopeIdleSeconds: 'TOKEN_SERVER_SCOPE_IDLE_SECONDS',
   minValiditySeconds: 'TOKEN_SERVER_MIN_VALIDITY_SECONDS',
   maxQueryBytes: 'TOKEN_SERVER_MAX_QUERY_BYTES',
   warmScopes: 'TOKEN_SERVER_WARM_SCOPES',

@@ -27,9 +27,10 @@ await runMain(SERVICE_NAME, async ({ env, logger }) => {
     createProvider: (scope) =>
       new TokenProvider({ credential, scope, logger: providerLog, registry: metrics.registry }),
     maxScopes: config[ENV.maxScopes],
+    idleMs: config[ENV.scopeIdleSeconds] * 1000,
     minValidityMs: config[ENV.minValiditySeconds] * 1000,
     warmScopes: config[ENV.warmScopes],
-    onEvict: (scope) => providerLog.info('scope provider evicted (LRU)', { scope }),
+    onEvict: (scope) => providerLog.info('scope provider stopped (least recently used or idle)', { scope }),
   });
 
   const host = config[ENV.host];

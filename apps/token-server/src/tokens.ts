@@ -30,6 +30,8 @@ export interface IssuedToken {
 export interface ScopeTokensOptions {
   createProvider: (scope: string) => ScopeProvider;
   maxScopes: number;
+  /** A provider nobody asked for in this long is stopped (its refreshes would cost IdP calls for nothing). */
+  idleMs?: number;
   minValidityMs: number;
   /** Scopes started at boot, kept outside the LRU and retried forever; readiness waits for them. */
   warmScopes?: readonly string[];
@@ -63,6 +65,7 @@ export class ScopeTokens {
     this.options = options;
     this.lru = new LRUCache<string, Entry>({
       max: Math.max(1, options.maxScopes),
+      ...(options.idleMs ? { ttl: options.idleMs, updateAgeOnGet: true, ttlAutopurge: true } : {}),
       dispose: (entry, scope) => {
         entry.provider.stop();
         options.onEvict?.(scope);

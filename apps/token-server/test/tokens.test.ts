@@ -58,7 +58,9 @@ class FakeProvider implements ScopeProvider {
   }
 }
 
-function setup(options: { maxScopes?: number; minValidityMs?: number; warmScopes?: string[] } = {}) {
+function setup(
+  options: { maxScopes?: number; minValidityMs?: number; warmScopes?: string[]; idleMs?: number } = {},
+) {
   const providers: FakeProvider[] = [];
   const evicted: string[] = [];
   const tokens = new ScopeTokens({
@@ -68,6 +70,7 @@ function setup(options: { maxScopes?: number; minValidityMs?: number; warmScopes
       return p;
     },
     maxScopes: options.maxScopes ?? 10,
+    idleMs: options.idleMs,
     minValidityMs: options.minValidityMs ?? 5 * 60_000,
     warmScopes: options.warmScopes,
     onEvict: (scope) => evicted.push(scope),
@@ -98,6 +101,20 @@ describe('ScopeTokens', () => {
     expect(evicted).toEqual(['b']);
     expect(providers.find((p) => p.scope === 'b')!.stopped).toBe(true);
     expect(tokens.size).toBe(2);
+  });
+
+  it('stops providers nobody asked for within the idle time; use keeps them alive', async () => {
+    const { tokens, providers, evicted } = setup({ idleMs: 150 });
+    await tokens.get('idle');
+    await tokens.get('busy');
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      await tokens.get('busy');
+    }
+    expect(evicted).toEqual(['idle']);
+    expect(providers.find((p) => p.scope === 'idle')!.stopped).toBe(true);
+    expect(providers.find((p) => p.scope === 'busy')!.stopped).toBe(false);
+    tokens.stop();
   });
 
   it('drops a provider whose first acquisition failed, so the next call tries again', async () => {
