@@ -88,6 +88,17 @@ describe('App Service managed-identity protocol', () => {
     expect(outside.message).toMatch(/scope not allowed/);
   });
 
+  it('pitfall: IDENTITY_SERVER_THUMBPRINT beside them makes the SDK speak Service Fabric, which fails', async () => {
+    const denialsBefore = server.logs().filter((l) => l.audit === 'denied').length;
+    const result = await runSdkClient(['mi', `${VAULT}/.default`], {
+      ...appServiceEnv(SECRETS.apiOld),
+      IDENTITY_SERVER_THUMBPRINT: 'A'.repeat(40),
+    });
+    expect(result.ok).toBe(false);
+    // Service Fabric sends the secret in a `secret` header: the server never sees X-IDENTITY-HEADER.
+    expect(server.logs().filter((l) => l.audit === 'denied').length).toBeGreaterThan(denialsBefore);
+  });
+
   it('answers in App Service shapes: success fields as strings, errors as {statusCode, message, correlationId}', async () => {
     const h = { 'x-identity-header': SECRETS.apiOld };
     const ok = await getJson(
