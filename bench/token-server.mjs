@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,13 +28,11 @@ const app = entra.registerApp({ name: 'token-server bench', certificatePem: cert
 const dir = mkdtempSync(join(tmpdir(), 'token-server-bench-'));
 writeFileSync(join(dir, 'client.pem'), cert.pem);
 
-/**
- * Starts dist/main.js with stdout going to a file, as a container runtime would take it (a pipe
- * read by this busy process would push back and buffer in the server, inflating its CPU and RSS).
- */
+/** Starts dist/main.js on a given PORT and waits for /readyz (the warm scope holds its token). */
 async function startServer(extraEnv) {
-  const logPath = join(dir, `token-server-${Date.now()}.log`);
-  const logFd = openSync(logPath, 'w');
+  // The server's stdout is a pipe drained by `cat` straight to /dev/null, as a container runtime
+  // drains it; read through this busy process it would push back and buffer in the server.
+  const sink = spawn('cat', [], { stdio: ['pipe', 'ignore', 'inherit'] });
   const child = spawn(process.execPath, [join(root, 'apps/token-server/dist/main.js')], {
     env: {
       PATH: process.env.PATH,
@@ -48,15 +46,13 @@ async function startServer(extraEnv) {
       TOKEN_SERVER_WARM_SCOPES: SCOPE,
       ...extraEnv,
     },
-    stdio: ['ignore', logFd, 'inherit'],
+    stdio: ['ignore', sink.stdin, 'inherit'],
   });
-  closeSync(logFd);
   // Readiness by polling (with LOG_LEVEL=warn there is no `listening` line to wait for).
   const url = `http://127.0.0.1:${extraEnv.PORT}`;
   let ready = false;
   for (let i = 0; i < 300 && !ready; i++) {
-    if (child.exitCode !== null)
-      throw new Error(`token-server exited with ${child.exitCode}: ${readFileSync(logPath, 'utf8')}`);
+    if (child.exitCode !== null) throw new Error(`token-server exited with ${child.exitCode}`);
     ready = await fetch(`${url}/readyz`).then(
       (r) => r.status === 200,
       () => false,
@@ -70,6 +66,7 @@ async function startServer(extraEnv) {
     close: async () => {
       child.kill('SIGTERM');
       await once(child, 'exit');
+      sink.kill();
     },
   };
 }
