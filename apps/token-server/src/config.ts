@@ -34,7 +34,12 @@ export const configSchema = z.object({
   [ENV.clients]: optional,
   [ENV.clientsFile]: optional,
   [ENV.maxScopes]: z.coerce.number().int().min(1).max(10_000).default(100),
-  [ENV.scopeIdleSeconds]: z.coerce.number().int().min(0).max(30 * 86_400).default(86_400),
+  [ENV.scopeIdleSeconds]: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(86_400),
   [ENV.minValiditySeconds]: z.coerce.number().int().min(0).max(3600).default(300),
   [ENV.maxQueryBytes]: z.coerce.number().int().min(256).max(16_384).default(2048),
   [ENV.warmScopes]: list.default([]),

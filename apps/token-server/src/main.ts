@@ -7,6 +7,7 @@ import { loadTokenServerConfig } from './config.js';
 import { ENV, SELF_LOOP_ENV, SERVICE_NAME } from './constants.js';
 import { exposureWarning } from './exposure.js';
 import { PolicyStore } from './policy.js';
+import { resourceToScope } from './scope.js';
 import { ScopeTokens } from './tokens.js';
 
 await runMain(SERVICE_NAME, async ({ env, logger }) => {
@@ -29,7 +30,8 @@ await runMain(SERVICE_NAME, async ({ env, logger }) => {
     maxScopes: config[ENV.maxScopes],
     idleMs: config[ENV.scopeIdleSeconds] * 1000,
     minValidityMs: config[ENV.minValiditySeconds] * 1000,
-    warmScopes: config[ENV.warmScopes],
+    // Keyed like requests: a bare resource and its `/.default` scope are one provider.
+    warmScopes: config[ENV.warmScopes].map(resourceToScope),
     onEvict: (scope) => providerLog.info('scope provider stopped (least recently used or idle)', { scope }),
   });
 

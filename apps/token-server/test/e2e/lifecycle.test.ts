@@ -34,6 +34,33 @@ describe('token-server lifecycle', () => {
     expect(out).toMatch(/no client configured/);
   });
 
+  it('warm scopes: /readyz is 503 while the IdP is down, 200 once the token is held; then cache hits', async () => {
+    await fx.entra.setDown(true);
+    const server = await launchServer({ ...fx.serverEnv, TOKEN_SERVER_WARM_SCOPES: VAULT });
+    try {
+      const notReady = await getJson(`${server.url}/readyz`);
+      expect(notReady.status).toBe(503);
+      expect(notReady.body.details.scopes[`${VAULT}/.default`]).toMatchObject({ valid: false, warm: true });
+      await fx.entra.setDown(false);
+      let status = 503;
+      for (let i = 0; i < 100 && status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        status = (await getJson(`${server.url}/readyz`)).status;
+      }
+      expect(status).toBe(200);
+      fx.entra.resetStats();
+      const res = await getJson(`${server.url}/token?scope=${encodeURIComponent(VAULT)}`, {
+        authorization: `Bearer ${fx.serverEnv.AZD_AUTH_SECRET}`,
+      });
+      expect(res.status).toBe(200);
+      expect(fx.entra.stats().tokenRequests).toBe(0);
+      expect(server.logs().find((l) => l.audit === 'issued')).toMatchObject({ cacheHit: true });
+    } finally {
+      await fx.entra.setDown(false);
+      await server.close();
+    }
+  });
+
   it('refreshes first rather than hand out a token with less than the minimum lifetime left', async () => {
     // dev-entra tokens live 3600 s; with a 3598 s minimum a token is "too old" after ~2 s.
     const server = await launchServer({ ...fx.serverEnv, TOKEN_SERVER_MIN_VALIDITY_SECONDS: '3598' });
