@@ -13,13 +13,17 @@ await runProxyBenchmark({
     AZURE_CLIENT_ID: clientId,
     AZURE_TENANT_ID: entra.tenantId,
     AZURE_CERTIFICATE_PATH: certPath,
-    LOG_LEVEL: process.env.APP_LOG_LEVEL ?? 'info',
   }),
   scenarios: [
     { name: 'GET /v1/models', request: { path: '/v1/models', headers: { 'api-key': 'client-key' } } },
     {
       name: 'POST /v1/chat/completions (JSON)',
-      request: { path: '/v1/chat/completions', method: 'POST', body: chat, headers: { 'content-type': 'application/json', 'api-key': 'client-key' } },
+      request: {
+        path: '/v1/chat/completions',
+        method: 'POST',
+        body: chat,
+        headers: { 'content-type': 'application/json', 'api-key': 'client-key' },
+      },
     },
   ],
 });

@@ -11,13 +11,17 @@ await runProxyBenchmark({
     AZURE_CLIENT_ID: clientId,
     AZURE_TENANT_ID: entra.tenantId,
     AZURE_CLIENT_CERTIFICATE_PATH: certPath,
-    LOG_LEVEL: process.env.APP_LOG_LEVEL ?? 'info',
   }),
   scenarios: [
     { name: 'GET /api/v1/query?query=up', request: { path: '/api/v1/query?query=up' } },
     {
       name: 'POST /api/v1/query (form)',
-      request: { path: '/api/v1/query', method: 'POST', body: 'query=up&time=1764000000', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      request: {
+        path: '/api/v1/query',
+        method: 'POST',
+        body: 'query=up&time=1764000000',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
     },
   ],
 });

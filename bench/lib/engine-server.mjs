@@ -3,9 +3,14 @@
 import http from 'node:http';
 import { createForwarder, staticTokenSource } from '@auth-sidecars/proxy-kit';
 
-const forwarder = createForwarder({ target: process.env.TARGET, tokens: staticTokenSource(process.env.TOKEN ?? 'bench-token') });
+const forwarder = createForwarder({
+  target: process.env.TARGET,
+  tokens: staticTokenSource(process.env.TOKEN ?? 'bench-token'),
+});
 const server = http.createServer((req, res) => forwarder.handle(req, res));
 server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ url: `http://127.0.0.1:${server.address().port}` })));
+server.listen(0, '127.0.0.1', () =>
+  console.log(JSON.stringify({ url: `http://127.0.0.1:${server.address().port}` })),
+);
 process.on('SIGTERM', () => process.exit(0));
 process.on('SIGINT', () => process.exit(0));

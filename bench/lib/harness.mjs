@@ -4,13 +4,17 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import net from 'node:net';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 
 /** Runs `node script` and resolves with the first JSON line it prints that has a `url`. */
 export async function startChild(script, { env = {}, args = [] } = {}) {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       try {
@@ -66,10 +70,23 @@ function percentile(sorted, p) {
  * One autocannon run. Returns requests/s, latency p50/p99 in microseconds (from every response's
  * hrtime duration, not autocannon's millisecond histogram) and error counts.
  */
-export async function load(url, { connections, durationS, method = 'GET', path = '/', headers = {}, body } = {}) {
+export async function load(
+  url,
+  { connections, durationS, method = 'GET', path = '/', headers = {}, body } = {},
+) {
   const latencies = [];
-  const instance = autocannon({ url: url + path, connections, duration: durationS, method, headers, body, pipelining: 1 });
-  instance.on('response', (_client, _status, _bytes, responseTimeMs) => latencies.push(responseTimeMs * 1000));
+  const instance = autocannon({
+    url: url + path,
+    connections,
+    duration: durationS,
+    method,
+    headers,
+    body,
+    pipelining: 1,
+  });
+  instance.on('response', (_client, _status, _bytes, responseTimeMs) =>
+    latencies.push(responseTimeMs * 1000),
+  );
   const result = await instance;
   latencies.sort((a, b) => a - b);
   return {
@@ -112,7 +129,11 @@ export function cpuMicros(pid) {
  * per request and, for the app, its peak RSS) and latency at c=1. Targets: `{ name, url, pid? }`,
  * the first being `direct` (the upstream itself). Returns the measurements by name.
  */
-export async function measureAll(targets, request, { durationS = Number(process.env.BENCH_DURATION_S ?? 8) } = {}) {
+export async function measureAll(
+  targets,
+  request,
+  { durationS = Number(process.env.BENCH_DURATION_S ?? 8) } = {},
+) {
   const byName = {};
   for (const t of targets) {
     await warm(t.url, request);
@@ -124,7 +145,10 @@ export async function measureAll(targets, request, { durationS = Number(process.
     const lat = await load(t.url, { ...request, connections: 1, durationS });
     byName[t.name] = { tput, lat, cpuPerReq, peakRss };
     const bad = tput.errors + tput.non2xx + lat.errors + lat.non2xx;
-    if (bad > 0) console.log(`warning: ${t.name}: ${tput.errors + lat.errors} errors, ${tput.non2xx + lat.non2xx} non-2xx responses`);
+    if (bad > 0)
+      console.log(
+        `warning: ${t.name}: ${tput.errors + lat.errors} errors, ${tput.non2xx + lat.non2xx} non-2xx responses`,
+      );
   }
   return byName;
 }
@@ -151,39 +175,93 @@ export function printMeasurements(title, targets, byName) {
 }
 
 /** The issue's targets for one scenario: app vs nginx throughput, added p50, RSS. */
-export function targetRows(scenario, byName, rss) {
-  const { direct, nginx, app } = byName;
+export function targetRows(scenario, byName, rss, appName = 'app', label = appName) {
+  const { direct, nginx } = byName;
+  const app = byName[appName];
   const ratio = app.tput.rps / nginx.tput.rps;
   const added = app.lat.p50us - direct.lat.p50us;
   return [
-    [scenario, 'throughput app/nginx at c=32', fmt(ratio, 2), '>= 0.50', ratio >= 0.5 ? 'met' : 'NOT met'],
-    [scenario, 'added p50 at c=1 (us)', fmt(added), '<= 60', added <= 60 ? 'met' : 'NOT met'],
-    [scenario, 'nginx added p50 at c=1 (us), for reference', fmt(nginx.lat.p50us - direct.lat.p50us), '-', '-'],
-    [scenario, 'RSS idle / peak under load (MB)', `${fmt(rss.idle, 1)} / ${fmt(app.peakRss ?? NaN, 1)}`, '<= 80', Math.max(rss.idle, app.peakRss ?? 0) <= 80 ? 'met' : 'NOT met'],
+    ...(appName === 'app'
+      ? [
+          [
+            scenario,
+            'nginx: added p50 at c=1 (us), for reference',
+            fmt(nginx.lat.p50us - direct.lat.p50us),
+            '-',
+            '-',
+          ],
+        ]
+      : []),
+    [
+      scenario,
+      `${label}: throughput / nginx throughput, c=32`,
+      fmt(ratio, 2),
+      '>= 0.50',
+      ratio >= 0.5 ? 'met' : 'NOT met',
+    ],
+    [scenario, `${label}: added p50 at c=1 (us)`, fmt(added), '<= 60', added <= 60 ? 'met' : 'NOT met'],
+    ...(rss === undefined
+      ? []
+      : [
+          [
+            scenario,
+            `${label}: RSS idle / peak under load (MB)`,
+            `${fmt(rss.idle, 1)} / ${fmt(app.peakRss ?? NaN, 1)}`,
+            '<= 80',
+            Math.max(rss.idle, app.peakRss ?? 0) <= 80 ? 'met' : 'NOT met',
+          ],
+        ]),
   ];
 }
 
 /**
- * Starts an app's dist/main.js with stdout and stderr going to a file (as a container runtime's log
- * driver takes them: the app pays for every log line, the load generator does not read them) and
- * waits for the `listening` line in it.
+ * Starts an app's dist/main.js on a free loopback port with stdout and stderr going to a file (as a
+ * container runtime's log driver takes them: the app pays for every log line, the load generator
+ * does not read them) and waits until its /livez answers (so any LOG_LEVEL works).
  */
-export async function startApp(entry, env, { logFile = join(os.tmpdir(), `bench-app-${process.pid}-${Date.now()}.log`), extraArgs = [] } = {}) {
+export async function startApp(
+  entry,
+  env,
+  { logFile = join(os.tmpdir(), `bench-app-${process.pid}-${Date.now()}.log`) } = {},
+) {
+  const port = await freePort();
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...extraArgs, entry], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [entry], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, HOST: '127.0.0.1', PORT: String(port) },
+    stdio: ['ignore', fd, fd],
+  });
   closeSync(fd);
   let exited = false;
   child.once('exit', () => (exited = true));
+  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const text = readFileSync(logFile, 'utf8');
-    const line = text.split('\n').find((l) => l.includes('"listening"'));
-    if (line) {
-      return { url: JSON.parse(line).url, pid: child.pid, logFile, close: async () => { await stop(child); rmSync(logFile, { force: true }); } };
+    try {
+      if ((await fetch(`${url}/livez`)).ok) break;
+    } catch {
+      /* not listening yet */
     }
-    if (exited || Date.now() > deadline) throw new Error(`${entry} did not start:\n${text}`);
+    if (exited || Date.now() > deadline)
+      throw new Error(`${entry} did not start:\n${readFileSync(logFile, 'utf8')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  return {
+    url,
+    pid: child.pid,
+    logFile,
+    close: async () => {
+      await stop(child);
+      rmSync(logFile, { force: true });
+    },
+  };
+}
+
+async function freePort() {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** The worker process of a single-worker nginx started by testkit's startNginx. */

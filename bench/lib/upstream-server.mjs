@@ -15,7 +15,15 @@ if (kind === 'openai') {
 } else {
   const body = JSON.stringify({
     status: 'success',
-    data: { resultType: 'vector', result: [{ metric: { __name__: 'up', job: 'prometheus', instance: '127.0.0.1:9090' }, value: [1764000000, '1'] }] },
+    data: {
+      resultType: 'vector',
+      result: [
+        {
+          metric: { __name__: 'up', job: 'prometheus', instance: '127.0.0.1:9090' },
+          value: [1764000000, '1'],
+        },
+      ],
+    },
   });
   const server = http.createServer((req, res) => {
     const auth = req.headers.authorization;
@@ -34,6 +42,8 @@ if (kind === 'openai') {
     verify(auth.slice(7)).then(ok, deny);
   });
   server.keepAliveTimeout = 65_000;
-  server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ url: `http://127.0.0.1:${server.address().port}` })));
+  server.listen(0, '127.0.0.1', () =>
+    console.log(JSON.stringify({ url: `http://127.0.0.1:${server.address().port}` })),
+  );
 }
 process.on('SIGTERM', () => process.exit(0));

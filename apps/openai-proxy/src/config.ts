@@ -1,8 +1,19 @@
 // Environment -> frozen config: the seed's variables (API_BASE_URL, HOST, PORT, AZURE_SCOPE and the
 // AZURE_* credential variables, AZURE_CERTIFICATE_PATH among them) plus upstream timeouts.
-import { credentialConfigFromEnv, credentialEnvSchema, type CredentialConfig } from '@auth-sidecars/auth-core';
+import {
+  credentialConfigFromEnv,
+  credentialEnvSchema,
+  type CredentialConfig,
+} from '@auth-sidecars/auth-core';
 import { proxyEnvShape, proxySettings, type ProxySettings } from '@auth-sidecars/proxy-kit';
-import { ConfigError, hostSchema, loadConfig, logLevelSchema, portSchema, type Env } from '@auth-sidecars/service-kit';
+import {
+  ConfigError,
+  hostSchema,
+  loadConfig,
+  logLevelSchema,
+  portSchema,
+  type Env,
+} from '@auth-sidecars/service-kit';
 import { z } from 'zod';
 import { DEFAULT_PORT, DEFAULT_SCOPE, DEFAULT_TIMEOUTS } from './constants.js';
 

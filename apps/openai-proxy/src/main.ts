@@ -10,8 +10,15 @@ import { SERVICE } from './constants.js';
 await runMain(SERVICE, async ({ env, logger }) => {
   const config = loadOpenAiProxyConfig(env);
   const metrics = createMetrics(SERVICE);
-  const credential = createCredential(config.credential, { logger: logger.child({ component: 'credential' }) });
-  const tokens = new TokenProvider({ credential, scope: config.scope, logger: logger.child({ component: 'token' }), registry: metrics.registry });
+  const credential = createCredential(config.credential, {
+    logger: logger.child({ component: 'credential' }),
+  });
+  const tokens = new TokenProvider({
+    credential,
+    scope: config.scope,
+    logger: logger.child({ component: 'token' }),
+    registry: metrics.registry,
+  });
   if (config.startWithoutToken) tokens.startInBackground();
   else await tokens.start();
 
@@ -24,7 +31,12 @@ await runMain(SERVICE, async ({ env, logger }) => {
     onResult: forwardMetrics(metrics.registry).record,
   });
   const app = createApp(config, { tokens, forwarder, logger, metrics });
-  const server = await serve(app, { host: config.host, port: config.port, logger, shutdownTimeoutMs: config.shutdownTimeoutMs });
+  const server = await serve(app, {
+    host: config.host,
+    port: config.port,
+    logger,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+  });
   logger.info('forwarding', { upstream: new URL(config.apiBaseUrl).origin, scope: config.scope });
   return {
     close: async () => {

@@ -14,14 +14,30 @@ let status: TokenStatusLike;
 let closeForwarder: () => Promise<void>;
 
 beforeEach(async () => {
-  upstream = await startOpenAiUpstream({ verify: async (t) => (t === 'tok' ? { aud: 'x' } : Promise.reject(new Error('bad'))) });
-  const config = loadOpenAiProxyConfig({ API_BASE_URL: upstream.url, AZURE_CLIENT_ID: 'c', AZURE_TENANT_ID: 't', AZURE_CERTIFICATE_PATH: '/nope.pem' });
+  upstream = await startOpenAiUpstream({
+    verify: async (t) => (t === 'tok' ? { aud: 'x' } : Promise.reject(new Error('bad'))),
+  });
+  const config = loadOpenAiProxyConfig({
+    API_BASE_URL: upstream.url,
+    AZURE_CLIENT_ID: 'c',
+    AZURE_TENANT_ID: 't',
+    AZURE_CERTIFICATE_PATH: '/nope.pem',
+  });
   const source = staticTokenSource('tok');
-  status = { valid: true, expiresAt: new Date(Date.now() + 3600_000), refreshAt: undefined, lastError: undefined, consecutiveFailures: 0 };
+  status = {
+    valid: true,
+    expiresAt: new Date(Date.now() + 3600_000),
+    refreshAt: undefined,
+    lastError: undefined,
+    consecutiveFailures: 0,
+  };
   const tokens = { ...source, status: () => status };
   const forwarder = createForwarder({ target: upstream.url, tokens });
   closeForwarder = () => forwarder.close();
-  const logger = createLogger({ service: 'openai-proxy', stream: new Writable({ write: (_c, _e, cb) => cb() }) });
+  const logger = createLogger({
+    service: 'openai-proxy',
+    stream: new Writable({ write: (_c, _e, cb) => cb() }),
+  });
   const app = createApp(config, { tokens, forwarder, logger, metrics: createMetrics('openai-proxy') });
   server = http.createServer(app);
   server.listen(0, '127.0.0.1');
@@ -57,8 +73,17 @@ describe('openai-proxy app', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBeTruthy();
-    const echoed = (await res.json()) as { method: string; url: string; body: string; headers: Record<string, string> };
-    expect(echoed).toMatchObject({ method: 'PATCH', url: '/echo/openai/deployments/gpt/chat/completions?api-version=2024-10-21', body: '{"a":1}' });
+    const echoed = (await res.json()) as {
+      method: string;
+      url: string;
+      body: string;
+      headers: Record<string, string>;
+    };
+    expect(echoed).toMatchObject({
+      method: 'PATCH',
+      url: '/echo/openai/deployments/gpt/chat/completions?api-version=2024-10-21',
+      body: '{"a":1}',
+    });
     expect(echoed.headers.authorization).toBe('Bearer tok');
     expect(echoed.headers['api-key']).toBeUndefined();
   });

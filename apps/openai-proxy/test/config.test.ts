@@ -37,7 +37,12 @@ describe('loadOpenAiProxyConfig', () => {
       UPSTREAM_RESPONSE_TIMEOUT: '90s',
       START_WITHOUT_TOKEN: 'true',
     });
-    expect(config).toMatchObject({ host: '127.0.0.1', port: 9000, scope: 'https://cognitiveservices.azure.us/.default', startWithoutToken: true });
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 9000,
+      scope: 'https://cognitiveservices.azure.us/.default',
+      startWithoutToken: true,
+    });
     expect(config.timeouts.firstByteMs).toBe(90_000);
   });
 

@@ -15,7 +15,13 @@ import {
 } from '@auth-sidecars/service-kit';
 import express, { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { PromSidecarConfig } from './config.js';
-import { HEALTH_PATH, PROBE_PATHS, READ_API_DESCRIPTION, READ_API_METHODS, READ_API_PATHS } from './constants.js';
+import {
+  HEALTH_PATH,
+  PROBE_PATHS,
+  READ_API_DESCRIPTION,
+  READ_API_METHODS,
+  READ_API_PATHS,
+} from './constants.js';
 import { seedHealth } from './health.js';
 
 export interface PromSidecarDeps {
@@ -41,11 +47,22 @@ function healthRoute(tokens: PromSidecarDeps['tokens']): Router {
 function readApi(forwarder: Forwarder): RequestHandler {
   return (req, res, next) => {
     if (!READ_API_PATHS.some((p) => p.test(req.path))) {
-      next(new NotFoundError(`${req.path} is not proxied; only the Prometheus read API is: ${READ_API_DESCRIPTION}`));
+      next(
+        new NotFoundError(
+          `${req.path} is not proxied; only the Prometheus read API is: ${READ_API_DESCRIPTION}`,
+        ),
+      );
       return;
     }
     if (!READ_API_METHODS.has(req.method)) {
-      next(new AppError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}; use GET or POST`, { headers: { allow: 'GET, POST' } }));
+      next(
+        new AppError(
+          405,
+          'method_not_allowed',
+          `${req.method} is not allowed on ${req.path}; use GET or POST`,
+          { headers: { allow: 'GET, POST' } },
+        ),
+      );
       return;
     }
     forwarder.handle(req, res, next);

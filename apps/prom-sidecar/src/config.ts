@@ -1,11 +1,28 @@
 // Environment -> frozen config. Primary names: the standard AZURE_* credential variables,
 // PROMETHEUS_QUERY_ENDPOINT, AZURE_SCOPE, HOST, PORT. Microsoft aad-auth-proxy's names are accepted
 // as aliases so its users can switch images without touching their manifests.
-import { credentialConfigFromEnv, credentialEnvSchema, type CredentialConfig } from '@auth-sidecars/auth-core';
+import {
+  credentialConfigFromEnv,
+  credentialEnvSchema,
+  type CredentialConfig,
+} from '@auth-sidecars/auth-core';
 import { proxyEnvShape, proxySettings, type ProxySettings } from '@auth-sidecars/proxy-kit';
-import { ConfigError, hostSchema, loadConfig, logLevelSchema, portSchema, type Env } from '@auth-sidecars/service-kit';
+import {
+  ConfigError,
+  hostSchema,
+  loadConfig,
+  logLevelSchema,
+  portSchema,
+  type Env,
+} from '@auth-sidecars/service-kit';
 import { z } from 'zod';
-import { AAD_AUTH_PROXY_ALIASES, DEFAULT_PORT, DEFAULT_SCOPE, DEFAULT_TIMEOUTS, IDENTITY_TYPES } from './constants.js';
+import {
+  AAD_AUTH_PROXY_ALIASES,
+  DEFAULT_PORT,
+  DEFAULT_SCOPE,
+  DEFAULT_TIMEOUTS,
+  IDENTITY_TYPES,
+} from './constants.js';
 
 export const envSchema = z.object({
   PROMETHEUS_QUERY_ENDPOINT: z.url({ protocol: /^https?$/ }),
@@ -48,7 +65,9 @@ export function applyAliases(env: Env): { env: Env; issues: string[] } {
       case 'IDENTITY_TYPE': {
         const kind = IDENTITY_TYPES[value.toLowerCase()];
         if (kind === undefined) {
-          issues.push(`IDENTITY_TYPE: expected systemAssigned, userAssigned or aadApplication, got "${value}"`);
+          issues.push(
+            `IDENTITY_TYPE: expected systemAssigned, userAssigned or aadApplication, got "${value}"`,
+          );
           break;
         }
         out[primary] = kind;
@@ -59,7 +78,8 @@ export function applyAliases(env: Env): { env: Env; issues: string[] } {
     }
   }
   // A system-assigned identity has no client id: aad-auth-proxy ignores AAD_CLIENT_ID then.
-  if (env.IDENTITY_TYPE?.toLowerCase() === 'systemassigned' && !isSet(env.AZURE_CLIENT_ID)) delete out.AZURE_CLIENT_ID;
+  if (env.IDENTITY_TYPE?.toLowerCase() === 'systemassigned' && !isSet(env.AZURE_CLIENT_ID))
+    delete out.AZURE_CLIENT_ID;
   return { env: out, issues };
 }
 

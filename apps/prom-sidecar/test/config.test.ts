@@ -19,7 +19,11 @@ describe('loadPromSidecarConfig', () => {
       startWithoutToken: false,
       timeouts: { connectMs: 5000, firstByteMs: 120_000, idleMs: 120_000 },
     });
-    expect(config.credential).toMatchObject({ kind: 'certificate', clientId: base.AZURE_CLIENT_ID, certificatePath: '/certs/cert.pem' });
+    expect(config.credential).toMatchObject({
+      kind: 'certificate',
+      clientId: base.AZURE_CLIENT_ID,
+      certificatePath: '/certs/cert.pem',
+    });
   });
 
   it('falls back to DefaultAzureCredential when no credential variables are set', () => {
@@ -28,7 +32,10 @@ describe('loadPromSidecarConfig', () => {
   });
 
   it('accepts a sovereign-cloud scope', () => {
-    const config = loadPromSidecarConfig({ ...base, AZURE_SCOPE: 'https://prometheus.monitor.azure.us/.default' });
+    const config = loadPromSidecarConfig({
+      ...base,
+      AZURE_SCOPE: 'https://prometheus.monitor.azure.us/.default',
+    });
     expect(config.scope).toBe('https://prometheus.monitor.azure.us/.default');
   });
 
@@ -56,15 +63,27 @@ describe('loadPromSidecarConfig', () => {
   });
 
   it('maps IDENTITY_TYPE to managed identities, dropping the client id for system-assigned', () => {
-    const user = loadPromSidecarConfig({ TARGET_HOST: 'https://x', IDENTITY_TYPE: 'userAssigned', AAD_CLIENT_ID: 'abc' });
+    const user = loadPromSidecarConfig({
+      TARGET_HOST: 'https://x',
+      IDENTITY_TYPE: 'userAssigned',
+      AAD_CLIENT_ID: 'abc',
+    });
     expect(user.credential).toMatchObject({ kind: 'managed-identity', clientId: 'abc' });
-    const system = loadPromSidecarConfig({ TARGET_HOST: 'https://x', IDENTITY_TYPE: 'systemAssigned', AAD_CLIENT_ID: 'abc' });
+    const system = loadPromSidecarConfig({
+      TARGET_HOST: 'https://x',
+      IDENTITY_TYPE: 'systemAssigned',
+      AAD_CLIENT_ID: 'abc',
+    });
     expect(system.credential.kind).toBe('managed-identity');
     expect(system.credential.clientId).toBeUndefined();
   });
 
   it('lets the primary name win over its alias and turns a bare AUDIENCE into a scope', () => {
-    const { env } = applyAliases({ PORT: '9000', LISTENING_PORT: '8081', AUDIENCE: 'https://prometheus.monitor.azure.cn' });
+    const { env } = applyAliases({
+      PORT: '9000',
+      LISTENING_PORT: '8081',
+      AUDIENCE: 'https://prometheus.monitor.azure.cn',
+    });
     expect(env.PORT).toBe('9000');
     expect(env.AZURE_SCOPE).toBe('https://prometheus.monitor.azure.cn/.default');
   });

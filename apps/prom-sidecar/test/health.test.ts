@@ -15,7 +15,12 @@ describe('seedHealth', () => {
 
   it('is the seed document for a valid token', () => {
     const expiresAt = new Date('2025-09-07T15:30:00.000Z');
-    expect(seedHealth({ valid: true, expiresAt, refreshAt: undefined, lastError: undefined, consecutiveFailures: 0 }, now)).toEqual({
+    expect(
+      seedHealth(
+        { valid: true, expiresAt, refreshAt: undefined, lastError: undefined, consecutiveFailures: 0 },
+        now,
+      ),
+    ).toEqual({
       status: 'healthy',
       token_valid: true,
       expires_at: '2025-09-07T15:30:00Z',
@@ -25,7 +30,12 @@ describe('seedHealth', () => {
   });
 
   it('is unhealthy without a token', () => {
-    expect(seedHealth({ valid: false, expiresAt: undefined, refreshAt: undefined, lastError: 'x', consecutiveFailures: 3 }, now)).toEqual({
+    expect(
+      seedHealth(
+        { valid: false, expiresAt: undefined, refreshAt: undefined, lastError: 'x', consecutiveFailures: 3 },
+        now,
+      ),
+    ).toEqual({
       status: 'unhealthy',
       token_valid: false,
       expires_at: null,

@@ -51,7 +51,11 @@ export interface ProxySettings {
 
 export function proxySettings(env: ProxyEnv): ProxySettings {
   return {
-    timeouts: { connectMs: env.UPSTREAM_CONNECT_TIMEOUT, firstByteMs: env.UPSTREAM_RESPONSE_TIMEOUT, idleMs: env.UPSTREAM_IDLE_TIMEOUT },
+    timeouts: {
+      connectMs: env.UPSTREAM_CONNECT_TIMEOUT,
+      firstByteMs: env.UPSTREAM_RESPONSE_TIMEOUT,
+      idleMs: env.UPSTREAM_IDLE_TIMEOUT,
+    },
     maxConnections: env.UPSTREAM_MAX_CONNECTIONS,
     startWithoutToken: env.START_WITHOUT_TOKEN,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,

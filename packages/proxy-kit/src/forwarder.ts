@@ -4,7 +4,12 @@
 // Built on undici's dispatch API rather than node:http's client or http-proxy-middleware: it costs
 // noticeably less CPU per request (see bench/engine.mjs and the app READMEs for the figures).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError } from '@auth-sidecars/service-kit';
+import {
+  AppError,
+  ServiceUnavailableError,
+  UpstreamError,
+  UpstreamTimeoutError,
+} from '@auth-sidecars/service-kit';
 import { Pool, type Dispatcher } from 'undici';
 import {
   CONTENT_LENGTH_HEADER,
@@ -112,12 +117,18 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       keepAliveTimeout: options.freeSocketTimeoutMs ?? DEFAULT_FREE_SOCKET_TIMEOUT_MS,
       headersTimeout: timeouts.firstByteMs,
       bodyTimeout: timeouts.idleMs,
-      connect: { timeout: timeouts.connectMs, noDelay: true, ...(options.ca === undefined ? {} : { ca: options.ca }) },
+      connect: {
+        timeout: timeouts.connectMs,
+        noDelay: true,
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+      },
     }),
     tokens: options.tokens,
     basePath: target.pathname.replace(/\/+$/, ''),
     hostHeader: target.host,
-    strip: options.stripRequestHeaders ? new Set(options.stripRequestHeaders.map((h) => h.toLowerCase())) : undefined,
+    strip: options.stripRequestHeaders
+      ? new Set(options.stripRequestHeaders.map((h) => h.toLowerCase()))
+      : undefined,
     replayLimit: options.replayBodyLimitBytes ?? DEFAULT_REPLAY_BODY_LIMIT_BYTES,
     minForcedRefreshIntervalMs: options.minForcedRefreshIntervalMs ?? 5_000,
     lastForcedRefreshAt: 0,
@@ -163,7 +174,9 @@ class Exchange {
     this.path = ctx.basePath + this.url;
     this.method = req.method ?? 'GET';
     const contentLength = req.headers[CONTENT_LENGTH_HEADER];
-    this.hasBody = req.headers[TRANSFER_ENCODING_HEADER] !== undefined || (contentLength !== undefined && contentLength !== '0');
+    this.hasBody =
+      req.headers[TRANSFER_ENCODING_HEADER] !== undefined ||
+      (contentLength !== undefined && contentLength !== '0');
     this.retained = this.hasBody ? [] : undefined;
     this.bodyComplete = !this.hasBody;
   }
@@ -190,13 +203,25 @@ class Exchange {
     } else if (this.hasBody) {
       body = Buffer.concat(this.retained ?? []);
     }
-    const headers = upstreamRequestHeaders(this.req.headers, { host: this.ctx.hostHeader, bearer, strip: this.ctx.strip });
-    this.ctx.pool.dispatch({ path: this.path, method: this.method, body, headers }, new Attempt(this, bearer, body === this.req));
+    const headers = upstreamRequestHeaders(this.req.headers, {
+      host: this.ctx.hostHeader,
+      bearer,
+      strip: this.ctx.strip,
+    });
+    this.ctx.pool.dispatch(
+      { path: this.path, method: this.method, body, headers },
+      new Attempt(this, bearer, body === this.req),
+    );
   }
 
   result(status: number, error?: string): void {
     const onResult = this.ctx.onResult;
-    if (onResult !== undefined) onResult(error === undefined ? { status, replayed: this.replayed } : { status, replayed: this.replayed, error });
+    if (onResult !== undefined)
+      onResult(
+        error === undefined
+          ? { status, replayed: this.replayed }
+          : { status, replayed: this.replayed, error },
+      );
   }
 
   /** Ends the exchange with an error: JSON status before the response head, a cut stream after it. */
@@ -214,14 +239,21 @@ class Exchange {
       this.next(appError);
       return;
     }
-    const text = JSON.stringify({ error: { code: appError.code, message: appError.expose ? appError.message : 'internal error' } });
-    res.writeHead(appError.status, { ...appError.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    const text = JSON.stringify({
+      error: { code: appError.code, message: appError.expose ? appError.message : 'internal error' },
+    });
+    res.writeHead(appError.status, {
+      ...appError.headers,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
   onClientClose(): void {
     if (this.res.writableFinished) return;
-    if (this.controller !== undefined && !this.controller.aborted) this.controller.abort(new Error('client closed the connection'));
+    if (this.controller !== undefined && !this.controller.aborted)
+      this.controller.abort(new Error('client closed the connection'));
     if (!this.finished) {
       this.finished = true;
       this.result(499, 'client_closed');
@@ -266,7 +298,12 @@ class Attempt implements Dispatcher.DispatchHandler {
     else ex.retained.push(chunk);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
     const ex = this.ex;
     this.status = statusCode;
     this.responseStarted = true;
@@ -281,7 +318,9 @@ class Attempt implements Dispatcher.DispatchHandler {
         return;
       }
       // Not replayable: the 401 goes to the client, the refreshed token serves its retry.
-      fresh?.catch((err: unknown) => ex.ctx.logger?.warn('forced token refresh failed', { reason: String(err) }));
+      fresh?.catch((err: unknown) =>
+        ex.ctx.logger?.warn('forced token refresh failed', { reason: String(err) }),
+      );
     }
     if (ex.finished) {
       controller.abort(new Error('client gone'));
@@ -322,7 +361,10 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.responseStarted) {
       ex.ctx.logger?.warn('upstream stream cut', { path: ex.url, reason: err.message, code });
       ex.finished = true;
-      ex.result(this.status, TIMEOUT_CODES[code] !== undefined ? `${TIMEOUT_CODES[code]}_timeout` : 'upstream_aborted');
+      ex.result(
+        this.status,
+        TIMEOUT_CODES[code] !== undefined ? `${TIMEOUT_CODES[code]}_timeout` : 'upstream_aborted',
+      );
       ex.res.destroy();
       return;
     }
@@ -359,7 +401,9 @@ function toAppError(err: unknown): AppError {
   if (code === 'ETIMEDOUT') return new UpstreamTimeoutError(`upstream timed out (${code})`, { cause: err });
   if (typeof code === 'string') return new UpstreamError(`upstream unreachable (${code})`, { cause: err });
   if (err instanceof Error && /token/i.test(err.message)) {
-    return new ServiceUnavailableError('no valid token for the upstream', 'token_unavailable', { cause: err });
+    return new ServiceUnavailableError('no valid token for the upstream', 'token_unavailable', {
+      cause: err,
+    });
   }
   return new UpstreamError('upstream request failed', { cause: err });
 }

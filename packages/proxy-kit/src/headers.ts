@@ -22,7 +22,10 @@ export interface UpstreamHeaderOptions {
   strip?: ReadonlySet<string>;
 }
 
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, options: UpstreamHeaderOptions): OutgoingHttpHeaders {
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  options: UpstreamHeaderOptions,
+): OutgoingHttpHeaders {
   const listed = connectionTokens(incoming.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in incoming) {

@@ -7,7 +7,9 @@ export interface TokenStatusLike {
   consecutiveFailures: number;
 }
 
-export function tokenReadiness(status: () => TokenStatusLike): () => { ready: boolean; details: Record<string, unknown> } {
+export function tokenReadiness(
+  status: () => TokenStatusLike,
+): () => { ready: boolean; details: Record<string, unknown> } {
   return () => {
     const s = status();
     return {

@@ -48,7 +48,12 @@ describe('forwarding', () => {
       body: 'query=up&time=1',
     });
     expect(res.status).toBe(200);
-    const echoed = JSON.parse(res.body) as { method: string; url: string; headers: Record<string, string>; body: string };
+    const echoed = JSON.parse(res.body) as {
+      method: string;
+      url: string;
+      headers: Record<string, string>;
+      body: string;
+    };
     expect(echoed.method).toBe('POST');
     expect(echoed.url).toBe('/echo/a/b?x=1&y=%20z');
     expect(echoed.body).toBe('query=up&time=1');
@@ -70,7 +75,12 @@ describe('forwarding', () => {
     upstream.scriptNext(
       {
         status: 429,
-        headers: { 'retry-after': '7', 'retry-after-ms': '6500', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-tokens': '12s' },
+        headers: {
+          'retry-after': '7',
+          'retry-after-ms': '6500',
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-reset-tokens': '12s',
+        },
         body: '{"error":{"code":"429","message":"slow down"}}',
       },
       { status: 503, body: '{"error":"busy"}' },
@@ -94,15 +104,19 @@ describe('forwarding', () => {
     const arrivals: number[] = [];
     const texts: string[] = [];
     await new Promise<void>((resolve, reject) => {
-      const req = http.request(`${proxy.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-        expect(res.headers['content-type']).toBe('text/event-stream');
-        res.on('data', (c: Buffer) => {
-          arrivals.push(performance.now());
-          texts.push(c.toString('utf8'));
-        });
-        res.on('end', resolve);
-        res.on('error', reject);
-      });
+      const req = http.request(
+        `${proxy.url}/v1/chat/completions`,
+        { method: 'POST', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          expect(res.headers['content-type']).toBe('text/event-stream');
+          res.on('data', (c: Buffer) => {
+            arrivals.push(performance.now());
+            texts.push(c.toString('utf8'));
+          });
+          res.on('end', resolve);
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify({ model: 'm', stream: true, messages: [] }));
     });
@@ -118,11 +132,15 @@ describe('forwarding', () => {
     const { proxy } = await proxyTo(upstream.url);
     const size = 10 * 1024 * 1024;
     const res = await new Promise<{ bytes: number }>((resolve, reject) => {
-      const req = http.request(`${proxy.url}/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (r) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { bytes: number }));
-      });
+      const req = http.request(
+        `${proxy.url}/upload`,
+        { method: 'POST', headers: { 'content-type': 'application/octet-stream' } },
+        (r) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { bytes: number }));
+        },
+      );
       req.on('error', reject);
       const block = Buffer.alloc(64 * 1024, 7);
       let sent = 0;
@@ -162,7 +180,11 @@ describe('401 from upstream', () => {
     const { proxy } = await proxyTo(upstream.url, { minForcedRefreshIntervalMs: 0 });
     await rawRequest(`${proxy.url}/v1/models`);
     upstream.revokeSeenTokens();
-    const res = await rawRequest(`${proxy.url}/echo/form`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=sum(up)' });
+    const res = await rawRequest(`${proxy.url}/echo/form`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'query=sum(up)',
+    });
     expect(res.status).toBe(200);
     expect((JSON.parse(res.body) as { body: string }).body).toBe('query=sum(up)');
   });
@@ -183,7 +205,10 @@ describe('401 from upstream', () => {
   });
 
   it('does not replay a body larger than the replay limit, but refreshes for the next request', async () => {
-    const { proxy, tokens } = await proxyTo(upstream.url, { minForcedRefreshIntervalMs: 0, replayBodyLimitBytes: 16 });
+    const { proxy, tokens } = await proxyTo(upstream.url, {
+      minForcedRefreshIntervalMs: 0,
+      replayBodyLimitBytes: 16,
+    });
     await rawRequest(`${proxy.url}/v1/models`);
     upstream.revokeSeenTokens();
     const res = await rawRequest(`${proxy.url}/echo/big`, { method: 'POST', body: 'x'.repeat(100) });
@@ -205,7 +230,9 @@ describe('failures', () => {
     const { proxy } = await proxyTo(`http://127.0.0.1:${port}`);
     const res = await rawRequest(`${proxy.url}/v1/models`);
     expect(res.status).toBe(502);
-    expect(JSON.parse(res.body)).toEqual({ error: { code: 'bad_gateway', message: 'upstream unreachable (ECONNREFUSED)' } });
+    expect(JSON.parse(res.body)).toEqual({
+      error: { code: 'bad_gateway', message: 'upstream unreachable (ECONNREFUSED)' },
+    });
   });
 
   it('answers 504 when the response head does not come within the first-byte timeout', async () => {
@@ -249,7 +276,10 @@ describe('failures', () => {
 
   it('closes the upstream stream when the client goes away', async () => {
     const { proxy } = await proxyTo(upstream.url);
-    upstream.setStreamTiming(100, Array.from({ length: 50 }, (_, i) => String(i)));
+    upstream.setStreamTiming(
+      100,
+      Array.from({ length: 50 }, (_, i) => String(i)),
+    );
     await new Promise<void>((resolve) => {
       const req = http.request(`${proxy.url}/v1/chat/completions`, { method: 'POST' }, (res) => {
         res.once('data', () => {

@@ -28,7 +28,10 @@ describe('upstreamRequestHeaders', () => {
   });
 
   it('drops extra configured headers', () => {
-    const out = upstreamRequestHeaders({ cookie: 'a=b', accept: '*/*' }, { host: 'h', bearer: 't', strip: new Set(['cookie']) });
+    const out = upstreamRequestHeaders(
+      { cookie: 'a=b', accept: '*/*' },
+      { host: 'h', bearer: 't', strip: new Set(['cookie']) },
+    );
     expect(out).toEqual({ host: 'h', authorization: 'Bearer t', accept: '*/*' });
   });
 });
@@ -44,6 +47,10 @@ describe('downstreamHeaders', () => {
       'keep-alive': 'timeout=5',
       'retry-after-ms': '1500',
     });
-    expect(out).toEqual({ 'content-type': 'text/event-stream', 'set-cookie': ['a=1', 'b=2'], 'retry-after-ms': '1500' });
+    expect(out).toEqual({
+      'content-type': 'text/event-stream',
+      'set-cookie': ['a=1', 'b=2'],
+      'retry-after-ms': '1500',
+    });
   });
 });

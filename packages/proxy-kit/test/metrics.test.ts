@@ -18,10 +18,22 @@ describe('forwardMetrics', () => {
 describe('tokenReadiness', () => {
   it('is ready exactly when the token is valid and reports the last error', () => {
     const expiresAt = new Date('2026-01-01T00:00:00Z');
-    const ready = tokenReadiness(() => ({ valid: false, expiresAt, refreshAt: undefined, lastError: 'AADSTS700027', consecutiveFailures: 2 }))();
+    const ready = tokenReadiness(() => ({
+      valid: false,
+      expiresAt,
+      refreshAt: undefined,
+      lastError: 'AADSTS700027',
+      consecutiveFailures: 2,
+    }))();
     expect(ready).toEqual({
       ready: false,
-      details: { tokenValid: false, expiresAt: '2026-01-01T00:00:00.000Z', refreshAt: null, consecutiveFailures: 2, lastError: 'AADSTS700027' },
+      details: {
+        tokenValid: false,
+        expiresAt: '2026-01-01T00:00:00.000Z',
+        refreshAt: null,
+        consecutiveFailures: 2,
+        lastError: 'AADSTS700027',
+      },
     });
   });
 });

@@ -69,9 +69,13 @@ export async function startNginx(options: StartNginxOptions): Promise<RunningNgi
   ].join('\n');
   const confPath = join(prefix, 'nginx.conf');
   await writeFile(confPath, conf);
-  const child = spawn(options.binary ?? NGINX_BINARY, ['-p', prefix, '-c', confPath, '-e', join(prefix, 'logs', 'error.log'), '-g', 'daemon off;'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    options.binary ?? NGINX_BINARY,
+    ['-p', prefix, '-c', confPath, '-e', join(prefix, 'logs', 'error.log'), '-g', 'daemon off;'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output: string[] = [];
   for (const s of [child.stdout, child.stderr]) s.on('data', (c: Buffer) => output.push(c.toString('utf8')));
   const exited = once(child, 'exit');

@@ -31,7 +31,8 @@ export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
     return keys;
   };
   const verifyWith = async (k: ReturnType<typeof createLocalJWKSet>, token: string) =>
-    (await jwtVerify(token, k, { audience: options.audience, issuer: options.issuer, algorithms: ['RS256'] })).payload;
+    (await jwtVerify(token, k, { audience: options.audience, issuer: options.issuer, algorithms: ['RS256'] }))
+      .payload;
   return async (token) => {
     const seen = verified.get(token);
     if (seen !== undefined && (seen.exp ?? 0) * 1000 > Date.now()) return seen;
@@ -106,6 +107,8 @@ export interface OpenAiUpstream {
   lastStreamSendTimes: number[];
   /** Bytes received by the upload sink, per request. */
   uploads: number[];
+  /** Bytes the upload sink has received so far in the upload in progress (0 between uploads). */
+  uploadReceiving(): number;
   /** Requests currently being served (open streams included). */
   inFlight(): number;
   setStreamTiming(intervalMs: number, chunks?: string[]): void;
@@ -129,21 +132,41 @@ export async function startOpenAiUpstream(options: OpenAiUpstreamOptions): Promi
   const revoked = new Set<string>();
   const seenTokens = new Set<string>();
   const uploads: number[] = [];
+  let uploadReceiving = 0;
   let chunks = options.streamChunks ?? DEFAULT_CHUNKS;
   let intervalMs = options.chunkIntervalMs ?? 50;
   let inFlight = 0;
   const state = { lastStreamSendTimes: [] as number[] };
-  const modelsBody = JSON.stringify({ object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 0, owned_by: 'stand-in' }] });
+  const modelsBody = JSON.stringify({
+    object: 'list',
+    data: [{ id: 'gpt-4o-mini', object: 'model', created: 0, owned_by: 'stand-in' }],
+  });
 
   const record = (req: http.IncomingMessage, status: number, token?: string, claims?: JWTPayload) => {
     if (requests.length < recordLimit) {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, token, claims, status });
+      requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        token,
+        claims,
+        status,
+      });
     }
   };
 
-  const json = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  const json = (
+    res: http.ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
   };
 
@@ -177,14 +200,22 @@ export async function startOpenAiUpstream(options: OpenAiUpstreamOptions): Promi
     if (next !== undefined) {
       record(req, next.status, token, claims);
       req.resume();
-      json(res, next.status, next.body ?? { error: { code: String(next.status), message: 'scripted' } }, next.headers);
+      json(
+        res,
+        next.status,
+        next.body ?? { error: { code: String(next.status), message: 'scripted' } },
+        next.headers,
+      );
       return;
     }
 
     if (path === OPENAI_UPSTREAM_PATHS.models) {
       record(req, 200, token, claims);
       req.resume();
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(modelsBody) });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(modelsBody),
+      });
       res.end(modelsBody);
       return;
     }
@@ -194,9 +225,11 @@ export async function startOpenAiUpstream(options: OpenAiUpstreamOptions): Promi
       let bytes = 0;
       req.on('data', (c: Buffer) => {
         bytes += c.length;
+        uploadReceiving = bytes;
         hash.update(c);
       });
       req.on('end', () => {
+        uploadReceiving = 0;
         uploads.push(bytes);
         record(req, 200, token, claims);
         json(res, 200, { bytes, sha256: hash.digest('hex') });
@@ -254,7 +287,14 @@ export async function startOpenAiUpstream(options: OpenAiUpstreamOptions): Promi
           object: 'chat.completion',
           created,
           model,
-          choices: [{ index: 0, message: { role: 'assistant', content: chunks.join(''), refusal: null }, logprobs: null, finish_reason: 'stop' }],
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: chunks.join(''), refusal: null },
+              logprobs: null,
+              finish_reason: 'stop',
+            },
+          ],
           usage: { prompt_tokens: 5, completion_tokens: chunks.length, total_tokens: 5 + chunks.length },
         });
         return;
@@ -268,7 +308,10 @@ export async function startOpenAiUpstream(options: OpenAiUpstreamOptions): Promi
     json(res, 404, { error: { code: 'NotFound', message: `no route for ${req.method} ${path}` } });
   };
 
-  const streamChat = async (res: http.ServerResponse, meta: { id: string; created: number; model: string }) => {
+  const streamChat = async (
+    res: http.ServerResponse,
+    meta: { id: string; created: number; model: string },
+  ) => {
     const times: number[] = [];
     state.lastStreamSendTimes = times;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -306,6 +349,7 @@ export async function startOpenAiUpstream(options: OpenAiUpstreamOptions): Promi
     url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
     requests,
     uploads,
+    uploadReceiving: () => uploadReceiving,
     get lastStreamSendTimes() {
       return state.lastStreamSendTimes;
     },

@@ -39,7 +39,11 @@ export async function startTokenGate(options: TokenGateOptions): Promise<TokenGa
       decisions.push({ method: req.method ?? '', url: req.url ?? '', status: 401, reason });
       req.resume();
       const body = JSON.stringify({ error: { code: 'InvalidAuthenticationToken', message: reason } });
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(401, {
+        'content-type': 'application/json',
+        'www-authenticate': 'Bearer',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(body);
     };
     if (token === undefined) {
@@ -51,10 +55,13 @@ export async function startTokenGate(options: TokenGateOptions): Promise<TokenGa
         decisions.push({ method: req.method ?? '', url: req.url ?? '', status: 200, audience: claims.aud });
         const headers = { ...req.headers, host: upstream.host };
         delete headers.authorization;
-        const up = http.request({ agent, host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (upRes) => {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
-        });
+        const up = http.request(
+          { agent, host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+          (upRes) => {
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            upRes.pipe(res);
+          },
+        );
         up.on('error', () => {
           if (!res.headersSent) res.writeHead(502).end();
           else res.destroy();

@@ -64,7 +64,8 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output: string[] = [];
-  for (const stream of [child.stdout, child.stderr]) stream.on('data', (c: Buffer) => output.push(...c.toString('utf8').split('\n').filter(Boolean)));
+  for (const stream of [child.stdout, child.stderr])
+    stream.on('data', (c: Buffer) => output.push(...c.toString('utf8').split('\n').filter(Boolean)));
   const exited = once(child, 'exit');
   const url = `http://127.0.0.1:${port}`;
 

@@ -38,7 +38,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'prom-sidecar-e2e-'));
   certPath = join(dir, 'cert.pem');
   await writeFile(certPath, cert.pem);
-  gate = await startTokenGate({ upstream: prometheus.url, verify: (t) => entra.verifyAccessToken(t, { audience: AUDIENCE }) });
+  gate = await startTokenGate({
+    upstream: prometheus.url,
+    verify: (t) => entra.verifyAccessToken(t, { audience: AUDIENCE }),
+  });
   sidecar = await launchApp(ENTRY, {
     env: {
       ...credentialEnv(),
@@ -63,9 +66,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A fixed evaluation time in the past makes both answers deterministic. */
-function fixedTime(): number {
-  return Math.floor(Date.now() / 1000) - 2;
+/**
+ * A fixed evaluation time makes both answers deterministic: the timestamp of the newest scraped
+ * sample, so that every query below has data at it.
+ */
+async function fixedTime(): Promise<number> {
+  const res = await fetch(`${prometheus.url}/api/v1/query?query=up`);
+  const body = (await res.json()) as { data: { result: Array<{ value: [number, string] }> } };
+  return body.data.result[0]!.value[0];
 }
 
 describe('prom-sidecar end to end with a real Prometheus', () => {
@@ -73,12 +81,14 @@ describe('prom-sidecar end to end with a real Prometheus', () => {
     const none = await fetch(`${gate.url}/api/v1/query?query=up`);
     expect(none.status).toBe(401);
     const wrong = entra.issueAccessToken({ scope: 'https://cognitiveservices.azure.com/.default', clientId });
-    const res = await fetch(`${gate.url}/api/v1/query?query=up`, { headers: { authorization: `Bearer ${wrong}` } });
+    const res = await fetch(`${gate.url}/api/v1/query?query=up`, {
+      headers: { authorization: `Bearer ${wrong}` },
+    });
     expect(res.status).toBe(401);
   });
 
   it('PromQL through the sidecar returns what Prometheus returns directly (GET and POST)', async () => {
-    const t = fixedTime();
+    const t = await fixedTime();
     const queries = [
       `/api/v1/query?query=up&time=${t}`,
       `/api/v1/query?query=${encodeURIComponent('sum by (job) (prometheus_http_requests_total)')}&time=${t}`,
@@ -93,13 +103,17 @@ describe('prom-sidecar end to end with a real Prometheus', () => {
       expect([q, via.status]).toEqual([q, 200]);
       const viaBody = (await via.json()) as { status: string; data: unknown };
       expect(viaBody.status).toBe('success');
+      if (q.includes('query=up&time'))
+        expect((viaBody.data as { result: unknown[] }).result.length).toBeGreaterThan(0);
       expect([q, viaBody.data]).toEqual([q, ((await direct.json()) as { data: unknown }).data]);
     }
     const form = `query=${encodeURIComponent('count(up)')}&time=${t}`;
     const post = (base: string) =>
-      fetch(`${base}/api/v1/query`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form }).then(
-        (r) => r.json() as Promise<{ status: string; data: { result: unknown[] } }>,
-      );
+      fetch(`${base}/api/v1/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form,
+      }).then((r) => r.json() as Promise<{ status: string; data: { result: unknown[] } }>);
     const [viaPost, directPost] = await Promise.all([post(sidecar.url), post(prometheus.url)]);
     expect(viaPost.status).toBe('success');
     expect(viaPost.data.result.length).toBeGreaterThan(0);
@@ -113,7 +127,9 @@ describe('prom-sidecar end to end with a real Prometheus', () => {
   it('answers 404 JSON for paths outside the read API', async () => {
     const res = await fetch(`${sidecar.url}/api/v1/admin/tsdb/delete_series?match[]=up`, { method: 'POST' });
     expect(res.status).toBe(404);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/only the Prometheus read API/);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /only the Prometheus read API/,
+    );
   });
 
   it('serves the seed /health, /livez, /readyz and /metrics', async () => {
