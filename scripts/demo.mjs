@@ -27,10 +27,20 @@ import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: flags } = parseArgs({
-  options: { check: { type: 'boolean', default: false }, compose: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+  options: {
+    check: { type: 'boolean', default: false },
+    compose: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
 });
 if (flags.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 18).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.stdout.write(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1, 18)
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n') + '\n',
+  );
   process.exit(0);
 }
 
@@ -123,7 +133,9 @@ function start(name, cmd, args, { env = {}, waitFor = 'listening', timeoutMs = 3
   void exited.then(({ code, signal }) => {
     log.end();
     if (!stopping) {
-      say(`\n${name} exited unexpectedly (code ${code}, signal ${signal}); last output:\n${lines.slice(-20).join('\n')}\n`);
+      say(
+        `\n${name} exited unexpectedly (code ${code}, signal ${signal}); last output:\n${lines.slice(-20).join('\n')}\n`,
+      );
       void stopAll(1);
     }
   });
@@ -135,7 +147,10 @@ function start(name, cmd, args, { env = {}, waitFor = 'listening', timeoutMs = 3
       throw new Error(`${name} exited (${code}) before it was ready:\n${lines.slice(-30).join('\n')}`);
     }),
     new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${name} not ready within ${timeoutMs} ms:\n${lines.slice(-30).join('\n')}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${name} not ready within ${timeoutMs} ms:\n${lines.slice(-30).join('\n')}`)),
+        timeoutMs,
+      );
     }),
   ]).finally(() => clearTimeout(timer));
 }
@@ -164,7 +179,8 @@ process.on('SIGINT', () => {
 process.on('SIGTERM', () => void stopAll(0));
 // Last resort (an exception in this script): no child outlives the demo.
 process.on('exit', () => {
-  for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const { child } of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 async function freePort() {
@@ -181,7 +197,9 @@ async function assertPortFree(name, port) {
   try {
     await new Promise((ok, ko) => server.once('error', ko).listen(port, '127.0.0.1', ok));
   } catch (err) {
-    throw new Error(`port ${port} for ${name} is in use (${err.code}); stop what uses it or run with DEMO_RANDOM_PORTS=1`);
+    throw new Error(
+      `port ${port} for ${name} is in use (${err.code}); stop what uses it or run with DEMO_RANDOM_PORTS=1`,
+    );
   } finally {
     server.close();
   }
@@ -197,7 +215,8 @@ async function poll(what, fn, timeoutMs = 30_000, stepMs = 250) {
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${last.message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
@@ -206,10 +225,14 @@ async function poll(what, fn, timeoutMs = 30_000, stepMs = 250) {
 
 async function main() {
   for (const [name, file] of Object.entries(ENTRIES)) {
-    if (!existsSync(file)) throw new Error(`${file} is missing (${name}): run \`npx turbo run build\` first (npm run demo does)`);
+    if (!existsSync(file))
+      throw new Error(`${file} is missing (${name}): run \`npx turbo run build\` first (npm run demo does)`);
   }
   for (const bin of ['/usr/bin/prometheus', '/usr/bin/redis-server']) {
-    if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`node scripts/ensure-test-deps.mjs\` (installs prometheus and redis-server)`);
+    if (!existsSync(bin))
+      throw new Error(
+        `${bin} is missing: run \`node scripts/ensure-test-deps.mjs\` (installs prometheus and redis-server)`,
+      );
   }
 
   const ports = { ...FIXED_PORTS };
@@ -264,7 +287,17 @@ async function main() {
     ),
   );
   say(`starting dev-entra, prometheus, redis, stand-ins and five apps (logs: ${logDir}) ...`);
-  await start('dev-entra', node, [ENTRIES['dev-entra'], '--port', String(ports['dev-entra']), '--tenant', TENANT, '--ca-file', caFile, '--apps', file('apps.json')]);
+  await start('dev-entra', node, [
+    ENTRIES['dev-entra'],
+    '--port',
+    String(ports['dev-entra']),
+    '--tenant',
+    TENANT,
+    '--ca-file',
+    caFile,
+    '--apps',
+    file('apps.json'),
+  ]);
   // The checks' browser-like sign-in talks to dev-entra from this process.
   tls.setDefaultCACertificates([...tls.getCACertificates('default'), readFileSync(caFile, 'utf8')]);
 
@@ -279,7 +312,11 @@ async function main() {
       '  - job_name: prometheus',
       '    static_configs:',
       `      - targets: ['127.0.0.1:${ports.prometheus}']`,
-      ...appJobs.flatMap((job) => [`  - job_name: ${job}`, '    static_configs:', `      - targets: ['127.0.0.1:${ports[job]}']`]),
+      ...appJobs.flatMap((job) => [
+        `  - job_name: ${job}`,
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${ports[job]}']`,
+      ]),
       '',
     ].join('\n'),
   );
@@ -288,17 +325,51 @@ async function main() {
     start(
       'prometheus',
       '/usr/bin/prometheus',
-      [`--config.file=${file('prometheus.yml')}`, `--storage.tsdb.path=${file('prometheus-data')}`, `--web.listen-address=127.0.0.1:${ports.prometheus}`, '--log.level=warn'],
+      [
+        `--config.file=${file('prometheus.yml')}`,
+        `--storage.tsdb.path=${file('prometheus-data')}`,
+        `--web.listen-address=127.0.0.1:${ports.prometheus}`,
+        '--log.level=warn',
+      ],
       { waitFor: 'none' },
     ),
     start(
       'redis',
       '/usr/bin/redis-server',
-      ['--bind', '127.0.0.1', '--port', String(ports.redis), '--dir', workdir, '--save', '', '--appendonly', 'no', '--requirepass', REDIS_PASSWORD, '--logfile', ''],
+      [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(ports.redis),
+        '--dir',
+        workdir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--requirepass',
+        REDIS_PASSWORD,
+        '--logfile',
+        '',
+      ],
       { readyLine: 'Ready to accept connections' },
     ),
-    start('openai-upstream', node, [ENTRIES.standin, 'openai-upstream', '--port', String(ports['openai-upstream']), ...entraArgs]),
-    start('prometheus-gate', node, [ENTRIES.standin, 'prometheus-gate', '--port', String(ports['prometheus-gate']), '--upstream', url.prometheus, ...entraArgs]),
+    start('openai-upstream', node, [
+      ENTRIES.standin,
+      'openai-upstream',
+      '--port',
+      String(ports['openai-upstream']),
+      ...entraArgs,
+    ]),
+    start('prometheus-gate', node, [
+      ENTRIES.standin,
+      'prometheus-gate',
+      '--port',
+      String(ports['prometheus-gate']),
+      '--upstream',
+      url.prometheus,
+      ...entraArgs,
+    ]),
     start('kube-api', node, [
       ENTRIES.standin,
       'kube-api',
@@ -410,12 +481,17 @@ async function mainCompose() {
   const pathMap = new Map();
   const remapPorts = (text) =>
     String(text).replace(/\b(127\.0\.0\.1|0\.0\.0\.0|localhost):(\d+)\b/g, (all, host, port) =>
-      portMap.has(Number(port)) ? `${host === '0.0.0.0' ? '127.0.0.1' : host}:${portMap.get(Number(port))}` : all,
+      portMap.has(Number(port))
+        ? `${host === '0.0.0.0' ? '127.0.0.1' : host}:${portMap.get(Number(port))}`
+        : all,
     );
   const remapPaths = (text) => {
     let out = String(text);
     for (const [target, local] of [...pathMap].sort((a, b) => b[0].length - a[0].length)) {
-      out = out.replace(new RegExp(`(^|[=\\s"'])${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=/|$|[\\s"',])`, 'g'), `$1${local}`);
+      out = out.replace(
+        new RegExp(`(^|[=\\s"'])${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=/|$|[\\s"',])`, 'g'),
+        `$1${local}`,
+      );
     }
     return out;
   };
@@ -445,14 +521,20 @@ async function mainCompose() {
     args.map((a, i) => {
       if (args[i - 1] === '--port' && portMap.has(Number(a))) return String(portMap.get(Number(a)));
       if (args[i - 1] === '--host' && a === '0.0.0.0') return '127.0.0.1';
-      if (a.startsWith('--storage.tsdb.path=')) return `--storage.tsdb.path=${join(workdir, 'prometheus-data')}`;
+      if (a.startsWith('--storage.tsdb.path='))
+        return `--storage.tsdb.path=${join(workdir, 'prometheus-data')}`;
       return remap(a);
     });
   const envOf = (svc) => {
     const env = {};
     for (const [k, v] of Object.entries(svc.environment ?? {})) {
       const value = v === null ? '' : String(v);
-      env[k] = k === 'PORT' && portMap.has(Number(value)) ? String(portMap.get(Number(value))) : k === 'HOST' && value === '0.0.0.0' ? '127.0.0.1' : remap(value);
+      env[k] =
+        k === 'PORT' && portMap.has(Number(value))
+          ? String(portMap.get(Number(value)))
+          : k === 'HOST' && value === '0.0.0.0'
+            ? '127.0.0.1'
+            : remap(value);
     }
     return env;
   };
@@ -465,13 +547,29 @@ async function mainCompose() {
     const dockerfile = typeof svc.build === 'object' ? svc.build.dockerfile : undefined;
     const appMatch = /^apps\/([\w-]+)\/Dockerfile$/.exec(dockerfile ?? '');
     if (appMatch) {
-      plan.set(name, { cmd: node, args: [join(root, 'apps', appMatch[1], 'dist', 'main.js')], env: { NODE_ENV: 'production', ...envOf(svc) } });
+      plan.set(name, {
+        cmd: node,
+        args: [join(root, 'apps', appMatch[1], 'dist', 'main.js')],
+        env: { NODE_ENV: 'production', ...envOf(svc) },
+      });
     } else if (dockerfile === 'dev/Dockerfile' && command[0] === 'node') {
-      plan.set(name, { cmd: node, args: [join(root, command[1]), ...remapArgs(command.slice(2))], env: { NODE_ENV: 'production', ...envOf(svc) } });
+      plan.set(name, {
+        cmd: node,
+        args: [join(root, command[1]), ...remapArgs(command.slice(2))],
+        env: { NODE_ENV: 'production', ...envOf(svc) },
+      });
     } else if (svc.image?.startsWith('prom/prometheus:')) {
-      plan.set(name, { cmd: '/usr/bin/prometheus', args: [...remapArgs(command), '--log.level=warn'], waitFor: 'none' });
+      plan.set(name, {
+        cmd: '/usr/bin/prometheus',
+        args: [...remapArgs(command), '--log.level=warn'],
+        waitFor: 'none',
+      });
     } else if (svc.image?.startsWith('redis:')) {
-      plan.set(name, { cmd: '/usr/bin/redis-server', args: remapArgs(command.slice(1)), readyLine: 'Ready to accept connections' });
+      plan.set(name, {
+        cmd: '/usr/bin/redis-server',
+        args: remapArgs(command.slice(1)),
+        readyLine: 'Ready to accept connections',
+      });
     } else {
       skipped.push(name);
     }
@@ -479,12 +577,18 @@ async function mainCompose() {
   // Start in dependency order, each wave in parallel.
   const startedSet = new Set(skipped);
   while (startedSet.size < Object.keys(services).length) {
-    const wave = [...plan.keys()].filter((n) => !startedSet.has(n) && Object.keys(depsOf(services[n])).every((d) => startedSet.has(d)));
+    const wave = [...plan.keys()].filter(
+      (n) => !startedSet.has(n) && Object.keys(depsOf(services[n])).every((d) => startedSet.has(d)),
+    );
     if (wave.length === 0) throw new Error('docker-compose.yml: depends_on has a cycle or a missing service');
     await Promise.all(
       wave.map((n) => {
         const p = plan.get(n);
-        return start(n, p.cmd, p.args, { env: p.env ?? {}, waitFor: p.waitFor ?? 'listening', readyLine: p.readyLine });
+        return start(n, p.cmd, p.args, {
+          env: p.env ?? {},
+          waitFor: p.waitFor ?? 'listening',
+          readyLine: p.readyLine,
+        });
       }),
     );
     for (const n of wave) startedSet.add(n);
@@ -520,12 +624,16 @@ async function mainCompose() {
       run: async () => {
         const res = await fetch(`${published}/${tenant}/v2.0/.well-known/openid-configuration`);
         const body = await res.json();
-        if (res.status !== 200 || body.issuer !== `${url.entra}/${tenant}/v2.0`) throw new Error(`HTTP ${res.status}, issuer ${body.issuer}`);
+        if (res.status !== 200 || body.issuer !== `${url.entra}/${tenant}/v2.0`)
+          throw new Error(`HTTP ${res.status}, issuer ${body.issuer}`);
       },
     },
   ];
   const rows = [
-    ...[...plan.keys()].map((n) => [n, (services[n]['x-listen-ports'] ?? []).map((p) => `127.0.0.1:${portMap.get(p)}`).join(' ')]),
+    ...[...plan.keys()].map((n) => [
+      n,
+      (services[n]['x-listen-ports'] ?? []).map((p) => `127.0.0.1:${portMap.get(p)}`).join(' '),
+    ]),
     ...skipped.map((n) => [n, '(skipped: needs Docker)']),
   ];
   return { rows, url, secret: envOf(services['token-server']).AZD_AUTH_SECRET, extraChecks };
@@ -540,11 +648,16 @@ function depsOf(svc) {
 
 function demoChecks(url, secret) {
   const chatPath = '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21';
-  const chatBody = (stream) => JSON.stringify({ messages: [{ role: 'user', content: 'Say hello' }], ...(stream ? { stream: true } : {}) });
+  const chatBody = (stream) =>
+    JSON.stringify({
+      messages: [{ role: 'user', content: 'Say hello' }],
+      ...(stream ? { stream: true } : {}),
+    });
   const sq = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
   const expectStatus = async (res, status) => {
     const text = await res.text();
-    if (res.status !== status) throw new Error(`HTTP ${res.status} (expected ${status}): ${text.slice(0, 300)}`);
+    if (res.status !== status)
+      throw new Error(`HTTP ${res.status} (expected ${status}): ${text.slice(0, 300)}`);
     return text;
   };
   const mgmt = 'https://management.azure.com';
@@ -555,7 +668,9 @@ function demoChecks(url, secret) {
       curl: `curl -s '${url.promSidecar}/api/v1/query?query=up'`,
       run: () =>
         poll('prometheus has scraped samples', async () => {
-          const body = JSON.parse(await expectStatus(await fetch(`${url.promSidecar}/api/v1/query?query=up`), 200));
+          const body = JSON.parse(
+            await expectStatus(await fetch(`${url.promSidecar}/api/v1/query?query=up`), 200),
+          );
           return body.status === 'success' && body.data.result.length > 0;
         }),
     },
@@ -580,7 +695,14 @@ function demoChecks(url, secret) {
       curl: `curl -s '${url.openaiProxy}${chatPath}' -H 'content-type: application/json' -d ${sq(chatBody(false))}`,
       run: async () => {
         const body = JSON.parse(
-          await expectStatus(await fetch(`${url.openaiProxy}${chatPath}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody(false) }), 200),
+          await expectStatus(
+            await fetch(`${url.openaiProxy}${chatPath}`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: chatBody(false),
+            }),
+            200,
+          ),
         );
         if (!body.choices?.[0]?.message?.content) throw new Error(`no completion: ${JSON.stringify(body)}`);
       },
@@ -590,9 +712,14 @@ function demoChecks(url, secret) {
       title: 'streaming chat completion (server-sent events pass through as they come)',
       curl: `curl -sN '${url.openaiProxy}${chatPath}' -H 'content-type: application/json' -d ${sq(chatBody(true))}`,
       run: async () => {
-        const res = await fetch(`${url.openaiProxy}${chatPath}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody(true) });
+        const res = await fetch(`${url.openaiProxy}${chatPath}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: chatBody(true),
+        });
         const text = await expectStatus(res, 200);
-        if (!res.headers.get('content-type')?.includes('text/event-stream') || !text.includes('data: [DONE]')) throw new Error(`not an SSE stream: ${text.slice(0, 200)}`);
+        if (!res.headers.get('content-type')?.includes('text/event-stream') || !text.includes('data: [DONE]'))
+          throw new Error(`not an SSE stream: ${text.slice(0, 200)}`);
       },
     },
     {
@@ -601,30 +728,46 @@ function demoChecks(url, secret) {
       curl: `curl -s '${url.tokenServer}/token?scope=${mgmt}/.default' -H 'Authorization: Bearer ${secret}'`,
       run: async () => {
         const body = JSON.parse(
-          await expectStatus(await fetch(`${url.tokenServer}/token?scope=${mgmt}/.default`, { headers: { authorization: `Bearer ${secret}` } }), 200),
+          await expectStatus(
+            await fetch(`${url.tokenServer}/token?scope=${mgmt}/.default`, {
+              headers: { authorization: `Bearer ${secret}` },
+            }),
+            200,
+          ),
         );
-        if (typeof body.access_token !== 'string') throw new Error(`no access_token: ${JSON.stringify(body)}`);
+        if (typeof body.access_token !== 'string')
+          throw new Error(`no access_token: ${JSON.stringify(body)}`);
       },
     },
     {
       app: 'token-server',
-      title: 'the App Service managed-identity protocol (IDENTITY_ENDPOINT + IDENTITY_HEADER for unmodified Azure SDKs)',
+      title:
+        'the App Service managed-identity protocol (IDENTITY_ENDPOINT + IDENTITY_HEADER for unmodified Azure SDKs)',
       curl: `curl -s '${url.tokenServer}/msi/token?resource=${mgmt}&api-version=2019-08-01' -H 'X-IDENTITY-HEADER: ${secret}'`,
       run: async () => {
         const body = JSON.parse(
           await expectStatus(
-            await fetch(`${url.tokenServer}/msi/token?resource=${mgmt}&api-version=2019-08-01`, { headers: { 'x-identity-header': secret } }),
+            await fetch(`${url.tokenServer}/msi/token?resource=${mgmt}&api-version=2019-08-01`, {
+              headers: { 'x-identity-header': secret },
+            }),
             200,
           ),
         );
-        if (typeof body.access_token !== 'string') throw new Error(`no access_token: ${JSON.stringify(body)}`);
+        if (typeof body.access_token !== 'string')
+          throw new Error(`no access_token: ${JSON.stringify(body)}`);
       },
     },
     {
       app: 'token-server',
       title: 'a wrong secret is refused',
       curl: `curl -s -o /dev/null -w '%{http_code}\\n' '${url.tokenServer}/token?scope=${mgmt}/.default' -H 'Authorization: Bearer wrong'   # 401`,
-      run: async () => expectStatus(await fetch(`${url.tokenServer}/token?scope=${mgmt}/.default`, { headers: { authorization: 'Bearer wrong' } }), 401),
+      run: async () =>
+        expectStatus(
+          await fetch(`${url.tokenServer}/token?scope=${mgmt}/.default`, {
+            headers: { authorization: 'Bearer wrong' },
+          }),
+          401,
+        ),
     },
     {
       app: 'carta-forwardauth',
@@ -632,9 +775,12 @@ function demoChecks(url, secret) {
       curl: `curl -si ${url.carta}/ -H 'X-Forwarded-Uri: /session/carta/abc123/' | grep -i -e '^HTTP' -e carta-auth-token`,
       run: () =>
         poll('carta-forwardauth allows abc123', async () => {
-          const res = await fetch(`${url.carta}/`, { headers: { 'x-forwarded-uri': '/session/carta/abc123/' } });
+          const res = await fetch(`${url.carta}/`, {
+            headers: { 'x-forwarded-uri': '/session/carta/abc123/' },
+          });
           await res.text();
-          if (res.status !== 200 || res.headers.get('carta-auth-token') !== 'alice') throw new Error(`HTTP ${res.status}, carta-auth-token ${res.headers.get('carta-auth-token')}`);
+          if (res.status !== 200 || res.headers.get('carta-auth-token') !== 'alice')
+            throw new Error(`HTTP ${res.status}, carta-auth-token ${res.headers.get('carta-auth-token')}`);
           return true;
         }),
     },
@@ -642,11 +788,16 @@ function demoChecks(url, secret) {
       app: 'carta-forwardauth',
       title: 'deny: no such session -> 403',
       curl: `curl -s -o /dev/null -w '%{http_code}\\n' ${url.carta}/ -H 'X-Forwarded-Uri: /session/carta/nosuch0/'   # 403`,
-      run: async () => expectStatus(await fetch(`${url.carta}/`, { headers: { 'x-forwarded-uri': '/session/carta/nosuch0/' } }), 403),
+      run: async () =>
+        expectStatus(
+          await fetch(`${url.carta}/`, { headers: { 'x-forwarded-uri': '/session/carta/nosuch0/' } }),
+          403,
+        ),
     },
     {
       app: 'aks-broker',
-      title: 'open in a browser and sign in as alice, bob or carol@contoso.test: the page shows what that user may do (bob: pods in team-a, not team-b)',
+      title:
+        'open in a browser and sign in as alice, bob or carol@contoso.test: the page shows what that user may do (bob: pods in team-a, not team-b)',
       curl: `${url.broker}/`,
       run: () => brokerSignIn(url),
     },
@@ -654,7 +805,11 @@ function demoChecks(url, secret) {
       app: 'aks-broker',
       title: 'not signed in: the Kubernetes proxy refuses',
       curl: `curl -s -o /dev/null -w '%{http_code}\\n' ${url.broker}/k8s/api/v1/namespaces/team-a/pods   # 401`,
-      run: async () => expectStatus(await fetch(`${url.broker}/k8s/api/v1/namespaces/team-a/pods`, { redirect: 'manual' }), 401),
+      run: async () =>
+        expectStatus(
+          await fetch(`${url.broker}/k8s/api/v1/namespaces/team-a/pods`, { redirect: 'manual' }),
+          401,
+        ),
     },
   ];
 }
@@ -667,7 +822,10 @@ async function brokerSignIn(url) {
   const cookies = new Map();
   const jar = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   const brokerFetch = async (path) => {
-    const res = await fetch(new URL(path, url.broker), { headers: cookies.size ? { cookie: jar() } : {}, redirect: 'manual' });
+    const res = await fetch(new URL(path, url.broker), {
+      headers: cookies.size ? { cookie: jar() } : {},
+      redirect: 'manual',
+    });
     for (const c of res.headers.getSetCookie()) {
       const [pair] = c.split(';');
       const eq = pair.indexOf('=');
@@ -677,7 +835,8 @@ async function brokerSignIn(url) {
   };
   const login = await brokerFetch('/login');
   const authorize = login.headers.get('location');
-  if (login.status !== 302 || !authorize?.startsWith(url.entra)) throw new Error(`/login: HTTP ${login.status} -> ${authorize}`);
+  if (login.status !== 302 || !authorize?.startsWith(url.entra))
+    throw new Error(`/login: HTTP ${login.status} -> ${authorize}`);
   const page = await fetch(authorize, { redirect: 'manual' });
   const html = await page.text();
   const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
@@ -696,10 +855,12 @@ async function brokerSignIn(url) {
   if (done.status !== 303) throw new Error(`/callback: HTTP ${done.status}`);
   const me = await brokerFetch('/api/me');
   const meText = await me.text();
-  if (me.status !== 200 || !meText.includes('bob@contoso.test')) throw new Error(`/api/me: HTTP ${me.status} ${meText.slice(0, 200)}`);
+  if (me.status !== 200 || !meText.includes('bob@contoso.test'))
+    throw new Error(`/api/me: HTTP ${me.status} ${meText.slice(0, 200)}`);
   const pods = await brokerFetch('/k8s/api/v1/namespaces/team-a/pods');
   const podsBody = await pods.text();
-  if (pods.status !== 200 || !podsBody.includes('api-0')) throw new Error(`team-a pods as bob: HTTP ${pods.status} ${podsBody.slice(0, 200)}`);
+  if (pods.status !== 200 || !podsBody.includes('api-0'))
+    throw new Error(`team-a pods as bob: HTTP ${pods.status} ${podsBody.slice(0, 200)}`);
   const denied = await brokerFetch('/k8s/api/v1/namespaces/team-b/pods');
   await denied.text();
   if (denied.status !== 403) throw new Error(`team-b pods as bob: HTTP ${denied.status} (expected 403)`);
@@ -720,7 +881,9 @@ function printSummary(rows, checks) {
     say(c.curl);
   }
   say('');
-  say(`dev-entra demo users: alice@contoso.test, bob@contoso.test, carol@contoso.test (no passwords). Files and logs: ${workdir}`);
+  say(
+    `dev-entra demo users: alice@contoso.test, bob@contoso.test, carol@contoso.test (no passwords). Files and logs: ${workdir}`,
+  );
 }
 
 const started = Date.now();
@@ -741,7 +904,11 @@ try {
         say(`  FAIL  ${c.app}: ${c.title}\n        ${err.message}`);
       }
     }
-    say(failed === 0 ? `all ${checks.length} checks passed (${((Date.now() - started) / 1000).toFixed(1)} s)` : `${failed} of ${checks.length} checks failed (logs: ${logDir})`);
+    say(
+      failed === 0
+        ? `all ${checks.length} checks passed (${((Date.now() - started) / 1000).toFixed(1)} s)`
+        : `${failed} of ${checks.length} checks failed (logs: ${logDir})`,
+    );
     await stopAll(failed === 0 ? 0 : 1);
   } else {
     say('Ctrl-C stops everything.');

@@ -23,13 +23,18 @@ ensureHelm();
 
 function installDebianPackages(packages) {
   if (process.platform !== 'linux' || !existsSync('/usr/bin/apt-get')) {
-    console.error(`missing test dependencies: ${packages.join(', ')}; install them with your package manager`);
+    console.error(
+      `missing test dependencies: ${packages.join(', ')}; install them with your package manager`,
+    );
     process.exit(1);
   }
   const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
   const run = (args) => {
     const [cmd, ...rest] = [...sudo, ...args];
-    const r = spawnSync(cmd, rest, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const r = spawnSync(cmd, rest, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     if (r.status !== 0) throw new Error(`${[cmd, ...rest].join(' ')} failed with exit code ${r.status}`);
   };
   console.log(`installing test dependencies: ${packages.join(', ')}`);

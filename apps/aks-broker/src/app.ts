@@ -49,7 +49,8 @@ const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
 /** CSP without inline script or style; no framing; no referrer (the callback URL carries a code). */
 const securityHeaders: RequestHandler = (_req, res, next) => {
   res.set({
-    'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    'content-security-policy':
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
     'referrer-policy': 'no-referrer',
@@ -66,14 +67,21 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
   const signer = new CookieSigner(config.session.secrets);
   const cookie = { name: config.session.cookieName, secure: config.session.cookieSecure };
   const audit = new AuditLog(logger);
-  const token: TokenSource = async (session) => (await deps.entra.aksToken(session.user, session.cacheKey)).accessToken;
+  const token: TokenSource = async (session) =>
+    (await deps.entra.aksToken(session.user, session.cacheKey)).accessToken;
   const perUser = rateLimitByUser(deps.rateLimiter, () => brokerMetrics.rateLimited.inc());
   const csrf = csrfGuard(config.publicUrl);
 
   const ready = async () => {
     const store = await deps.store.ping();
     if (!deps.entra.ready) await deps.entra.loadMetadata().catch(() => undefined);
-    return { ready: store && deps.entra.ready, details: { store: { kind: deps.store.kind, ok: store }, identityProvider: { metadata: deps.entra.ready } } };
+    return {
+      ready: store && deps.entra.ready,
+      details: {
+        store: { kind: deps.store.kind, ok: store },
+        identityProvider: { metadata: deps.entra.ready },
+      },
+    };
   };
 
   const pipeline: Array<RequestHandler | Router | [string, ...Array<RequestHandler | Router>]> = [
@@ -83,9 +91,33 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
     metricsRoute(metrics.registry),
     express.static(deps.publicDir ?? PUBLIC_DIR, { index: 'index.html', maxAge: 0, redirect: false }),
     loadSession({ signer, cookie, sessions }),
-    authRoutes({ entra: deps.entra, sessions, loginStates, partitions: deps.partitions, signer, cookie, publicUrl: config.publicUrl, logger, metrics: brokerMetrics }),
-    ['/api', routeLabel('/api'), requireSession, csrf, perUser, meRoutes({ client: deps.kube, token, audit, namespaces: config.ui.namespaces, metrics: brokerMetrics })],
-    [PATHS.kube, routeLabel(PATHS.kube), requireSession, csrf, perUser, kubeProxy({ client: deps.kube, token, audit, metrics: brokerMetrics })],
+    authRoutes({
+      entra: deps.entra,
+      sessions,
+      loginStates,
+      partitions: deps.partitions,
+      signer,
+      cookie,
+      publicUrl: config.publicUrl,
+      logger,
+      metrics: brokerMetrics,
+    }),
+    [
+      '/api',
+      routeLabel('/api'),
+      requireSession,
+      csrf,
+      perUser,
+      meRoutes({ client: deps.kube, token, audit, namespaces: config.ui.namespaces, metrics: brokerMetrics }),
+    ],
+    [
+      PATHS.kube,
+      routeLabel(PATHS.kube),
+      requireSession,
+      csrf,
+      perUser,
+      kubeProxy({ client: deps.kube, token, audit, metrics: brokerMetrics }),
+    ],
     notFoundHandler(),
   ];
 

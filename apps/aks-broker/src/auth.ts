@@ -23,7 +23,10 @@ export interface AuthDeps {
 }
 
 /** The session id from the signed cookie, if the signature holds. */
-function sessionIdOf(cookieHeader: string | undefined, deps: Pick<AuthDeps, 'signer' | 'cookie'>): string | undefined {
+function sessionIdOf(
+  cookieHeader: string | undefined,
+  deps: Pick<AuthDeps, 'signer' | 'cookie'>,
+): string | undefined {
   const raw = readCookie(cookieHeader, deps.cookie.name);
   return raw === undefined ? undefined : deps.signer.unsign(raw);
 }
@@ -61,7 +64,12 @@ export function csrfGuard(publicUrl: string): RequestHandler {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
     const sentOrigin = req.headers.origin;
     if (req.headers[HEADERS.csrf] === undefined || (sentOrigin !== undefined && sentOrigin !== origin)) {
-      return next(new ForbiddenError(`state-changing requests need the ${HEADERS.csrf} header and a same-origin Origin`, 'csrf'));
+      return next(
+        new ForbiddenError(
+          `state-changing requests need the ${HEADERS.csrf} header and a same-origin Origin`,
+          'csrf',
+        ),
+      );
     }
     next();
   };
@@ -78,13 +86,15 @@ export function authRoutes(deps: AuthDeps): Router {
       let returnTo = '/';
       if (requested !== undefined) {
         const safe = safeReturnTo(requested);
-        if (safe === undefined) throw new BadRequestError('returnTo must be a path on this site', 'invalid_return_to');
+        if (safe === undefined)
+          throw new BadRequestError('returnTo must be a path on this site', 'invalid_return_to');
         returnTo = safe;
       }
       const pkce = await deps.entra.generatePkce();
       const nonce = randomId();
       const state = await deps.loginStates.create({ codeVerifier: pkce.verifier, nonce, returnTo });
-      const prompt = req.query.prompt === 'select_account' || req.query.prompt === 'login' ? req.query.prompt : undefined;
+      const prompt =
+        req.query.prompt === 'select_account' || req.query.prompt === 'login' ? req.query.prompt : undefined;
       const url = await deps.entra.authCodeUrl({ state, nonce, codeChallenge: pkce.challenge, prompt });
       noStore(res).redirect(302, url);
     } catch (error) {
@@ -102,19 +112,26 @@ export function authRoutes(deps: AuthDeps): Router {
       const pending = await deps.loginStates.take(state);
       if (!pending) {
         deps.metrics?.signIns.inc({ result: 'invalid_state' });
-        throw new BadRequestError('unknown, expired or already used sign-in state; start again at /login', 'invalid_state');
+        throw new BadRequestError(
+          'unknown, expired or already used sign-in state; start again at /login',
+          'invalid_state',
+        );
       }
       if (typeof error === 'string') {
         deps.metrics?.signIns.inc({ result: 'failure' });
         log.warn('sign-in refused by the identity provider', { error: error.slice(0, 64) });
         throw new AuthError('sign-in was not completed', 'sign_in_failed');
       }
-      if (typeof code !== 'string' || code === '') throw new BadRequestError('missing code', 'invalid_request');
+      if (typeof code !== 'string' || code === '')
+        throw new BadRequestError('missing code', 'invalid_request');
 
       const partition = randomId();
       let user;
       try {
-        user = await deps.entra.redeem({ code, state, returnedState: state, codeVerifier: pending.codeVerifier, nonce: pending.nonce }, partition);
+        user = await deps.entra.redeem(
+          { code, state, returnedState: state, codeVerifier: pending.codeVerifier, nonce: pending.nonce },
+          partition,
+        );
       } catch (e) {
         deps.metrics?.signIns.inc({ result: 'failure' });
         await deps.partitions.delete(partition);
@@ -155,7 +172,10 @@ export function authRoutes(deps: AuthDeps): Router {
 }
 
 /** Removes a session and its MSAL cache partition (the refresh token is gone server side). */
-async function dropSession(id: string, deps: Pick<AuthDeps, 'sessions' | 'partitions'>): Promise<Session | undefined> {
+async function dropSession(
+  id: string,
+  deps: Pick<AuthDeps, 'sessions' | 'partitions'>,
+): Promise<Session | undefined> {
   const session = await deps.sessions.destroy(id);
   if (session) await deps.partitions.delete(session.cacheKey);
   return session;

@@ -29,9 +29,14 @@ const csv = (defaultValue: string) =>
  */
 const aesKey = z.string().transform((value, ctx) => {
   const trimmed = value.trim();
-  const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
+    ? Buffer.from(trimmed, 'hex')
+    : Buffer.from(trimmed, 'base64');
   if (key.length !== 32) {
-    ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex encoded (openssl rand -base64 32)' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be 32 bytes, base64 or hex encoded (openssl rand -base64 32)',
+    });
     return z.NEVER;
   }
   return key.toString('base64');
@@ -53,10 +58,15 @@ export const configSchema = z
     AKS_SCOPE: z.string().optional(),
 
     PUBLIC_URL: z.url(),
-    SESSION_SECRET: csv('').pipe(z.array(z.string().min(32, 'each secret needs at least 32 characters')).min(1, 'required but not set')),
+    SESSION_SECRET: csv('').pipe(
+      z.array(z.string().min(32, 'each secret needs at least 32 characters')).min(1, 'required but not set'),
+    ),
     SESSION_TTL_SECONDS: positiveInt(8 * 3600),
     COOKIE_SECURE: flag(true),
-    COOKIE_NAME: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+    COOKIE_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .optional(),
     CACHE_ENCRYPTION_KEY: aesKey.optional(),
 
     REDIS_URL: z.url().optional(),
@@ -76,12 +86,17 @@ export const configSchema = z
   .transform((env) => {
     const publicUrl = new URL(env.PUBLIC_URL);
     const base = publicUrl.origin + publicUrl.pathname.replace(/\/+$/, '');
-    const kubeHost = env.KUBERNETES_SERVICE_HOST?.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
+    const kubeHost = env.KUBERNETES_SERVICE_HOST?.includes(':')
+      ? `[${env.KUBERNETES_SERVICE_HOST}]`
+      : env.KUBERNETES_SERVICE_HOST;
     return {
       host: env.HOST,
       port: env.PORT,
       logLevel: env.LOG_LEVEL,
-      tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined,
+      tls:
+        env.TLS_CERT_FILE && env.TLS_KEY_FILE
+          ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE }
+          : undefined,
       entra: {
         clientId: env.AZURE_CLIENT_ID,
         tenantId: env.AZURE_TENANT_ID,
@@ -101,7 +116,10 @@ export const configSchema = z
       cacheEncryptionKey: env.CACHE_ENCRYPTION_KEY,
       redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
       kube: {
-        apiUrl: (env.KUBE_API_URL ?? `https://${kubeHost}:${env.KUBERNETES_SERVICE_PORT}`).replace(/\/+$/, ''),
+        apiUrl: (env.KUBE_API_URL ?? `https://${kubeHost}:${env.KUBERNETES_SERVICE_PORT}`).replace(
+          /\/+$/,
+          '',
+        ),
         caFile: env.KUBE_CA_FILE,
         requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
       },
@@ -119,9 +137,12 @@ export type BrokerConfig = Readonly<z.output<typeof configSchema>>;
 function crossFieldIssues(env: Env): string[] {
   const set = (name: string) => (env[name] ?? '').trim() !== '';
   const issues: string[] = [];
-  if (set('REDIS_URL') && !set('CACHE_ENCRYPTION_KEY')) issues.push('CACHE_ENCRYPTION_KEY: required when REDIS_URL is set (cache entries are encrypted at rest)');
-  if (!set('KUBE_API_URL') && !set('KUBERNETES_SERVICE_HOST')) issues.push('KUBE_API_URL: set KUBE_API_URL, or run in a cluster (KUBERNETES_SERVICE_HOST)');
-  if (set('TLS_CERT_FILE') !== set('TLS_KEY_FILE')) issues.push('TLS_CERT_FILE: TLS_CERT_FILE and TLS_KEY_FILE go together');
+  if (set('REDIS_URL') && !set('CACHE_ENCRYPTION_KEY'))
+    issues.push('CACHE_ENCRYPTION_KEY: required when REDIS_URL is set (cache entries are encrypted at rest)');
+  if (!set('KUBE_API_URL') && !set('KUBERNETES_SERVICE_HOST'))
+    issues.push('KUBE_API_URL: set KUBE_API_URL, or run in a cluster (KUBERNETES_SERVICE_HOST)');
+  if (set('TLS_CERT_FILE') !== set('TLS_KEY_FILE'))
+    issues.push('TLS_CERT_FILE: TLS_CERT_FILE and TLS_KEY_FILE go together');
   return issues;
 }
 

@@ -53,7 +53,13 @@ export const KUBE_STRIPPED_REQUEST_HEADERS = new Set([
 ]);
 /** Any request header starting with one of these is dropped (the broker never impersonates). */
 export const KUBE_STRIPPED_REQUEST_HEADER_PREFIXES = ['impersonate-'];
-export const KUBE_STRIPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'www-authenticate']);
+export const KUBE_STRIPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'set-cookie',
+  'www-authenticate',
+]);
 
 export const METRICS = {
   signIns: 'aks_broker_sign_ins_total',

@@ -48,7 +48,8 @@ export function readCookie(header: string | undefined, name: string): string | u
 export function serializeCookie(value: string, options: CookieOptions): string {
   const attributes = [`${options.name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax'];
   if (options.secure) attributes.push('Secure');
-  if (options.maxAgeSeconds !== undefined) attributes.push(`Max-Age=${Math.max(0, Math.floor(options.maxAgeSeconds))}`);
+  if (options.maxAgeSeconds !== undefined)
+    attributes.push(`Max-Age=${Math.max(0, Math.floor(options.maxAgeSeconds))}`);
   return attributes.join('; ');
 }
 

@@ -23,9 +23,14 @@ export interface BuiltDeps {
   close(): Promise<void>;
 }
 
-export async function buildDeps(config: BrokerConfig, options: { logger: Logger; brokerMetrics?: BrokerMetrics }): Promise<BuiltDeps> {
+export async function buildDeps(
+  config: BrokerConfig,
+  options: { logger: Logger; brokerMetrics?: BrokerMetrics },
+): Promise<BuiltDeps> {
   const { logger } = options;
-  const store: KeyValueStore = config.redis ? await RedisStore.connect(config.redis.url, config.redis.keyPrefix) : new MemoryStore();
+  const store: KeyValueStore = config.redis
+    ? await RedisStore.connect(config.redis.url, config.redis.keyPrefix)
+    : new MemoryStore();
   // Without Redis nothing leaves the process, so a per-process key is enough when none is configured.
   const box = config.cacheEncryptionKey ? new CryptoBox(config.cacheEncryptionKey) : CryptoBox.random();
   const partitions = new TokenCachePartitions(store, box, config.session.ttlMs);
@@ -42,12 +47,18 @@ export async function buildDeps(config: BrokerConfig, options: { logger: Logger;
   try {
     ca = await readFile(config.kube.caFile, 'utf8');
   } catch (error) {
-    logger.warn('cluster CA file not readable; using the default trust store for the API server', { caFile: config.kube.caFile, reason: (error as Error).message });
+    logger.warn('cluster CA file not readable; using the default trust store for the API server', {
+      caFile: config.kube.caFile,
+      reason: (error as Error).message,
+    });
   }
   const kube = new KubeClient({ apiUrl: config.kube.apiUrl, ca, timeoutMs: config.kube.requestTimeoutMs });
   const rateLimiter = createRateLimiter({
     ...config.rateLimit,
-    redis: store instanceof RedisStore && config.redis ? { client: store.client, keyPrefix: config.redis.keyPrefix } : undefined,
+    redis:
+      store instanceof RedisStore && config.redis
+        ? { client: store.client, keyPrefix: config.redis.keyPrefix }
+        : undefined,
   });
   return {
     store,

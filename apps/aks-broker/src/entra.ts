@@ -114,7 +114,12 @@ export class EntraClient {
     return this.crypto.generatePkceCodes();
   }
 
-  async authCodeUrl(params: { state: string; nonce: string; codeChallenge: string; prompt?: string }): Promise<string> {
+  async authCodeUrl(params: {
+    state: string;
+    nonce: string;
+    codeChallenge: string;
+    prompt?: string;
+  }): Promise<string> {
     const app = await this.client();
     return app.getAuthCodeUrl({
       scopes: [...SIGN_IN_SCOPES],
@@ -132,12 +137,22 @@ export class EntraClient {
    * Redeems the authorization code (PKCE verifier, state compared by MSAL, nonce checked in the ID
    * token) into the given, new, cache partition. Returns who signed in.
    */
-  async redeem(params: { code: string; state: string; returnedState: string; codeVerifier: string; nonce: string }, partition: string): Promise<SessionUser> {
+  async redeem(
+    params: { code: string; state: string; returnedState: string; codeVerifier: string; nonce: string },
+    partition: string,
+  ): Promise<SessionUser> {
     const app = await this.client(partition);
     let result: AuthenticationResult;
     try {
       result = await app.acquireTokenByCode(
-        { scopes: [...SIGN_IN_SCOPES], redirectUri: this.options.redirectUri, code: params.code, codeVerifier: params.codeVerifier, state: params.state, nonce: params.nonce },
+        {
+          scopes: [...SIGN_IN_SCOPES],
+          redirectUri: this.options.redirectUri,
+          code: params.code,
+          codeVerifier: params.codeVerifier,
+          state: params.state,
+          nonce: params.nonce,
+        },
         { code: params.code, state: params.returnedState, nonce: params.nonce },
       );
     } catch (error) {
@@ -189,7 +204,9 @@ export class EntraClient {
       }
       this.options.onAcquire?.('failure');
       this.log.warn('AKS token acquisition failed', { oid: user.oid, reason: describe(error) });
-      throw new ServiceUnavailableError('could not get a token for the cluster', 'token_unavailable', { cause: error });
+      throw new ServiceUnavailableError('could not get a token for the cluster', 'token_unavailable', {
+        cause: error,
+      });
     }
   }
 
@@ -212,7 +229,16 @@ function isReauth(error: unknown): boolean {
   const e = error as { errorCode?: unknown; name?: unknown } | undefined;
   const code = typeof e?.errorCode === 'string' ? e.errorCode : '';
   // invalid_grant: refresh token revoked/expired; no_tokens_found/no_account: nothing to refresh with.
-  return ['invalid_grant', 'interaction_required', 'login_required', 'consent_required', 'no_tokens_found', 'no_account_in_silent_request', 'refresh_token_expired', 'bad_token'].includes(code);
+  return [
+    'invalid_grant',
+    'interaction_required',
+    'login_required',
+    'consent_required',
+    'no_tokens_found',
+    'no_account_in_silent_request',
+    'refresh_token_expired',
+    'bad_token',
+  ].includes(code);
 }
 
 /** An error's name and code, never its full message (Entra messages can quote request values). */

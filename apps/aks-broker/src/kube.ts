@@ -7,7 +7,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RequestHandler } from 'express';
 import { BadRequestError, UpstreamError, UpstreamTimeoutError } from '@auth-sidecars/service-kit';
-import { KUBE_STRIPPED_REQUEST_HEADER_PREFIXES, KUBE_STRIPPED_REQUEST_HEADERS, KUBE_STRIPPED_RESPONSE_HEADERS } from './constants.js';
+import {
+  KUBE_STRIPPED_REQUEST_HEADER_PREFIXES,
+  KUBE_STRIPPED_REQUEST_HEADERS,
+  KUBE_STRIPPED_RESPONSE_HEADERS,
+} from './constants.js';
 import { kubeAttributes, type AuditLog } from './audit.js';
 import type { Session } from './sessions.js';
 import type { BrokerMetrics } from './metrics.js';
@@ -47,7 +51,14 @@ export class KubeClient {
   }
 
   /** Starts a request to the API server; resolves when its response headers arrive. */
-  request(options: { method: string; path: string; token: string; headers?: OutgoingHttpHeaders; body?: NodeJS.ReadableStream; signal?: AbortSignal }): Promise<IncomingMessage> {
+  request(options: {
+    method: string;
+    path: string;
+    token: string;
+    headers?: OutgoingHttpHeaders;
+    body?: NodeJS.ReadableStream;
+    signal?: AbortSignal;
+  }): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const req = https.request(
         {
@@ -65,13 +76,22 @@ export class KubeClient {
           resolve(res);
         },
       );
-      const timer = setTimeout(() => req.destroy(new UpstreamTimeoutError('the Kubernetes API server did not answer in time')), this.target.timeoutMs);
+      const timer = setTimeout(
+        () => req.destroy(new UpstreamTimeoutError('the Kubernetes API server did not answer in time')),
+        this.target.timeoutMs,
+      );
       req.once('error', (error) => {
         clearTimeout(timer);
-        reject(error instanceof UpstreamTimeoutError ? error : new UpstreamError('the Kubernetes API server is unreachable', { cause: error }));
+        reject(
+          error instanceof UpstreamTimeoutError
+            ? error
+            : new UpstreamError('the Kubernetes API server is unreachable', { cause: error }),
+        );
       });
       if (options.body) {
-        pipeline(options.body, req).catch((error: unknown) => req.destroy(error instanceof Error ? error : new Error(String(error))));
+        pipeline(options.body, req).catch((error: unknown) =>
+          req.destroy(error instanceof Error ? error : new Error(String(error))),
+        );
       } else {
         req.end();
       }
@@ -80,12 +100,20 @@ export class KubeClient {
 
   /** What the user may do in `namespace` (authorization.k8s.io/v1 SelfSubjectRulesReview). */
   async selfSubjectRulesReview(token: string, namespace: string): Promise<{ status: number; body: unknown }> {
-    const payload = JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } });
+    const payload = JSON.stringify({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectRulesReview',
+      spec: { namespace },
+    });
     const res = await this.request({
       method: 'POST',
       path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
       token,
-      headers: { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(payload) },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'content-length': Buffer.byteLength(payload),
+      },
       body: Readable.from([payload]),
     });
     const chunks: Buffer[] = [];
@@ -122,7 +150,12 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
     const path = q < 0 ? req.url : req.url.slice(0, q);
     const search = q < 0 ? '' : req.url.slice(q);
     if (!ALLOWED_PATH.test(path) || path.includes('//') || !path.split('/').every(isPlainSegment)) {
-      return next(new BadRequestError('only Kubernetes API paths (/api, /apis, /version) are forwarded', 'invalid_path'));
+      return next(
+        new BadRequestError(
+          'only Kubernetes API paths (/api, /apis, /version) are forwarded',
+          'invalid_path',
+        ),
+      );
     }
     const attrs = kubeAttributes(req.method, path, new URLSearchParams(search));
     let status = 0;
@@ -163,11 +196,19 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
       if (KUBE_STRIPPED_REQUEST_HEADER_PREFIXES.some((p) => name.startsWith(p))) continue;
       headers[name] = value;
     }
-    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const hasBody =
+      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 
     let upstream: IncomingMessage;
     try {
-      upstream = await options.client.request({ method: req.method, path: path + search, token, headers, body: hasBody ? req : undefined, signal: controller.signal });
+      upstream = await options.client.request({
+        method: req.method,
+        path: path + search,
+        token,
+        headers,
+        body: hasBody ? req : undefined,
+        signal: controller.signal,
+      });
     } catch (error) {
       status = error instanceof UpstreamTimeoutError ? 504 : 502;
       finish();

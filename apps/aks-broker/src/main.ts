@@ -12,11 +12,22 @@ await runMain('aks-broker', async ({ env, logger }) => {
   const brokerMetrics = createBrokerMetrics(metrics.registry);
   const deps = await buildDeps(config, { logger, brokerMetrics });
   // Warm up: fetch the authority metadata now; readiness keeps retrying if Entra is not reachable yet.
-  await deps.entra.loadMetadata().catch((error: unknown) => logger.warn('identity provider not reachable yet', { reason: (error as Error).message }));
+  await deps.entra
+    .loadMetadata()
+    .catch((error: unknown) =>
+      logger.warn('identity provider not reachable yet', { reason: (error as Error).message }),
+    );
   const app = createApp(config, { logger, metrics, brokerMetrics, ...deps });
-  const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
+  const tls = config.tls
+    ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
+    : undefined;
   const server = await serve(app, { host: config.host, port: config.port, logger, tls });
-  logger.info('aks-broker ready', { store: deps.store.kind, apiServer: config.kube.apiUrl, authority: deps.entra.authority, publicUrl: config.publicUrl });
+  logger.info('aks-broker ready', {
+    store: deps.store.kind,
+    apiServer: config.kube.apiUrl,
+    authority: deps.entra.authority,
+    publicUrl: config.publicUrl,
+  });
   return {
     close: async () => {
       const drained = await server.close();

@@ -24,29 +24,69 @@ export function meRoutes(deps: MeDeps): Router {
     const session = res.locals.session as Session;
     const started = Date.now();
     try {
-      const requested = typeof req.query.namespace === 'string' ? req.query.namespace : deps.namespaces[0] ?? 'default';
-      if (!NAMESPACE.test(requested)) throw new BadRequestError('namespace must be a DNS label', 'invalid_namespace');
+      const requested =
+        typeof req.query.namespace === 'string' ? req.query.namespace : (deps.namespaces[0] ?? 'default');
+      if (!NAMESPACE.test(requested))
+        throw new BadRequestError('namespace must be a DNS label', 'invalid_namespace');
       const token = await deps.token(session);
       let review: { status: number; body: unknown };
       try {
         review = await deps.client.selfSubjectRulesReview(token, requested);
       } catch (error) {
-        deps.audit.record({ user: session.user.username, oid: session.user.oid, verb: 'create', apiGroup: 'authorization.k8s.io', resource: 'selfsubjectrulesreviews', namespace: requested, status: 502, requestId: req.id, durationMs: Date.now() - started, path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews' });
+        deps.audit.record({
+          user: session.user.username,
+          oid: session.user.oid,
+          verb: 'create',
+          apiGroup: 'authorization.k8s.io',
+          resource: 'selfsubjectrulesreviews',
+          namespace: requested,
+          status: 502,
+          requestId: req.id,
+          durationMs: Date.now() - started,
+          path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+        });
         throw error;
       }
       deps.metrics?.kubeCalls.inc({ verb: 'create', code: String(review.status) });
-      deps.audit.record({ user: session.user.username, oid: session.user.oid, verb: 'create', apiGroup: 'authorization.k8s.io', resource: 'selfsubjectrulesreviews', namespace: requested, status: review.status, requestId: req.id, durationMs: Date.now() - started, path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews' });
-      if (review.status >= 500 || review.status === 401) throw new UpstreamError(`the Kubernetes API server answered ${review.status} to the rules review`);
+      deps.audit.record({
+        user: session.user.username,
+        oid: session.user.oid,
+        verb: 'create',
+        apiGroup: 'authorization.k8s.io',
+        resource: 'selfsubjectrulesreviews',
+        namespace: requested,
+        status: review.status,
+        requestId: req.id,
+        durationMs: Date.now() - started,
+        path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+      });
+      if (review.status >= 500 || review.status === 401)
+        throw new UpstreamError(`the Kubernetes API server answered ${review.status} to the rules review`);
       const status = (review.body as { status?: Record<string, unknown> } | undefined)?.status;
       res.set('cache-control', 'no-store').json({
-        user: { name: session.user.name, username: session.user.username, oid: session.user.oid, tenantId: session.user.tid },
+        user: {
+          name: session.user.name,
+          username: session.user.username,
+          oid: session.user.oid,
+          tenantId: session.user.tid,
+        },
         session: { expiresAt: new Date(session.expiresAt).toISOString() },
         namespace: requested,
         namespaces: deps.namespaces,
         permissions:
           review.status < 300 && status
-            ? { resourceRules: status.resourceRules ?? [], nonResourceRules: status.nonResourceRules ?? [], incomplete: Boolean(status.incomplete), evaluationError: status.evaluationError }
-            : { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: `rules review refused (${review.status})` },
+            ? {
+                resourceRules: status.resourceRules ?? [],
+                nonResourceRules: status.nonResourceRules ?? [],
+                incomplete: Boolean(status.incomplete),
+                evaluationError: status.evaluationError,
+              }
+            : {
+                resourceRules: [],
+                nonResourceRules: [],
+                incomplete: true,
+                evaluationError: `rules review refused (${review.status})`,
+              },
       });
     } catch (error) {
       next(error);

@@ -11,9 +11,28 @@ export interface BrokerMetrics {
 
 export function createBrokerMetrics(registry: Registry): BrokerMetrics {
   return {
-    signIns: new Counter({ name: METRICS.signIns, help: 'Completed sign-ins by result (success, failure, invalid_state).', labelNames: ['result'], registers: [registry] }),
-    tokenAcquisitions: new Counter({ name: METRICS.tokenAcquisitions, help: 'User-scoped AKS token acquisitions by result (success, failure, reauth).', labelNames: ['result'], registers: [registry] }),
-    kubeCalls: new Counter({ name: METRICS.kubeCalls, help: 'Kubernetes API calls made as a user, by verb and HTTP status code.', labelNames: ['verb', 'code'], registers: [registry] }),
-    rateLimited: new Counter({ name: METRICS.rateLimited, help: 'Requests refused by the per-user rate limit.', registers: [registry] }),
+    signIns: new Counter({
+      name: METRICS.signIns,
+      help: 'Completed sign-ins by result (success, failure, invalid_state).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    tokenAcquisitions: new Counter({
+      name: METRICS.tokenAcquisitions,
+      help: 'User-scoped AKS token acquisitions by result (success, failure, reauth).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    kubeCalls: new Counter({
+      name: METRICS.kubeCalls,
+      help: 'Kubernetes API calls made as a user, by verb and HTTP status code.',
+      labelNames: ['verb', 'code'],
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: METRICS.rateLimited,
+      help: 'Requests refused by the per-user rate limit.',
+      registers: [registry],
+    }),
   };
 }

@@ -2,7 +2,12 @@
 // shared Redis, so one user cannot exhaust the API server or the broker for everyone else.
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 import { TooManyRequestsError } from '@auth-sidecars/service-kit';
 import { STORE_PREFIX } from './constants.js';
 import type { Session } from './sessions.js';
@@ -17,7 +22,12 @@ export interface RateLimitOptions {
 export function createRateLimiter(options: RateLimitOptions): RateLimiterAbstract {
   const base = { points: options.points, duration: options.durationSeconds };
   if (!options.redis) return new RateLimiterMemory({ ...base, keyPrefix: STORE_PREFIX.rateLimit });
-  return new RateLimiterRedis({ ...base, storeClient: options.redis.client, keyPrefix: options.redis.keyPrefix + STORE_PREFIX.rateLimit, rejectIfRedisNotReady: true });
+  return new RateLimiterRedis({
+    ...base,
+    storeClient: options.redis.client,
+    keyPrefix: options.redis.keyPrefix + STORE_PREFIX.rateLimit,
+    rejectIfRedisNotReady: true,
+  });
 }
 
 /** Consumes one point for the signed-in user (mount after the session check); 429 + retry-after when out. */
@@ -31,7 +41,12 @@ export function rateLimitByUser(limiter: RateLimiterAbstract, onLimited?: () => 
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
         onLimited?.();
-        next(new TooManyRequestsError(rejection.msBeforeNext / 1000, 'too many requests for this user; retry later'));
+        next(
+          new TooManyRequestsError(
+            rejection.msBeforeNext / 1000,
+            'too many requests for this user; retry later',
+          ),
+        );
       } else {
         // The limiter's store failed: fail open would let one user flood the cluster; fail closed is 503.
         next(rejection);

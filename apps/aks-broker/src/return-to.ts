@@ -19,7 +19,13 @@ export function safeReturnTo(value: unknown): string | undefined {
     if (next === decoded) break;
     decoded = next;
   }
-  if (!decoded.startsWith('/') || decoded.startsWith('//') || /[\\\s\p{Cc}]/u.test(decoded) || decoded.startsWith('/\\')) return undefined;
+  if (
+    !decoded.startsWith('/') ||
+    decoded.startsWith('//') ||
+    /[\\\s\p{Cc}]/u.test(decoded) ||
+    decoded.startsWith('/\\')
+  )
+    return undefined;
   // The WHATWG parser is the judge: resolved against a sentinel origin, it must stay there.
   const sentinel = 'https://return-to.invalid';
   let resolved: URL;

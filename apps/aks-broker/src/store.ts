@@ -25,7 +25,10 @@ export class MemoryStore implements KeyValueStore {
   private readonly entries = new Map<string, Entry>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly now: () => number = Date.now, sweepIntervalMs = 60_000) {
+  constructor(
+    private readonly now: () => number = Date.now,
+    sweepIntervalMs = 60_000,
+  ) {
     this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
     this.sweeper.unref();
   }

@@ -6,13 +6,43 @@ const q = (s = '') => new URLSearchParams(s);
 
 describe('kubeAttributes', () => {
   it.each([
-    ['GET', '/api/v1/namespaces/team-a/pods', '', { verb: 'list', apiGroup: '', resource: 'pods', namespace: 'team-a' }],
-    ['GET', '/api/v1/namespaces/team-a/pods', 'watch=true', { verb: 'watch', resource: 'pods', namespace: 'team-a' }],
-    ['GET', '/api/v1/watch/namespaces/team-a/pods', '', { verb: 'watch', resource: 'pods', namespace: 'team-a' }],
-    ['GET', '/api/v1/namespaces/team-a/pods/api-0/log', '', { verb: 'get', resource: 'pods', name: 'api-0', subresource: 'log', namespace: 'team-a' }],
-    ['DELETE', '/apis/apps/v1/namespaces/x/deployments/web', '', { verb: 'delete', apiGroup: 'apps', resource: 'deployments', name: 'web', namespace: 'x' }],
+    [
+      'GET',
+      '/api/v1/namespaces/team-a/pods',
+      '',
+      { verb: 'list', apiGroup: '', resource: 'pods', namespace: 'team-a' },
+    ],
+    [
+      'GET',
+      '/api/v1/namespaces/team-a/pods',
+      'watch=true',
+      { verb: 'watch', resource: 'pods', namespace: 'team-a' },
+    ],
+    [
+      'GET',
+      '/api/v1/watch/namespaces/team-a/pods',
+      '',
+      { verb: 'watch', resource: 'pods', namespace: 'team-a' },
+    ],
+    [
+      'GET',
+      '/api/v1/namespaces/team-a/pods/api-0/log',
+      '',
+      { verb: 'get', resource: 'pods', name: 'api-0', subresource: 'log', namespace: 'team-a' },
+    ],
+    [
+      'DELETE',
+      '/apis/apps/v1/namespaces/x/deployments/web',
+      '',
+      { verb: 'delete', apiGroup: 'apps', resource: 'deployments', name: 'web', namespace: 'x' },
+    ],
     ['DELETE', '/api/v1/namespaces/x/pods', '', { verb: 'deletecollection', resource: 'pods' }],
-    ['POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', '', { verb: 'create', apiGroup: 'authorization.k8s.io', resource: 'selfsubjectrulesreviews' }],
+    [
+      'POST',
+      '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+      '',
+      { verb: 'create', apiGroup: 'authorization.k8s.io', resource: 'selfsubjectrulesreviews' },
+    ],
     ['GET', '/api/v1/namespaces/team-a', '', { verb: 'get', resource: 'namespaces', name: 'team-a' }],
     ['GET', '/api/v1/pods', '', { verb: 'list', resource: 'pods', namespace: undefined }],
     ['PATCH', '/api/v1/nodes/n1', '', { verb: 'patch', resource: 'nodes', name: 'n1' }],
@@ -21,7 +51,11 @@ describe('kubeAttributes', () => {
   });
 
   it('leaves non-resource paths without a resource', () => {
-    expect(kubeAttributes('GET', '/version', q())).toEqual({ verb: 'get', apiGroup: '', resource: undefined });
+    expect(kubeAttributes('GET', '/version', q())).toEqual({
+      verb: 'get',
+      apiGroup: '',
+      resource: undefined,
+    });
   });
 });
 
@@ -34,8 +68,30 @@ describe('AuditLog', () => {
         cb();
       },
     });
-    new AuditLog(createLogger({ service: 't', stream })).record({ user: 'alice@contoso.test', oid: 'o', verb: 'list', apiGroup: '', resource: 'pods', namespace: 'a', status: 200, requestId: 'r1', durationMs: 3, path: '/api/v1/namespaces/a/pods' });
+    new AuditLog(createLogger({ service: 't', stream })).record({
+      user: 'alice@contoso.test',
+      oid: 'o',
+      verb: 'list',
+      apiGroup: '',
+      resource: 'pods',
+      namespace: 'a',
+      status: 200,
+      requestId: 'r1',
+      durationMs: 3,
+      path: '/api/v1/namespaces/a/pods',
+    });
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', message: 'kube request', component: 'audit', audit: true, user: 'alice@contoso.test', verb: 'list', resource: 'pods', namespace: 'a', status: 200, requestId: 'r1' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'info',
+      message: 'kube request',
+      component: 'audit',
+      audit: true,
+      user: 'alice@contoso.test',
+      verb: 'list',
+      resource: 'pods',
+      namespace: 'a',
+      status: 200,
+      requestId: 'r1',
+    });
   });
 });

@@ -13,10 +13,20 @@ const base = {
 describe('config', () => {
   it('applies in-cluster defaults: AKS scope, API server from the service env, __Host- cookie', () => {
     const config = loadBrokerConfig(base);
-    expect(config.entra).toMatchObject({ authorityHost: 'https://login.microsoftonline.com', aksScope: '6dae42f8-4368-4678-94ff-3960e28e3630/.default' });
-    expect(config.kube).toMatchObject({ apiUrl: 'https://10.0.0.1:443', caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt' });
+    expect(config.entra).toMatchObject({
+      authorityHost: 'https://login.microsoftonline.com',
+      aksScope: '6dae42f8-4368-4678-94ff-3960e28e3630/.default',
+    });
+    expect(config.kube).toMatchObject({
+      apiUrl: 'https://10.0.0.1:443',
+      caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+    });
     expect(config.redirectUri).toBe('https://broker.example.com/callback');
-    expect(config.session).toMatchObject({ cookieSecure: true, cookieName: '__Host-aks-broker', ttlMs: 8 * 3600_000 });
+    expect(config.session).toMatchObject({
+      cookieSecure: true,
+      cookieName: '__Host-aks-broker',
+      ttlMs: 8 * 3600_000,
+    });
     expect(config.redis).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -30,7 +40,16 @@ describe('config', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const issues = (error as ConfigError).issues.join('\n');
-    for (const name of ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'PUBLIC_URL', 'SESSION_SECRET', 'CACHE_ENCRYPTION_KEY', 'KUBE_API_URL']) expect(issues).toContain(name);
+    for (const name of [
+      'AZURE_CLIENT_ID',
+      'AZURE_TENANT_ID',
+      'AZURE_FEDERATED_TOKEN_FILE',
+      'PUBLIC_URL',
+      'SESSION_SECRET',
+      'CACHE_ENCRYPTION_KEY',
+      'KUBE_API_URL',
+    ])
+      expect(issues).toContain(name);
   });
 
   it('needs an encryption key with Redis, and an API server', () => {
@@ -43,7 +62,9 @@ describe('config', () => {
       }
     };
     expect(run({ ...base, REDIS_URL: 'redis://127.0.0.1:6379' }).join()).toContain('CACHE_ENCRYPTION_KEY');
-    expect(run({ ...base, REDIS_URL: 'redis://127.0.0.1:6379', CACHE_ENCRYPTION_KEY: 'dG9vLXNob3J0' }).join()).toContain('32 bytes');
+    expect(
+      run({ ...base, REDIS_URL: 'redis://127.0.0.1:6379', CACHE_ENCRYPTION_KEY: 'dG9vLXNob3J0' }).join(),
+    ).toContain('32 bytes');
     expect(run({ ...base, KUBERNETES_SERVICE_HOST: undefined }).join()).toContain('KUBE_API_URL');
     expect(run({ ...base, TLS_CERT_FILE: '/tls.crt' }).join()).toContain('TLS_KEY_FILE');
   });

@@ -30,7 +30,9 @@ describe('cookie header helpers', () => {
   });
 
   it('serializes HttpOnly, SameSite=Lax, and Secure when asked', () => {
-    expect(serializeCookie('v', { name: 'n', secure: true, maxAgeSeconds: 60 })).toBe('n=v; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60');
+    expect(serializeCookie('v', { name: 'n', secure: true, maxAgeSeconds: 60 })).toBe(
+      'n=v; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60',
+    );
     expect(serializeCookie('v', { name: 'n', secure: false })).toBe('n=v; Path=/; HttpOnly; SameSite=Lax');
     expect(clearCookie({ name: 'n', secure: false })).toContain('Max-Age=0');
   });

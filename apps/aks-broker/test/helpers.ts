@@ -25,7 +25,11 @@ export const CACHE_KEY = Buffer.alloc(32, 42).toString('base64');
 
 /** alice: pods and services in team-a; bob: pods in team-b; carol: nothing. */
 export const BINDINGS: RbacBinding[] = [
-  { users: [ALICE], namespace: 'team-a', rules: [{ verbs: ['get', 'list', 'watch'], resources: ['pods', 'services'] }] },
+  {
+    users: [ALICE],
+    namespace: 'team-a',
+    rules: [{ verbs: ['get', 'list', 'watch'], resources: ['pods', 'services'] }],
+  },
   { users: [BOB], namespace: 'team-b', rules: [{ verbs: ['get', 'list', 'watch'], resources: ['pods'] }] },
 ];
 
@@ -107,7 +111,10 @@ export interface InProcessBroker {
 }
 
 /** Runs the broker in this process on a loopback port; PUBLIC_URL is its own URL. */
-export async function startBroker(world: World, extraEnv: Record<string, string | undefined> = {}): Promise<InProcessBroker> {
+export async function startBroker(
+  world: World,
+  extraEnv: Record<string, string | undefined> = {},
+): Promise<InProcessBroker> {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -118,7 +125,12 @@ export async function startBroker(world: World, extraEnv: Record<string, string 
   const logger = createLogger({ service: 'aks-broker', level: 'debug', stream });
   // The app needs PUBLIC_URL, which is known once the port is: serve first, then build the app.
   const holder: { handler?: (req: IncomingMessage, res: ServerResponse) => void } = {};
-  const server: RunningServer = await serve((req, res) => holder.handler!(req, res), { host: '127.0.0.1', port: 0, logger, shutdownTimeoutMs: 2_000 });
+  const server: RunningServer = await serve((req, res) => holder.handler!(req, res), {
+    host: '127.0.0.1',
+    port: 0,
+    logger,
+    shutdownTimeoutMs: 2_000,
+  });
   const config = loadBrokerConfig(world.baseEnv({ PUBLIC_URL: server.url, ...extraEnv }));
   const metrics = createMetrics('aks-broker');
   const brokerMetrics = createBrokerMetrics(metrics.registry);
@@ -129,13 +141,14 @@ export async function startBroker(world: World, extraEnv: Record<string, string 
     config,
     deps,
     lines,
-    logs: () => lines.flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    }),
+    logs: () =>
+      lines.flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      }),
     close: async () => {
       await server.close();
       await deps.close();
@@ -182,7 +195,9 @@ export class Client {
 
   /** GET /login -> dev-entra authorize page (returns its URL; nothing submitted yet). */
   async startSignIn(returnTo?: string): Promise<{ authorizeUrl: string; state: string }> {
-    const login = await this.fetch(returnTo === undefined ? '/login' : `/login?returnTo=${encodeURIComponent(returnTo)}`);
+    const login = await this.fetch(
+      returnTo === undefined ? '/login' : `/login?returnTo=${encodeURIComponent(returnTo)}`,
+    );
     if (login.status !== 302) throw new Error(`/login answered ${login.status}: ${login.text}`);
     const authorizeUrl = login.headers.get('location')!;
     return { authorizeUrl, state: new URL(authorizeUrl).searchParams.get('state')! };
@@ -194,7 +209,8 @@ export class Client {
     const html = await page.text();
     const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
     const tx = /name="tx" value="([^"]+)"/.exec(html)?.[1];
-    if (!action || !tx) throw new Error(`no sign-in form at ${authorizeUrl}: ${page.status} ${html.slice(0, 300)}`);
+    if (!action || !tx)
+      throw new Error(`no sign-in form at ${authorizeUrl}: ${page.status} ${html.slice(0, 300)}`);
     const posted = await fetch(action.replace(/&amp;/g, '&'), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -202,7 +218,8 @@ export class Client {
       redirect: 'manual',
     });
     const location = posted.headers.get('location');
-    if (posted.status !== 302 || !location) throw new Error(`sign-in form answered ${posted.status}: ${await posted.text()}`);
+    if (posted.status !== 302 || !location)
+      throw new Error(`sign-in form answered ${posted.status}: ${await posted.text()}`);
     return location;
   }
 

@@ -1,7 +1,14 @@
 import { safeReturnTo } from '../src/return-to.js';
 
 describe('safeReturnTo', () => {
-  it.each(['/', '/pods', '/pods?ns=team-a', '/a/b#frag', '/k8s/api/v1/namespaces/x/pods?watch=1', '/%7Euser'])('accepts %s', (path) => {
+  it.each([
+    '/',
+    '/pods',
+    '/pods?ns=team-a',
+    '/a/b#frag',
+    '/k8s/api/v1/namespaces/x/pods?watch=1',
+    '/%7Euser',
+  ])('accepts %s', (path) => {
     expect(safeReturnTo(path)).toBe(path);
   });
 

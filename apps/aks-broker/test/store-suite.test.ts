@@ -25,7 +25,13 @@ const backends: Array<[string, () => Promise<KeyValueStore>]> = [
   ['redis', async () => RedisStore.connect(redis.url, `suite-${Math.random().toString(36).slice(2)}:`)],
 ];
 
-const alice: SessionUser = { oid: 'oid-a', tid: 'tid', name: 'Alice', username: 'alice@contoso.test', homeAccountId: 'oid-a.tid' };
+const alice: SessionUser = {
+  oid: 'oid-a',
+  tid: 'tid',
+  name: 'Alice',
+  username: 'alice@contoso.test',
+  homeAccountId: 'oid-a.tid',
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(backends)('%s store', (kind, make) => {
@@ -110,7 +116,11 @@ describe.each(backends)('%s store', (kind, make) => {
 
     it('many pending sign-ins coexist', async () => {
       const states = new LoginStateStore(store, CryptoBox.random());
-      const created = await Promise.all(Array.from({ length: 5 }, (_, i) => states.create({ codeVerifier: `v${i}`, nonce: `n${i}`, returnTo: '/' })));
+      const created = await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          states.create({ codeVerifier: `v${i}`, nonce: `n${i}`, returnTo: '/' }),
+        ),
+      );
       const taken = await Promise.all([...created].reverse().map((s) => states.take(s)));
       expect(taken.map((t) => t?.codeVerifier)).toEqual(['v4', 'v3', 'v2', 'v1', 'v0']);
     });
@@ -126,7 +136,9 @@ describe.each(backends)('%s store', (kind, make) => {
       const states = new LoginStateStore(store, CryptoBox.random());
       const state = await states.create({ codeVerifier: 'the-verifier-secret', nonce: 'n', returnTo: '/' });
       expect(await store.get(STORE_PREFIX.loginState + state)).toBeUndefined();
-      const raw = await store.get(STORE_PREFIX.loginState + createHash('sha256').update(state).digest('base64url'));
+      const raw = await store.get(
+        STORE_PREFIX.loginState + createHash('sha256').update(state).digest('base64url'),
+      );
       expect(raw).toMatch(/^v1\./);
       expect(raw).not.toContain('the-verifier-secret');
     });
@@ -141,7 +153,9 @@ describe.each(backends)('%s store', (kind, make) => {
       const raw = await store.get(STORE_PREFIX.tokenCache + 'p-alice');
       expect(raw).toBeDefined();
       expect(raw).not.toContain('rt-alice');
-      await expect(new TokenCachePartitions(store, CryptoBox.random(), 60_000).read('p-alice')).rejects.toThrow(DecryptError);
+      await expect(
+        new TokenCachePartitions(store, CryptoBox.random(), 60_000).read('p-alice'),
+      ).rejects.toThrow(DecryptError);
       // Copying alice's sealed entry under bob's name does not give bob alice's cache.
       await store.set(STORE_PREFIX.tokenCache + 'p-bob', raw!, 60_000);
       await expect(partitions.read('p-bob')).rejects.toThrow(DecryptError);

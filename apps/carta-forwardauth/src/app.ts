@@ -50,7 +50,10 @@ function clip(value: string | undefined, max = 128): string | undefined {
  * The hot path. Answers straight from the in-memory index without the per-request log line (a denial
  * gets its own decision line instead), so it stays far below a millisecond.
  */
-export function forwardAuthHandler(config: AppConfig, deps: AppDeps): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+export function forwardAuthHandler(
+  config: AppConfig,
+  deps: AppDeps,
+): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   const log = deps.logger.child({ component: 'decision' });
   const forbidden = body(new ForbiddenError('access denied'));
   const unavailable = body(new ServiceUnavailableError('session index not available', 'index_unavailable'));
@@ -71,7 +74,12 @@ export function forwardAuthHandler(config: AppConfig, deps: AppDeps): (req: Inco
     const decision = decide(input, deps.index, options);
     if (decision.result === 'allow') {
       allowed.inc();
-      if (log.isDebugEnabled()) log.debug('access allowed', { sessionId: decision.sessionId, userId: decision.userId, source: decision.source });
+      if (log.isDebugEnabled())
+        log.debug('access allowed', {
+          sessionId: decision.sessionId,
+          userId: decision.userId,
+          source: decision.source,
+        });
       res.writeHead(200, { [header]: decision.userId, 'cache-control': 'no-store', 'content-length': '0' });
       res.end();
       return;
@@ -105,7 +113,12 @@ function logDecision(log: Logger, d: Exclude<Decision, { result: 'allow' }>, req
   else log.info('access denied', fields);
 }
 
-function send(res: ServerResponse, status: number, payload: string, extra: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  payload: string,
+  extra: Record<string, string> = {},
+): void {
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(payload)),

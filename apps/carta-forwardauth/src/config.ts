@@ -1,6 +1,14 @@
 // Environment -> frozen, typed configuration for carta-forwardauth (names kept from the seed:
 // TARGET_NAMESPACE, port 8000, response header carta-auth-token).
-import { booleanFlag, durationMs, hostSchema, loadConfig, logLevelSchema, portSchema, type Env } from '@auth-sidecars/service-kit';
+import {
+  booleanFlag,
+  durationMs,
+  hostSchema,
+  loadConfig,
+  logLevelSchema,
+  portSchema,
+  type Env,
+} from '@auth-sidecars/service-kit';
 import { z } from 'zod';
 import {
   DEFAULT_NAMESPACE,
@@ -11,19 +19,28 @@ import {
 } from './constants.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 const labelKeyList = (defaults: string[]) =>
   z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    )
     .pipe(z.array(z.string().regex(LABEL_KEY, 'not a valid label key')).min(1))
     .default(defaults);
 
 export const configSchema = z
   .object({
-    TARGET_NAMESPACE: z.string().regex(DNS1123_LABEL, 'not a valid namespace name').default(DEFAULT_NAMESPACE),
+    TARGET_NAMESPACE: z
+      .string()
+      .regex(DNS1123_LABEL, 'not a valid namespace name')
+      .default(DEFAULT_NAMESPACE),
     HOST: hostSchema,
     PORT: portSchema(DEFAULT_PORT),
     LOG_LEVEL: logLevelSchema,
@@ -33,7 +50,11 @@ export const configSchema = z
     USER_ID_LABELS: labelKeyList(DEFAULT_USER_ID_LABELS),
     LOOKUP_SERVICES: booleanFlag(true),
     EXTRA_LABEL_SELECTOR: z.string().max(1024).optional(),
-    RESPONSE_HEADER: z.string().regex(HEADER_NAME, 'not a valid header name').transform((v) => v.toLowerCase()).default(DEFAULT_RESPONSE_HEADER),
+    RESPONSE_HEADER: z
+      .string()
+      .regex(HEADER_NAME, 'not a valid header name')
+      .transform((v) => v.toLowerCase())
+      .default(DEFAULT_RESPONSE_HEADER),
     AUTH_PATH_PREFIX: z
       .string()
       .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, 'expected a path such as /authz')

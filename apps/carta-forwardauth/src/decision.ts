@@ -47,13 +47,17 @@ export function decide(input: DecisionInput, index: SessionIndexReader, options:
   const primaries: Array<[UriSource, PathResult]> = [];
   if (input.forwardedUri) primaries.push(['x-forwarded-uri', sessionFromPath(input.forwardedUri[0]!, max)]);
   if (input.originalUri) primaries.push(['x-original-uri', sessionFromPath(input.originalUri[0]!, max)]);
-  primaries.push(['request-line', sessionFromPath(stripPrefix(input.requestTarget, options.authPathPrefix), max)]);
+  primaries.push([
+    'request-line',
+    sessionFromPath(stripPrefix(input.requestTarget, options.authPathPrefix), max),
+  ]);
 
   let claimed: { id: string; source: UriSource } | undefined;
   for (const [source, r] of primaries) {
     if (r.kind === 'invalid') return { result: 'deny', reason: r.reason, source };
     if (r.kind === 'session') {
-      if (claimed && claimed.id !== r.id) return { result: 'deny', reason: 'conflicting_session_ids', sessionId: claimed.id, source };
+      if (claimed && claimed.id !== r.id)
+        return { result: 'deny', reason: 'conflicting_session_ids', sessionId: claimed.id, source };
       claimed ??= { id: r.id, source };
     }
   }
@@ -62,7 +66,13 @@ export function decide(input: DecisionInput, index: SessionIndexReader, options:
     if (r.kind === 'invalid') return { result: 'deny', reason: r.reason, source: 'referer' };
     if (r.kind === 'session') {
       // The URI wins over the Referer, but a Referer naming another session is a forged request.
-      if (claimed && claimed.id !== r.id) return { result: 'deny', reason: 'conflicting_session_ids', sessionId: claimed.id, source: 'referer' };
+      if (claimed && claimed.id !== r.id)
+        return {
+          result: 'deny',
+          reason: 'conflicting_session_ids',
+          sessionId: claimed.id,
+          source: 'referer',
+        };
       claimed ??= { id: r.id, source: 'referer' };
     }
   }
@@ -84,5 +94,7 @@ export function decide(input: DecisionInput, index: SessionIndexReader, options:
 function stripPrefix(target: string, prefix: string | undefined): string {
   if (!prefix) return target;
   if (target === prefix) return '/';
-  return target.startsWith(prefix) && /[/?#]/.test(target.charAt(prefix.length)) ? target.slice(prefix.length) : target;
+  return target.startsWith(prefix) && /[/?#]/.test(target.charAt(prefix.length))
+    ? target.slice(prefix.length)
+    : target;
 }

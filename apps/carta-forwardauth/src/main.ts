@@ -11,12 +11,16 @@ function loadKubeConfig(): KubeConfig {
   try {
     kc.loadFromDefault();
   } catch (err) {
-    throw new ConfigError([`KUBECONFIG: cannot load kubeconfig: ${err instanceof Error ? err.message : String(err)}`]);
+    throw new ConfigError([
+      `KUBECONFIG: cannot load kubeconfig: ${err instanceof Error ? err.message : String(err)}`,
+    ]);
   }
   const server = kc.getCurrentCluster()?.server;
   // loadFromDefault's last resort when nothing is configured; it can never work here.
   if (!server || server === 'http://localhost:8080') {
-    throw new ConfigError(['KUBECONFIG: no kubeconfig found (KUBECONFIG, ~/.kube/config) and not running in a cluster']);
+    throw new ConfigError([
+      'KUBECONFIG: no kubeconfig found (KUBECONFIG, ~/.kube/config) and not running in a cluster',
+    ]);
   }
   return kc;
 }

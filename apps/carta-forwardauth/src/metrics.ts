@@ -57,7 +57,8 @@ export function registerCacheGauges(registry: Registry, index: SessionIndex, wat
     labelNames: ['kind', 'selector'] as const,
     registers: [registry],
     collect() {
-      for (const s of watcher.sources) this.set({ kind: s.spec.kind, selector: s.labelSelector }, s.current()?.objectCount ?? 0);
+      for (const s of watcher.sources)
+        this.set({ kind: s.spec.kind, selector: s.labelSelector }, s.current()?.objectCount ?? 0);
     },
   });
   new Gauge({
@@ -66,7 +67,8 @@ export function registerCacheGauges(registry: Registry, index: SessionIndex, wat
     labelNames: ['kind', 'selector'] as const,
     registers: [registry],
     collect() {
-      for (const s of watcher.sources) this.set({ kind: s.spec.kind, selector: s.labelSelector }, s.isSynced() ? 1 : 0);
+      for (const s of watcher.sources)
+        this.set({ kind: s.spec.kind, selector: s.labelSelector }, s.isSynced() ? 1 : 0);
     },
   });
 }

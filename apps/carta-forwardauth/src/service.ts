@@ -18,9 +18,13 @@ export interface RunningService {
 }
 
 /** Pods for every label pair (new keys first), then services for every pair as the fallback. */
-export function sourceSpecs(config: Pick<Config, 'LOOKUP_SERVICES' | 'SESSION_ID_LABELS' | 'USER_ID_LABELS'>): SourceSpec[] {
+export function sourceSpecs(
+  config: Pick<Config, 'LOOKUP_SERVICES' | 'SESSION_ID_LABELS' | 'USER_ID_LABELS'>,
+): SourceSpec[] {
   const kinds = config.LOOKUP_SERVICES ? (['pods', 'services'] as const) : (['pods'] as const);
-  return kinds.flatMap((kind) => config.SESSION_ID_LABELS.map((idLabel, i) => ({ kind, idLabel, userLabel: config.USER_ID_LABELS[i]! })));
+  return kinds.flatMap((kind) =>
+    config.SESSION_ID_LABELS.map((idLabel, i) => ({ kind, idLabel, userLabel: config.USER_ID_LABELS[i]! })),
+  );
 }
 
 export async function startService(config: Config, kc: KubeConfig, logger: Logger): Promise<RunningService> {
@@ -57,7 +61,12 @@ export async function startService(config: Config, kc: KubeConfig, logger: Logge
   const handler = createRequestListener(config, { index, watcher, logger, metrics, decisionMetrics });
   let server: RunningServer;
   try {
-    server = await serve(handler, { host: config.HOST, port: config.PORT, logger, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT });
+    server = await serve(handler, {
+      host: config.HOST,
+      port: config.PORT,
+      logger,
+      shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT,
+    });
   } catch (err) {
     await watcher.stop();
     throw err;

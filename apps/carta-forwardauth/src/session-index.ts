@@ -12,7 +12,12 @@ export interface SourceSpec {
 
 /** The parts of a V1Pod / V1Service the index reads. */
 export interface LabelledObject {
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; deletionTimestamp?: Date | string };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    deletionTimestamp?: Date | string;
+  };
   status?: { phase?: string } | object;
 }
 
@@ -84,7 +89,8 @@ export class SourceIndex {
     const labels = obj.metadata?.labels;
     const sessionId = labels?.[this.spec.idLabel];
     const userId = labels?.[this.spec.userLabel];
-    if (!sessionId || !userId || !SESSION_ID_PATTERN.test(sessionId) || !LABEL_VALUE_PATTERN.test(userId)) return undefined;
+    if (!sessionId || !userId || !SESSION_ID_PATTERN.test(sessionId) || !LABEL_VALUE_PATTERN.test(userId))
+      return undefined;
     if (obj.metadata?.deletionTimestamp) return undefined;
     const phase = (obj.status as { phase?: string } | undefined)?.phase;
     if (this.spec.kind === 'pods' && phase && ENDED_PHASES.has(phase)) return undefined;

@@ -5,7 +5,8 @@ import { CARTA_PATH_PREFIX, LEGACY_SHAPE_SEGMENTS, SESSION_ID_PATTERN } from './
 
 export type InvalidReason = 'invalid_session_id' | 'non_canonical_path' | 'uri_too_long';
 
-export type PathResult = { kind: 'none' } | { kind: 'session'; id: string } | { kind: 'invalid'; reason: InvalidReason };
+export type PathResult =
+  { kind: 'none' } | { kind: 'session'; id: string } | { kind: 'invalid'; reason: InvalidReason };
 
 const NONE: PathResult = Object.freeze({ kind: 'none' });
 // Control characters, space, backslash: never in a canonical path.
@@ -33,7 +34,11 @@ export function sessionFromPath(target: string, maxLength: number): PathResult {
       return invalid('non_canonical_path');
     }
     // Still encoded after one decode (double encoding), or an encoded slash/control character.
-    if (path.includes('%') || FORBIDDEN_CHARS.test(path) || path.split('/').length !== raw.split('/').length) {
+    if (
+      path.includes('%') ||
+      FORBIDDEN_CHARS.test(path) ||
+      path.split('/').length !== raw.split('/').length
+    ) {
       return invalid('non_canonical_path');
     }
   }
@@ -41,13 +46,16 @@ export function sessionFromPath(target: string, maxLength: number): PathResult {
   if (!path.startsWith(CARTA_PATH_PREFIX)) {
     // A case variant of the prefix could still route to a session somewhere; never guess.
     const lower = path.toLowerCase();
-    if (lower.startsWith(PREFIX_LOWER) || lower === BARE_PREFIX) return path === BARE_PREFIX ? invalid('invalid_session_id') : invalid('non_canonical_path');
+    if (lower.startsWith(PREFIX_LOWER) || lower === BARE_PREFIX)
+      return path === BARE_PREFIX ? invalid('invalid_session_id') : invalid('non_canonical_path');
     return NONE;
   }
   const segments = path.slice(CARTA_PATH_PREFIX.length).split('/');
   let id = segments[0]!;
   if (LEGACY_SHAPE_SEGMENTS.has(id)) id = segments[1] ?? '';
-  return SESSION_ID_PATTERN.test(id) && !LEGACY_SHAPE_SEGMENTS.has(id) ? { kind: 'session', id } : invalid('invalid_session_id');
+  return SESSION_ID_PATTERN.test(id) && !LEGACY_SHAPE_SEGMENTS.has(id)
+    ? { kind: 'session', id }
+    : invalid('invalid_session_id');
 }
 
 const ABSOLUTE_URL = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;

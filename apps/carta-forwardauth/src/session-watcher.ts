@@ -2,7 +2,15 @@
 // (list, then watch from the list's resourceVersion). The library's informer stops on errors and can
 // stop silently, so every failure starts a fresh generation (re-list) after a jittered exponential
 // backoff, and a watchdog re-lists periodically and swaps the index in atomically.
-import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type V1PodList, type V1ServiceList } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1PodList,
+  type V1ServiceList,
+} from '@kubernetes/client-node';
 import type { Logger } from '@auth-sidecars/service-kit';
 import { SourceIndex, type IndexSource, type LabelledObject, type SourceSpec } from './session-index.js';
 
@@ -63,10 +71,16 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 function describe(err: unknown): string {
   if (err instanceof Error) {
-    const code = (err as { code?: unknown; statusCode?: unknown }).code ?? (err as { statusCode?: unknown }).statusCode;
+    const code =
+      (err as { code?: unknown; statusCode?: unknown }).code ?? (err as { statusCode?: unknown }).statusCode;
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const detail = cause?.code ?? cause?.message;
-    return [err.name !== 'Error' ? err.name : undefined, code !== undefined ? `HTTP ${String(code)}` : undefined, err.message.split('\n')[0]?.slice(0, 200), detail]
+    return [
+      err.name !== 'Error' ? err.name : undefined,
+      code !== undefined ? `HTTP ${String(code)}` : undefined,
+      err.message.split('\n')[0]?.slice(0, 200),
+      detail,
+    ]
       .filter(Boolean)
       .join(': ');
   }
@@ -124,7 +138,11 @@ export class SourceWatcher implements IndexSource {
   /** Synced, or lost its watch less than the grace period ago (then answers from the last state). */
   usable(): boolean {
     if (this.state === 'synced') return true;
-    return this.active?.listed === true && this.errorSince !== undefined && Date.now() - this.errorSince < this.options.staleGraceMs;
+    return (
+      this.active?.listed === true &&
+      this.errorSince !== undefined &&
+      Date.now() - this.errorSince < this.options.staleGraceMs
+    );
   }
 
   /** Ready = the last list succeeded and the watch has not failed since. */
@@ -156,12 +174,19 @@ export class SourceWatcher implements IndexSource {
 
   private list(): Promise<V1PodList | V1ServiceList> {
     const request = { namespace: this.options.namespace, labelSelector: this.labelSelector };
-    return this.spec.kind === 'pods' ? this.core.listNamespacedPod(request) : this.core.listNamespacedService(request);
+    return this.spec.kind === 'pods'
+      ? this.core.listNamespacedPod(request)
+      : this.core.listNamespacedService(request);
   }
 
   private spawn(why: string): void {
     if (this.stopped) return;
-    const gen = { id: this.nextId++, index: new SourceIndex(this.spec), dead: false, listed: false } as Generation;
+    const gen = {
+      id: this.nextId++,
+      index: new SourceIndex(this.spec),
+      dead: false,
+      listed: false,
+    } as Generation;
     const listFn = async () => {
       const list = await withTimeout(this.list(), this.options.listTimeoutMs);
       // A superseded generation must not go on to open a watch.
@@ -170,7 +195,12 @@ export class SourceWatcher implements IndexSource {
       this.onListed(gen);
       return list;
     };
-    gen.informer = makeInformer(this.kc, this.path, listFn as () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>, this.labelSelector) as Informer<KubernetesObject>;
+    gen.informer = makeInformer(
+      this.kc,
+      this.path,
+      listFn as () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>,
+      this.labelSelector,
+    ) as Informer<KubernetesObject>;
     gen.informer.on('add', (o) => gen.dead || gen.index.upsert(o as LabelledObject));
     gen.informer.on('update', (o) => gen.dead || gen.index.upsert(o as LabelledObject));
     gen.informer.on('delete', (o) => gen.dead || gen.index.remove(o as LabelledObject));
@@ -180,7 +210,12 @@ export class SourceWatcher implements IndexSource {
     // so the previous index keeps answering (within the grace period) meanwhile.
     if (this.active === undefined) this.active = gen;
     else this.pending = gen;
-    this.logger.debug('informer generation starting', { kind: this.spec.kind, selector: this.labelSelector, generation: gen.id, why });
+    this.logger.debug('informer generation starting', {
+      kind: this.spec.kind,
+      selector: this.labelSelector,
+      generation: gen.id,
+      why,
+    });
     gen.informer.start().catch((err: unknown) => this.onError(gen, err));
   }
 
@@ -200,7 +235,12 @@ export class SourceWatcher implements IndexSource {
     this.errorSince = undefined;
     this.attempt = 0;
     if (!wasSynced) {
-      this.logger.info('informer synced', { kind: this.spec.kind, selector: this.labelSelector, objects: gen.index.objectCount, generation: gen.id });
+      this.logger.info('informer synced', {
+        kind: this.spec.kind,
+        selector: this.labelSelector,
+        objects: gen.index.objectCount,
+        generation: gen.id,
+      });
     }
   }
 
@@ -213,14 +253,24 @@ export class SourceWatcher implements IndexSource {
     if (this.pending === gen) this.pending = undefined;
     if (this.active && !this.active.dead) {
       // A resync list failed while the running watch is healthy: the next resync tries again.
-      this.logger.warn('resync failed, keeping the running watch', { kind: this.spec.kind, selector: this.labelSelector, error: reason });
+      this.logger.warn('resync failed, keeping the running watch', {
+        kind: this.spec.kind,
+        selector: this.labelSelector,
+        error: reason,
+      });
       return;
     }
     this.state = 'error';
     this.lastError = reason;
     this.errorSince ??= Date.now();
     const delay = this.backoffDelay();
-    this.logger.warn('informer failed, re-listing after backoff', { kind: this.spec.kind, selector: this.labelSelector, error: reason, retryInMs: delay, generation: gen.id });
+    this.logger.warn('informer failed, re-listing after backoff', {
+      kind: this.spec.kind,
+      selector: this.labelSelector,
+      error: reason,
+      retryInMs: delay,
+      generation: gen.id,
+    });
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
@@ -251,16 +301,23 @@ export class SourceWatcher implements IndexSource {
     for (const ms of [250, 1_000, 5_000]) setTimeout(() => void stop(), ms).unref();
     await stop();
   }
-
 }
 
 /** All sources of the app: pods for every label pair, then services for every pair (fallback). */
 export class SessionWatcher {
   readonly sources: SourceWatcher[];
 
-  constructor(specs: SourceSpec[], kc: KubeConfig, options: WatcherOptions, logger: Logger, events: WatcherEvents = {}) {
+  constructor(
+    specs: SourceSpec[],
+    kc: KubeConfig,
+    options: WatcherOptions,
+    logger: Logger,
+    events: WatcherEvents = {},
+  ) {
     const core = kc.makeApiClient(CoreV1Api);
-    this.sources = specs.map((spec) => new SourceWatcher(spec, kc, core, options, logger.child({ component: 'informer' }), events));
+    this.sources = specs.map(
+      (spec) => new SourceWatcher(spec, kc, core, options, logger.child({ component: 'informer' }), events),
+    );
   }
 
   start(): void {

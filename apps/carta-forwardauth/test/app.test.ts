@@ -1,10 +1,27 @@
 // Acceptance of issue 6 through the real @kubernetes/client-node informers against the stand-in.
 import { startKubeApi, type KubeApi } from '@auth-sidecars/testkit/kube-api';
-import { envoy, nginx, NS, rawRequest, SA, sessionPod, startCarta, traefik, until, type Carta } from './helpers.js';
+import {
+  envoy,
+  nginx,
+  NS,
+  rawRequest,
+  SA,
+  sessionPod,
+  startCarta,
+  traefik,
+  until,
+  type Carta,
+} from './helpers.js';
 
 const readyz = async (url: string) => {
   const res = await fetch(`${url}/readyz`);
-  return { status: res.status, body: (await res.json()) as { status: string; details: { synced: boolean; sources: Array<{ state: string; lastError?: string }> } } };
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      status: string;
+      details: { synced: boolean; sources: Array<{ state: string; lastError?: string }> };
+    },
+  };
 };
 
 describe('carta-forwardauth against the Kubernetes API stand-in', () => {
@@ -33,7 +50,11 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
     ['legacy http shape', '/session/carta/http/abc123/'],
     ['legacy ws shape', '/session/carta/ws/abc123/socket'],
   ])('allows %s for Traefik, nginx and Envoy with the owner in carta-auth-token', async (_shape, uri) => {
-    for (const res of [await traefik(carta.url, uri), await nginx(carta.url, uri), await envoy(carta.url, uri)]) {
+    for (const res of [
+      await traefik(carta.url, uri),
+      await nginx(carta.url, uri),
+      await envoy(carta.url, uri),
+    ]) {
       expect(res.status).toBe(200);
       expect(res.headers['carta-auth-token']).toBe('alice');
     }
@@ -42,9 +63,18 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
   it('allows sessions labelled with the legacy keys and uses the Referer when the URI has no session', async () => {
     const res = await traefik(carta.url, '/session/carta/old42/');
     expect(res).toMatchObject({ status: 200, headers: { 'carta-auth-token': 'bob' } });
-    const viaReferer = await traefik(carta.url, '/favicon.ico', [['Referer', 'https://carta.example.org/session/carta/abc123/']]);
+    const viaReferer = await traefik(carta.url, '/favicon.ico', [
+      ['Referer', 'https://carta.example.org/session/carta/abc123/'],
+    ]);
     expect(viaReferer).toMatchObject({ status: 200, headers: { 'carta-auth-token': 'alice' } });
-    expect(await rawRequest(carta.url, '/', [['Referer', 'https://carta.example.org/session/carta/ws/old42/']], 'POST')).toMatchObject({ status: 200 });
+    expect(
+      await rawRequest(
+        carta.url,
+        '/',
+        [['Referer', 'https://carta.example.org/session/carta/ws/old42/']],
+        'POST',
+      ),
+    ).toMatchObject({ status: 200 });
   });
 
   it.each([
@@ -53,7 +83,11 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
     ['session in another namespace', '/session/carta/other1/'],
     ['no session in the URI', '/'],
   ])('denies %s with 403 on every protocol', async (_case, uri) => {
-    for (const res of [await traefik(carta.url, uri), await nginx(carta.url, uri), await envoy(carta.url, uri)]) {
+    for (const res of [
+      await traefik(carta.url, uri),
+      await nginx(carta.url, uri),
+      await envoy(carta.url, uri),
+    ]) {
       expect(res.status).toBe(403);
       expect(res.headers['carta-auth-token']).toBeUndefined();
       expect(JSON.parse(res.body)).toEqual({ error: { code: 'forbidden', message: 'access denied' } });
@@ -78,7 +112,11 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
     ['malformed percent encoding', '/session/carta/abc123/%zz'],
   ])('refuses spoofing (%s) with 403, never 5xx', async (_case, uri) => {
     const before = api.requestLog.length;
-    for (const res of [await traefik(carta.url, uri), await nginx(carta.url, uri), await envoy(carta.url, uri)]) {
+    for (const res of [
+      await traefik(carta.url, uri),
+      await nginx(carta.url, uri),
+      await envoy(carta.url, uri),
+    ]) {
       expect(res.status).toBe(403);
       expect(res.headers['carta-auth-token']).toBeUndefined();
     }
@@ -88,18 +126,39 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
   it('refuses conflicting and injected headers', async () => {
     const cases: Array<Array<[string, string]>> = [
       // URI and Referer naming different sessions
-      [['X-Forwarded-Uri', '/session/carta/abc123/'], ['Referer', 'https://h/session/carta/old42/']],
+      [
+        ['X-Forwarded-Uri', '/session/carta/abc123/'],
+        ['Referer', 'https://h/session/carta/old42/'],
+      ],
       // Traefik and nginx headers disagreeing
-      [['X-Forwarded-Uri', '/session/carta/abc123/'], ['X-Original-URI', '/session/carta/old42/']],
+      [
+        ['X-Forwarded-Uri', '/session/carta/abc123/'],
+        ['X-Original-URI', '/session/carta/old42/'],
+      ],
       // a client-supplied second X-Forwarded-Uri next to the proxy's
-      [['X-Forwarded-Uri', '/session/carta/abc123/'], ['X-Forwarded-Uri', '/session/carta/old42/']],
-      [['X-Original-URI', '/session/carta/abc123/'], ['X-Original-URI', '/session/carta/abc123/']],
+      [
+        ['X-Forwarded-Uri', '/session/carta/abc123/'],
+        ['X-Forwarded-Uri', '/session/carta/old42/'],
+      ],
+      [
+        ['X-Original-URI', '/session/carta/abc123/'],
+        ['X-Original-URI', '/session/carta/abc123/'],
+      ],
       // duplicate Referer (Node would silently keep only the first)
-      [['Referer', 'https://h/session/carta/abc123/'], ['Referer', 'https://h/session/carta/old42/']],
+      [
+        ['Referer', 'https://h/session/carta/abc123/'],
+        ['Referer', 'https://h/session/carta/old42/'],
+      ],
       // a forged Referer that is not canonical
-      [['X-Forwarded-Uri', '/session/carta/abc123/'], ['Referer', 'https://h/session/carta/abc123/../old42/']],
+      [
+        ['X-Forwarded-Uri', '/session/carta/abc123/'],
+        ['Referer', 'https://h/session/carta/abc123/../old42/'],
+      ],
       // a client trying to bring its own identity header
-      [['carta-auth-token', 'alice'], ['X-Forwarded-Uri', '/session/carta/nope1/']],
+      [
+        ['carta-auth-token', 'alice'],
+        ['X-Forwarded-Uri', '/session/carta/nope1/'],
+      ],
     ];
     for (const headers of cases) {
       const res = await rawRequest(carta.url, '/', headers);
@@ -107,7 +166,10 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
       expect(res.headers['carta-auth-token']).toBeUndefined();
     }
     // Envoy: original path on the request line disagreeing with a forwarded header
-    expect((await envoy(carta.url, '/session/carta/old42/', [['X-Forwarded-Uri', '/session/carta/abc123/']])).status).toBe(403);
+    expect(
+      (await envoy(carta.url, '/session/carta/old42/', [['X-Forwarded-Uri', '/session/carta/abc123/']]))
+        .status,
+    ).toBe(403);
   });
 
   it('never answers 5xx to oversized headers', async () => {
@@ -117,12 +179,22 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
   });
 
   it('logs one decision line per denial with the reason and without the URI or Referer', async () => {
-    await traefik(carta.url, '/session/carta/zzz999/secret-path?token=abc', [['Referer', 'https://carta.example.org/session/carta/zzz999/?q=private']]);
+    await traefik(carta.url, '/session/carta/zzz999/secret-path?token=abc', [
+      ['Referer', 'https://carta.example.org/session/carta/zzz999/?q=private'],
+    ]);
     await traefik(carta.url, '/session/carta/abc123/'); // allowed: no info line
     await until(() => carta.logs.some((l) => l.message === 'access denied'));
     const denials = carta.logs.filter((l) => l.message === 'access denied');
     expect(denials).toHaveLength(1);
-    expect(denials[0]).toMatchObject({ level: 'info', component: 'decision', reason: 'unknown_session', sessionId: 'zzz999', source: 'x-forwarded-uri', host: 'carta.example.org', client: '203.0.113.9' });
+    expect(denials[0]).toMatchObject({
+      level: 'info',
+      component: 'decision',
+      reason: 'unknown_session',
+      sessionId: 'zzz999',
+      source: 'x-forwarded-uri',
+      host: 'carta.example.org',
+      client: '203.0.113.9',
+    });
     const text = JSON.stringify(carta.logs);
     expect(text).not.toContain('secret-path');
     expect(text).not.toContain('private');
@@ -131,22 +203,34 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
   it('answers from memory: no API request per decision', async () => {
     const before = api.requestLog.length;
     for (let i = 0; i < 50; i++) expect((await envoy(carta.url, '/session/carta/abc123/')).status).toBe(200);
-    for (let i = 0; i < 50; i++) expect((await envoy(carta.url, `/session/carta/miss${i}/`)).status).toBe(403);
+    for (let i = 0; i < 50; i++)
+      expect((await envoy(carta.url, `/session/carta/miss${i}/`)).status).toBe(403);
     expect(api.requestLog.length).toBe(before);
     // and only list/watch of pods and services in the target namespace, as the service account
     expect(new Set(api.requestLog.map((e) => `${e.user} ${e.verb} ${e.resource} ${e.namespace}`))).toEqual(
-      new Set([`${SA} list pods ${NS}`, `${SA} watch pods ${NS}`, `${SA} list services ${NS}`, `${SA} watch services ${NS}`]),
+      new Set([
+        `${SA} list pods ${NS}`,
+        `${SA} watch pods ${NS}`,
+        `${SA} list services ${NS}`,
+        `${SA} watch services ${NS}`,
+      ]),
     );
   });
 
   it('allows a new session within 2 s and denies a deleted one within 2 s', async () => {
     expect((await traefik(carta.url, '/session/carta/fresh1/')).status).toBe(403);
     api.addPod(sessionPod('carta-fresh', 'fresh1', 'carol'));
-    const allowedAfter = await until(async () => (await traefik(carta.url, '/session/carta/fresh1/')).status === 200, 2000);
+    const allowedAfter = await until(
+      async () => (await traefik(carta.url, '/session/carta/fresh1/')).status === 200,
+      2000,
+    );
     expect(allowedAfter).toBeLessThan(2000);
 
     api.deletePod('carta-new');
-    const deniedAfter = await until(async () => (await traefik(carta.url, '/session/carta/abc123/')).status === 403, 2000);
+    const deniedAfter = await until(
+      async () => (await traefik(carta.url, '/session/carta/abc123/')).status === 403,
+      2000,
+    );
     expect(deniedAfter).toBeLessThan(2000);
   });
 
@@ -158,12 +242,22 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
     api.addPod(sessionPod('relabel', 'move1', 'dave'));
     await until(async () => (await traefik(carta.url, '/session/carta/move1/')).status === 200, 2000);
     api.updatePod('relabel', (p) => void (p.metadata.labels!['canfar.net/username'] = 'erin'));
-    await until(async () => (await traefik(carta.url, '/session/carta/move1/')).headers['carta-auth-token'] === 'erin', 2000);
+    await until(
+      async () => (await traefik(carta.url, '/session/carta/move1/')).headers['carta-auth-token'] === 'erin',
+      2000,
+    );
   });
 
   it('falls back to services, prefers pods, and denies sessions whose pods name different users', async () => {
-    api.addService({ name: 'svc-only', labels: { 'canfar-net-sessionID': 'svc1', 'canfar-net-userid': 'frank' }, selector: { 'canfar-net-sessionID': 'svc1' } });
-    api.addService({ name: 'svc-shadow', labels: { 'canfar.net/id': 'abc123', 'canfar.net/username': 'mallory' } });
+    api.addService({
+      name: 'svc-only',
+      labels: { 'canfar-net-sessionID': 'svc1', 'canfar-net-userid': 'frank' },
+      selector: { 'canfar-net-sessionID': 'svc1' },
+    });
+    api.addService({
+      name: 'svc-shadow',
+      labels: { 'canfar.net/id': 'abc123', 'canfar.net/username': 'mallory' },
+    });
     await until(async () => (await traefik(carta.url, '/session/carta/svc1/')).status === 200, 2000);
     expect((await traefik(carta.url, '/session/carta/svc1/')).headers['carta-auth-token']).toBe('frank');
     expect((await traefik(carta.url, '/session/carta/abc123/')).headers['carta-auth-token']).toBe('alice');
@@ -195,7 +289,9 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
     await until(async () => (await traefik(carta.url, '/session/carta/after1/')).status === 200, 2000);
     await until(async () => (await readyz(carta.url)).status === 200, 3000);
     const metrics = await (await fetch(`${carta.url}/metrics`)).text();
-    expect(metrics).toMatch(/carta_forwardauth_watch_restarts_total\{kind="pods",selector="canfar.net\/id,canfar.net\/username",service="carta-forwardauth"\} [1-9]/);
+    expect(metrics).toMatch(
+      /carta_forwardauth_watch_restarts_total\{kind="pods",selector="canfar.net\/id,canfar.net\/username",service="carta-forwardauth"\} [1-9]/,
+    );
   });
 
   it('re-lists after 410 Gone and after a watch that simply ends', async () => {
@@ -205,7 +301,9 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
     await until(async () => (await traefik(carta.url, '/session/carta/abc123/')).status === 403, 3000);
     api.addPod(sessionPod('carta-later', 'later1', 'ivan'));
     await until(async () => (await traefik(carta.url, '/session/carta/later1/')).status === 200, 3000);
-    expect(api.requestLog.filter((e) => e.verb === 'list' && e.resource === 'pods').length).toBeGreaterThanOrEqual(3);
+    expect(
+      api.requestLog.filter((e) => e.verb === 'list' && e.resource === 'pods').length,
+    ).toBeGreaterThanOrEqual(3);
   });
 
   it('exposes decisions, cache size and sync state in /metrics', async () => {
@@ -213,11 +311,19 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
     await traefik(carta.url, '/session/carta/nope99/');
     await traefik(carta.url, '/session/carta/BAD/');
     const text = await (await fetch(`${carta.url}/metrics`)).text();
-    expect(text).toMatch(/carta_forwardauth_decisions_total\{result="allow",reason="",service="carta-forwardauth"\} 1/);
-    expect(text).toMatch(/carta_forwardauth_decisions_total\{result="deny",reason="unknown_session",service="carta-forwardauth"\} 1/);
-    expect(text).toMatch(/carta_forwardauth_decisions_total\{result="deny",reason="invalid_session_id",service="carta-forwardauth"\} 1/);
+    expect(text).toMatch(
+      /carta_forwardauth_decisions_total\{result="allow",reason="",service="carta-forwardauth"\} 1/,
+    );
+    expect(text).toMatch(
+      /carta_forwardauth_decisions_total\{result="deny",reason="unknown_session",service="carta-forwardauth"\} 1/,
+    );
+    expect(text).toMatch(
+      /carta_forwardauth_decisions_total\{result="deny",reason="invalid_session_id",service="carta-forwardauth"\} 1/,
+    );
     expect(text).toMatch(/carta_forwardauth_cache_sessions\{service="carta-forwardauth"\} 2/);
-    expect(text).toMatch(/carta_forwardauth_informer_synced\{kind="services",selector="canfar-net-sessionID,canfar-net-userid",service="carta-forwardauth"\} 1/);
+    expect(text).toMatch(
+      /carta_forwardauth_informer_synced\{kind="services",selector="canfar-net-sessionID,canfar-net-userid",service="carta-forwardauth"\} 1/,
+    );
     expect((await fetch(`${carta.url}/livez`)).status).toBe(200);
   });
 });
@@ -246,7 +352,10 @@ describe('carta-forwardauth startup and permissions', () => {
   });
 
   it('stays unready with the 403 reason when RBAC forbids listing', async () => {
-    const api = await startKubeApi({ defaultNamespace: NS, authorize: (a) => a.user.username !== SA || a.resource === 'pods' });
+    const api = await startKubeApi({
+      defaultNamespace: NS,
+      authorize: (a) => a.user.username !== SA || a.resource === 'pods',
+    });
     const carta = await startCarta(api);
     try {
       await until(async () => {
@@ -292,7 +401,11 @@ describe('carta-forwardauth startup and permissions', () => {
 
   it('uses configured label keys and namespace and a custom response header', async () => {
     const api = await startKubeApi({ defaultNamespace: 'carta' });
-    api.addPod({ name: 'p', namespace: 'carta', labels: { 'example.org/session': 'k1', 'example.org/owner': 'zoe' } });
+    api.addPod({
+      name: 'p',
+      namespace: 'carta',
+      labels: { 'example.org/session': 'k1', 'example.org/owner': 'zoe' },
+    });
     api.addPod(sessionPod('ignored', 'abc123', 'alice')); // default keys in the default namespace
     const carta = await startCarta(api, {
       TARGET_NAMESPACE: 'carta',

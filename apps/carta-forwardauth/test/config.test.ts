@@ -23,7 +23,13 @@ describe('config', () => {
   });
 
   it('reads label keys, durations and flags', () => {
-    const c = readConfig({ SESSION_ID_LABELS: 'a/id', USER_ID_LABELS: 'a/user', LOOKUP_SERVICES: 'false', RESYNC_INTERVAL: '2m', RESPONSE_HEADER: 'X-User' });
+    const c = readConfig({
+      SESSION_ID_LABELS: 'a/id',
+      USER_ID_LABELS: 'a/user',
+      LOOKUP_SERVICES: 'false',
+      RESYNC_INTERVAL: '2m',
+      RESPONSE_HEADER: 'X-User',
+    });
     expect(sourceSpecs(c)).toEqual([{ kind: 'pods', idLabel: 'a/id', userLabel: 'a/user' }]);
     expect(c.RESYNC_INTERVAL).toBe(120_000);
     expect(c.RESPONSE_HEADER).toBe('x-user');
@@ -32,7 +38,13 @@ describe('config', () => {
   it('reports every bad variable at once', () => {
     let error: unknown;
     try {
-      readConfig({ TARGET_NAMESPACE: 'Not_A_Namespace', PORT: 'x', SESSION_ID_LABELS: 'a,b', USER_ID_LABELS: 'c', RESPONSE_HEADER: 'bad header' });
+      readConfig({
+        TARGET_NAMESPACE: 'Not_A_Namespace',
+        PORT: 'x',
+        SESSION_ID_LABELS: 'a,b',
+        USER_ID_LABELS: 'c',
+        RESPONSE_HEADER: 'bad header',
+      });
     } catch (e) {
       error = e;
     }
@@ -44,6 +56,8 @@ describe('config', () => {
   });
 
   it('insists on paired label keys', () => {
-    expect(() => readConfig({ SESSION_ID_LABELS: 'a,b', USER_ID_LABELS: 'c' })).toThrow(/same number of keys/);
+    expect(() => readConfig({ SESSION_ID_LABELS: 'a,b', USER_ID_LABELS: 'c' })).toThrow(
+      /same number of keys/,
+    );
   });
 });

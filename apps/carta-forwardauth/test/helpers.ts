@@ -21,7 +21,15 @@ export interface Carta {
 }
 
 export async function startCarta(api: KubeApi, env: Record<string, string> = {}, user = SA): Promise<Carta> {
-  const config = readConfig({ PORT: '0', HOST: '127.0.0.1', RELIST_BACKOFF_INITIAL: '100ms', RELIST_BACKOFF_MAX: '400ms', SHUTDOWN_TIMEOUT: '2s', LOG_LEVEL: 'debug', ...env });
+  const config = readConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    RELIST_BACKOFF_INITIAL: '100ms',
+    RELIST_BACKOFF_MAX: '400ms',
+    SHUTDOWN_TIMEOUT: '2s',
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
   const stream = new PassThrough();
   const logs: Array<Record<string, unknown>> = [];
   let buffered = '';
@@ -67,9 +75,21 @@ export interface RawResponse {
  * Sends exactly these header lines (duplicates, odd bytes and all), as a proxy in front of the
  * sidecar might, and reads the whole response.
  */
-export function rawRequest(url: string, target: string, headers: Array<[string, string]> = [], method = 'GET'): Promise<RawResponse> {
+export function rawRequest(
+  url: string,
+  target: string,
+  headers: Array<[string, string]> = [],
+  method = 'GET',
+): Promise<RawResponse> {
   const { hostname, port } = new URL(url);
-  const head = [`${method} ${target} HTTP/1.1`, `Host: ${hostname}:${port}`, 'Connection: close', ...headers.map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
+  const head = [
+    `${method} ${target} HTTP/1.1`,
+    `Host: ${hostname}:${port}`,
+    'Connection: close',
+    ...headers.map(([k, v]) => `${k}: ${v}`),
+    '',
+    '',
+  ].join('\r\n');
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname, () => socket.end(head));
     const chunks: Buffer[] = [];
@@ -91,7 +111,14 @@ export function rawRequest(url: string, target: string, headers: Array<[string, 
 
 /** Traefik forwardAuth request for an original URI. */
 export function traefik(url: string, uri: string, extra: Array<[string, string]> = []): Promise<RawResponse> {
-  return rawRequest(url, '/', [['X-Forwarded-Method', 'GET'], ['X-Forwarded-Proto', 'https'], ['X-Forwarded-Host', 'carta.example.org'], ['X-Forwarded-Uri', uri], ['X-Forwarded-For', '203.0.113.9'], ...extra]);
+  return rawRequest(url, '/', [
+    ['X-Forwarded-Method', 'GET'],
+    ['X-Forwarded-Proto', 'https'],
+    ['X-Forwarded-Host', 'carta.example.org'],
+    ['X-Forwarded-Uri', uri],
+    ['X-Forwarded-For', '203.0.113.9'],
+    ...extra,
+  ]);
 }
 
 /** nginx auth_request subrequest for an original URI. */
@@ -100,11 +127,23 @@ export function nginx(url: string, uri: string, extra: Array<[string, string]> =
 }
 
 /** Envoy ext_authz HTTP: the original method and path on the request line. */
-export function envoy(url: string, uri: string, extra: Array<[string, string]> = [], method = 'GET'): Promise<RawResponse> {
+export function envoy(
+  url: string,
+  uri: string,
+  extra: Array<[string, string]> = [],
+  method = 'GET',
+): Promise<RawResponse> {
   return rawRequest(url, uri, extra, method);
 }
 
 export function sessionPod(name: string, sessionId: string, user: string, labels: 'new' | 'legacy' = 'new') {
-  const keys = labels === 'new' ? ['canfar.net/id', 'canfar.net/username'] : ['canfar-net-sessionID', 'canfar-net-userid'];
-  return { name, namespace: NS, labels: { [keys[0]!]: sessionId, [keys[1]!]: user, 'canfar-net-sessionType': 'carta' } };
+  const keys =
+    labels === 'new'
+      ? ['canfar.net/id', 'canfar.net/username']
+      : ['canfar-net-sessionID', 'canfar-net-userid'];
+  return {
+    name,
+    namespace: NS,
+    labels: { [keys[0]!]: sessionId, [keys[1]!]: user, 'canfar-net-sessionType': 'carta' },
+  };
 }

@@ -1,10 +1,16 @@
 import { SessionIndex, SourceIndex, type IndexSource, type SourceSpec } from '../src/session-index.js';
 
 const podsNew: SourceSpec = { kind: 'pods', idLabel: 'canfar.net/id', userLabel: 'canfar.net/username' };
-const podsLegacy: SourceSpec = { kind: 'pods', idLabel: 'canfar-net-sessionID', userLabel: 'canfar-net-userid' };
+const podsLegacy: SourceSpec = {
+  kind: 'pods',
+  idLabel: 'canfar-net-sessionID',
+  userLabel: 'canfar-net-userid',
+};
 const svcNew: SourceSpec = { kind: 'services', idLabel: 'canfar.net/id', userLabel: 'canfar.net/username' };
 
-const obj = (name: string, labels: Record<string, string>, extra: Record<string, unknown> = {}) => ({ metadata: { name, namespace: 'ns', labels, ...extra } });
+const obj = (name: string, labels: Record<string, string>, extra: Record<string, unknown> = {}) => ({
+  metadata: { name, namespace: 'ns', labels, ...extra },
+});
 
 function source(spec: SourceSpec, usable = true): IndexSource & { index: SourceIndex } {
   const index = new SourceIndex(spec);

@@ -17,7 +17,14 @@ describe('sessionFromPath', () => {
     expect(sessionFromPath(path, MAX)).toEqual({ kind: 'session', id });
   });
 
-  it.each(['/', '/auth', '/favicon.ico', '/session/notebook/abc/', '/x/session/carta/abc123/', '/session/cartax/abc/'])('%s carries no session', (path) => {
+  it.each([
+    '/',
+    '/auth',
+    '/favicon.ico',
+    '/session/notebook/abc/',
+    '/x/session/carta/abc123/',
+    '/session/cartax/abc/',
+  ])('%s carries no session', (path) => {
     expect(sessionFromPath(path, MAX)).toEqual({ kind: 'none' });
   });
 
@@ -53,21 +60,38 @@ describe('sessionFromPath', () => {
   });
 
   it('refuses URIs above the length limit before parsing them', () => {
-    expect(sessionFromPath(`/session/carta/abc/${'x'.repeat(100)}`, 64)).toEqual({ kind: 'invalid', reason: 'uri_too_long' });
+    expect(sessionFromPath(`/session/carta/abc/${'x'.repeat(100)}`, 64)).toEqual({
+      kind: 'invalid',
+      reason: 'uri_too_long',
+    });
   });
 });
 
 describe('sessionFromReferer', () => {
   it('reads the path of an absolute URL', () => {
-    expect(sessionFromReferer('https://carta.example.org/session/carta/abc/?a=1', MAX)).toEqual({ kind: 'session', id: 'abc' });
-    expect(sessionFromReferer('https://carta.example.org:8443/session/carta/ws/abc/', MAX)).toEqual({ kind: 'session', id: 'abc' });
+    expect(sessionFromReferer('https://carta.example.org/session/carta/abc/?a=1', MAX)).toEqual({
+      kind: 'session',
+      id: 'abc',
+    });
+    expect(sessionFromReferer('https://carta.example.org:8443/session/carta/ws/abc/', MAX)).toEqual({
+      kind: 'session',
+      id: 'abc',
+    });
     expect(sessionFromReferer('https://carta.example.org', MAX)).toEqual({ kind: 'none' });
-    expect(sessionFromReferer('https://carta.example.org?x=/session/carta/abc/', MAX)).toEqual({ kind: 'none' });
+    expect(sessionFromReferer('https://carta.example.org?x=/session/carta/abc/', MAX)).toEqual({
+      kind: 'none',
+    });
     expect(sessionFromReferer('about:blank', MAX)).toEqual({ kind: 'none' });
   });
 
   it('applies the same strictness as to URIs', () => {
-    expect(sessionFromReferer('https://h/session/carta/abc/../def/', MAX)).toEqual({ kind: 'invalid', reason: 'non_canonical_path' });
-    expect(sessionFromReferer('https://h/session/carta/ABC/', MAX)).toEqual({ kind: 'invalid', reason: 'invalid_session_id' });
+    expect(sessionFromReferer('https://h/session/carta/abc/../def/', MAX)).toEqual({
+      kind: 'invalid',
+      reason: 'non_canonical_path',
+    });
+    expect(sessionFromReferer('https://h/session/carta/ABC/', MAX)).toEqual({
+      kind: 'invalid',
+      reason: 'invalid_session_id',
+    });
   });
 });

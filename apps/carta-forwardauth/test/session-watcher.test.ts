@@ -17,7 +17,14 @@ function watcherFor(api: KubeApi, options: Partial<WatcherOptions> = {}) {
   const watcher = new SessionWatcher(
     [spec],
     kc,
-    { namespace: NS, resyncIntervalMs: 60_000, listTimeoutMs: 5_000, backoff: { initialMs: 50, maxMs: 200 }, staleGraceMs: 1_000, ...options },
+    {
+      namespace: NS,
+      resyncIntervalMs: 60_000,
+      listTimeoutMs: 5_000,
+      backoff: { initialMs: 50, maxMs: 200 },
+      staleGraceMs: 1_000,
+      ...options,
+    },
     logger,
   );
   return { watcher, index: new SessionIndex(watcher.sources) };
@@ -35,7 +42,9 @@ describe('SessionWatcher', () => {
 
   it('selects only session pods', () => {
     expect(labelSelectorFor(spec)).toBe('canfar.net/id,canfar.net/username');
-    expect(labelSelectorFor(spec, 'canfar-net-sessionType=carta')).toBe('canfar.net/id,canfar.net/username,canfar-net-sessionType=carta');
+    expect(labelSelectorFor(spec, 'canfar-net-sessionType=carta')).toBe(
+      'canfar.net/id,canfar.net/username,canfar-net-sessionType=carta',
+    );
   });
 
   it('the resync watchdog repairs a watch that went silent', async () => {
@@ -48,7 +57,10 @@ describe('SessionWatcher', () => {
       api.addPod(sessionPod('p2', 'def', 'bob'));
       // Nothing arrives over the stuck watch; the periodic re-list must bring both changes.
       expect(index.lookup('abc')).toEqual({ kind: 'owner', userId: 'alice' });
-      await until(() => index.lookup('abc').kind === 'unknown' && index.lookup('def').kind === 'owner', 3_000);
+      await until(
+        () => index.lookup('abc').kind === 'unknown' && index.lookup('def').kind === 'owner',
+        3_000,
+      );
       expect(watcher.isSynced()).toBe(true);
       // The old generation's watch was closed, the new one is live.
       await until(() => api.watchCount() === 1);
@@ -79,7 +91,10 @@ describe('SessionWatcher', () => {
     api.setLatency(60_000);
     watcher.start();
     try {
-      await until(() => /did not answer within 300 ms/.test(watcher.status().sources[0]!.lastError ?? ''), 3_000);
+      await until(
+        () => /did not answer within 300 ms/.test(watcher.status().sources[0]!.lastError ?? ''),
+        3_000,
+      );
       expect(watcher.isSynced()).toBe(false);
       api.setLatency(0);
       await until(() => watcher.isSynced(), 5_000);

@@ -13,11 +13,21 @@ export const ClientCertificateEnvVars = [
   'AZURE_CLIENT_CERTIFICATE_PASSWORD',
   'AZURE_CLIENT_SEND_CERTIFICATE_CHAIN',
 ] as const;
-export const WorkloadIdentityEnvVars = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_FEDERATED_TOKEN_FILE'] as const;
+export const WorkloadIdentityEnvVars = [
+  'AZURE_TENANT_ID',
+  'AZURE_CLIENT_ID',
+  'AZURE_FEDERATED_TOKEN_FILE',
+] as const;
 export const ManagedIdentityEnvVars = ['AZURE_CLIENT_ID'] as const;
 export const AuthorityEnvVars = ['AZURE_AUTHORITY_HOST', 'AZURE_DISABLE_INSTANCE_DISCOVERY'] as const;
 
-export const CREDENTIAL_KINDS = ['default', 'certificate', 'workload-identity', 'managed-identity', 'client-secret'] as const;
+export const CREDENTIAL_KINDS = [
+  'default',
+  'certificate',
+  'workload-identity',
+  'managed-identity',
+  'client-secret',
+] as const;
 
 /**
  * Authority hosts of Microsoft's clouds. Instance discovery only works against these; any other

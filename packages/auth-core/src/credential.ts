@@ -19,7 +19,10 @@ export interface CreateCredentialOptions {
  * Builds the credential for `config`. Throws ConfigError (exit 78 under runMain) when a variable
  * the kind needs is missing. Certificate and federated token files are read at every acquisition.
  */
-export function createCredential(config: CredentialConfig, { logger }: CreateCredentialOptions = {}): TokenCredential {
+export function createCredential(
+  config: CredentialConfig,
+  { logger }: CreateCredentialOptions = {},
+): TokenCredential {
   assertCredentialConfig(config);
   const log = componentLogger(logger, 'credential');
   const authority = authorityOptions(config);
@@ -43,14 +46,28 @@ export function createCredential(config: CredentialConfig, { logger }: CreateCre
       return new RotatingCertificateCredential(
         config.tenantId!,
         config.clientId!,
-        { certificatePath: config.certificatePath!, keyPath: config.keyPath, certificatePassword: config.certificatePassword },
+        {
+          certificatePath: config.certificatePath!,
+          keyPath: config.keyPath,
+          certificatePassword: config.certificatePassword,
+        },
         { ...clientOptions, sendCertificateChain: config.sendCertificateChain },
         log,
       );
     case 'workload-identity':
-      return new FederatedTokenFileCredential(config.tenantId!, config.clientId!, config.federatedTokenFile!, clientOptions);
+      return new FederatedTokenFileCredential(
+        config.tenantId!,
+        config.clientId!,
+        config.federatedTokenFile!,
+        clientOptions,
+      );
     case 'client-secret':
-      return createClientSecretCredential(config.tenantId!, config.clientId!, config.clientSecret!, clientOptions);
+      return createClientSecretCredential(
+        config.tenantId!,
+        config.clientId!,
+        config.clientSecret!,
+        clientOptions,
+      );
     case 'managed-identity':
       return createManagedIdentityCredential(config.clientId);
     case 'default':

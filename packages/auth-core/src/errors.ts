@@ -10,7 +10,9 @@ export class TokenUnavailableError extends ServiceUnavailableError {
   readonly scope: string;
 
   constructor(scope: string, reason: string, options?: { cause?: unknown; retryAt?: number }) {
-    super(`no valid access token for scope ${scope}: ${reason}`, 'token_unavailable', { cause: options?.cause });
+    super(`no valid access token for scope ${scope}: ${reason}`, 'token_unavailable', {
+      cause: options?.cause,
+    });
     this.scope = scope;
     if (options?.retryAt !== undefined) {
       this.headers['retry-after'] = String(Math.max(1, Math.ceil((options.retryAt - Date.now()) / 1000)));
@@ -21,7 +23,9 @@ export class TokenUnavailableError extends ServiceUnavailableError {
 /** The credential did not answer within `acquireTimeoutMs`. */
 export class TokenAcquireTimeoutError extends Error {
   constructor(timeoutMs: number) {
-    super(`the token request did not complete within ${timeoutMs} ms; check that the authority host is reachable`);
+    super(
+      `the token request did not complete within ${timeoutMs} ms; check that the authority host is reachable`,
+    );
     this.name = 'TokenAcquireTimeoutError';
   }
 }
@@ -35,7 +39,9 @@ const MAX_REASON_LENGTH = 400;
 export function describeAcquireError(error: unknown): string {
   const name = error instanceof Error ? error.name : 'Error';
   const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
-  const aadsts = /Description: (AADSTS\d+: .*?)(?: Trace ID:| Correlation ID:| Timestamp:|$)/.exec(message)?.[1] ?? /(AADSTS\d+[^.]*\.)/.exec(message)?.[1];
+  const aadsts =
+    /Description: (AADSTS\d+: .*?)(?: Trace ID:| Correlation ID:| Timestamp:|$)/.exec(message)?.[1] ??
+    /(AADSTS\d+[^.]*\.)/.exec(message)?.[1];
   if (aadsts) {
     return `the identity provider refused the request (check client id, tenant, and that the certificate, secret or federated subject is registered on the app): ${shorten(aadsts)}`;
   }

@@ -1,5 +1,10 @@
 // auth-core: a credential from config, and a TokenProvider that keeps one token per scope fresh.
-export { credentialEnvSchema, credentialConfigFromEnv, credentialConfigIssues, assertCredentialConfig } from './config.js';
+export {
+  credentialEnvSchema,
+  credentialConfigFromEnv,
+  credentialConfigIssues,
+  assertCredentialConfig,
+} from './config.js';
 export type { CredentialConfig, CredentialEnv, CredentialKind } from './config.js';
 export { createCredential } from './credential.js';
 export type { CreateCredentialOptions } from './credential.js';

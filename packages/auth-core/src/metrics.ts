@@ -16,21 +16,24 @@ export function registerTokenMetrics(registry: Registry): TokenMetrics {
   const existing = byRegistry.get(registry);
   if (existing) return existing;
   const metrics: TokenMetrics = {
-    expiry: reuse(registry, METRIC_TOKEN_EXPIRY) ??
+    expiry:
+      reuse(registry, METRIC_TOKEN_EXPIRY) ??
       new Gauge({
         name: METRIC_TOKEN_EXPIRY,
         help: 'Expiry of the access token currently held, as a Unix timestamp in seconds.',
         labelNames: ['scope'],
         registers: [registry],
       }),
-    refreshes: reuse(registry, METRIC_TOKEN_REFRESH) ??
+    refreshes:
+      reuse(registry, METRIC_TOKEN_REFRESH) ??
       new Counter({
         name: METRIC_TOKEN_REFRESH,
         help: 'Token acquisitions by result (success, failure).',
         labelNames: ['scope', 'result'],
         registers: [registry],
       }),
-    acquireDuration: reuse(registry, METRIC_TOKEN_ACQUIRE_DURATION) ??
+    acquireDuration:
+      reuse(registry, METRIC_TOKEN_ACQUIRE_DURATION) ??
       new Histogram({
         name: METRIC_TOKEN_ACQUIRE_DURATION,
         help: 'Duration of token requests to the identity provider, in seconds.',

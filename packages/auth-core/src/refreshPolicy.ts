@@ -26,7 +26,8 @@ export function computeRefreshAt(token: AccessToken, obtainedAt: number, policy:
       ? refreshAfter
       : obtainedAt + lifetime * policy.refreshFraction;
   const latest = expiresAt - policy.maxRefreshAheadMs;
-  const refreshAt = latest >= obtainedAt + lifetime * MIN_USED_FRACTION ? Math.min(preferred, latest) : preferred;
+  const refreshAt =
+    latest >= obtainedAt + lifetime * MIN_USED_FRACTION ? Math.min(preferred, latest) : preferred;
   return Math.round(refreshAt);
 }
 
@@ -40,7 +41,11 @@ export interface RetryPolicy {
  * [0, min(maxMs, initialMs * 2^(attempt-1))), so many sidecars failing together spread their
  * retries instead of hitting the IdP in waves. `attempt` counts from 1.
  */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
   const exponent = Math.max(0, Math.min(attempt - 1, 30));
   const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** exponent);
   return Math.floor(random() * ceiling);

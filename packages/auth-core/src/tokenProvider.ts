@@ -107,13 +107,18 @@ export class TokenProvider {
     this.#expiryMarginMs = options.expiryMarginMs ?? d.expiryMarginMs;
     this.#random = options.random ?? Math.random;
     this.#startAttempts = Math.max(1, Math.floor(options.startAttempts ?? d.startAttempts));
-    this.#minForcedRefreshIntervalMs = Math.max(0, options.minForcedRefreshIntervalMs ?? d.minForcedRefreshIntervalMs);
+    this.#minForcedRefreshIntervalMs = Math.max(
+      0,
+      options.minForcedRefreshIntervalMs ?? d.minForcedRefreshIntervalMs,
+    );
     const f = this.#refreshPolicy.refreshFraction;
-    if (!(f > 0 && f < 1)) throw new RangeError(`TokenProvider: refreshFraction must be between 0 and 1, got ${f}`);
+    if (!(f > 0 && f < 1))
+      throw new RangeError(`TokenProvider: refreshFraction must be between 0 and 1, got ${f}`);
     if (!(this.#retryPolicy.initialMs > 0 && this.#retryPolicy.maxMs >= this.#retryPolicy.initialMs)) {
       throw new RangeError('TokenProvider: retry needs 0 < initialMs <= maxMs');
     }
-    if (!(this.#acquireTimeoutMs > 0)) throw new RangeError('TokenProvider: acquireTimeoutMs must be positive');
+    if (!(this.#acquireTimeoutMs > 0))
+      throw new RangeError('TokenProvider: acquireTimeoutMs must be positive');
   }
 
   /**
@@ -167,7 +172,11 @@ export class TokenProvider {
     const token = this.current();
     if (token) return Promise.resolve(token);
     if (this.#failures > 0 && (this.#timer !== undefined || this.#inflight !== undefined)) {
-      return Promise.reject(new TokenUnavailableError(this.scope, this.#lastError ?? 'token acquisition failing', { retryAt: this.#nextAttemptAt }));
+      return Promise.reject(
+        new TokenUnavailableError(this.scope, this.#lastError ?? 'token acquisition failing', {
+          retryAt: this.#nextAttemptAt,
+        }),
+      );
     }
     if (this.#inflight) return this.#inflight;
     return this.#refresh('on-demand');
@@ -199,7 +208,11 @@ export class TokenProvider {
     if (!this.#inflight && Date.now() - this.#lastAttemptAt < this.#minForcedRefreshIntervalMs) {
       const token = this.current();
       if (token) return Promise.resolve(token);
-      return Promise.reject(new TokenUnavailableError(this.scope, this.#lastError ?? 'no token held', { retryAt: this.#nextAttemptAt }));
+      return Promise.reject(
+        new TokenUnavailableError(this.scope, this.#lastError ?? 'no token held', {
+          retryAt: this.#nextAttemptAt,
+        }),
+      );
     }
     return this.#refresh('forced');
   }
@@ -245,10 +258,15 @@ export class TokenProvider {
       }, this.#acquireTimeoutMs);
     });
     try {
-      const token = await Promise.race([this.#credential.getToken(this.scope, { abortSignal: controller.signal }), timeout]);
+      const token = await Promise.race([
+        this.#credential.getToken(this.scope, { abortSignal: controller.signal }),
+        timeout,
+      ]);
       if (!token?.token) throw new Error('the credential returned no token');
       if (token.expiresOnTimestamp <= Date.now()) {
-        throw new Error(`the credential returned a token that is already expired (expiresOn ${new Date(token.expiresOnTimestamp).toISOString()})`);
+        throw new Error(
+          `the credential returned a token that is already expired (expiresOn ${new Date(token.expiresOnTimestamp).toISOString()})`,
+        );
       }
       return token;
     } finally {
@@ -266,7 +284,11 @@ export class TokenProvider {
     this.#lastRefreshAt = now;
     this.#failures = 0;
     this.#lastError = undefined;
-    this.#tokenRefreshAt = computeRefreshAt({ ...token, expiresOnTimestamp: this.#usableUntil }, now, this.#refreshPolicy);
+    this.#tokenRefreshAt = computeRefreshAt(
+      { ...token, expiresOnTimestamp: this.#usableUntil },
+      now,
+      this.#refreshPolicy,
+    );
     this.#schedule(this.#tokenRefreshAt, 'scheduled');
     this.#metrics?.refreshes.inc({ scope: this.scope, result: 'success' });
     this.#metrics?.acquireDuration.observe({ scope: this.scope }, durationMs / 1000);
@@ -300,7 +322,10 @@ export class TokenProvider {
     };
     if (held) this.#log.warn('token refresh failed; keeping the current token until it expires', meta);
     else this.#log.error('token acquisition failed; no valid token', meta);
-    return new TokenUnavailableError(this.scope, this.#lastError, { cause: error, retryAt: this.#nextAttemptAt });
+    return new TokenUnavailableError(this.scope, this.#lastError, {
+      cause: error,
+      retryAt: this.#nextAttemptAt,
+    });
   }
 
   #resumeSchedule(): void {

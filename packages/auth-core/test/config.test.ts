@@ -49,12 +49,20 @@ describe('credentialConfigFromEnv', () => {
     expect(fromEnv({ ...ids, AZURE_CLIENT_SECRET: 's3cret' }).kind).toBe('client-secret');
     expect(fromEnv({ ...ids, AZURE_CLIENT_CERTIFICATE_PATH: '/certs/tls.pem' }).kind).toBe('certificate');
     expect(fromEnv({ ...ids, AZURE_FEDERATED_TOKEN_FILE: '/var/run/token' }).kind).toBe('workload-identity');
-    expect(fromEnv({ ...ids, AZURE_CREDENTIAL_KIND: 'managed-identity' })).toEqual({ kind: 'managed-identity', ...{ tenantId: 'tenant-1', clientId: 'client-1' } });
+    expect(fromEnv({ ...ids, AZURE_CREDENTIAL_KIND: 'managed-identity' })).toEqual({
+      kind: 'managed-identity',
+      ...{ tenantId: 'tenant-1', clientId: 'client-1' },
+    });
   });
 
   it("accepts the openai-proxy seed's AZURE_CERTIFICATE_PATH and a separate key file", () => {
-    expect(fromEnv({ ...ids, AZURE_CERTIFICATE_PATH: '/certs/both.pem' })).toMatchObject({ kind: 'certificate', certificatePath: '/certs/both.pem' });
-    expect(fromEnv({ ...ids, AZURE_CLIENT_CERTIFICATE_PATH: '/c/tls.crt', AZURE_CLIENT_KEY_PATH: '/c/tls.key' })).toMatchObject({
+    expect(fromEnv({ ...ids, AZURE_CERTIFICATE_PATH: '/certs/both.pem' })).toMatchObject({
+      kind: 'certificate',
+      certificatePath: '/certs/both.pem',
+    });
+    expect(
+      fromEnv({ ...ids, AZURE_CLIENT_CERTIFICATE_PATH: '/c/tls.crt', AZURE_CLIENT_KEY_PATH: '/c/tls.key' }),
+    ).toMatchObject({
       certificatePath: '/c/tls.crt',
       keyPath: '/c/tls.key',
     });
@@ -71,7 +79,9 @@ describe('credentialConfigFromEnv', () => {
   });
 
   it('rejects an unknown kind and a malformed authority host through the schema', () => {
-    const error = configErrorOf(() => loadConfig(credentialEnvSchema, { AZURE_CREDENTIAL_KIND: 'magic', AZURE_AUTHORITY_HOST: 'not a url' }));
+    const error = configErrorOf(() =>
+      loadConfig(credentialEnvSchema, { AZURE_CREDENTIAL_KIND: 'magic', AZURE_AUTHORITY_HOST: 'not a url' }),
+    );
     expect(error.issues.join('\n')).toMatch(/AZURE_CREDENTIAL_KIND/);
     expect(error.issues.join('\n')).toMatch(/AZURE_AUTHORITY_HOST/);
   });
@@ -94,16 +104,32 @@ describe('authority host', () => {
       authorityHost: 'https://127.0.0.1:8443',
       disableInstanceDiscovery: true,
     });
-    expect(authorityOptions({ kind: 'default', authorityHost: 'https://login.microsoftonline.us' }).disableInstanceDiscovery).toBe(false);
+    expect(
+      authorityOptions({ kind: 'default', authorityHost: 'https://login.microsoftonline.us' })
+        .disableInstanceDiscovery,
+    ).toBe(false);
     expect(isMicrosoftAuthorityHost('https://login.microsoftonline.com')).toBe(true);
     expect(isMicrosoftAuthorityHost('https://login.microsoftonline.com.evil.test')).toBe(false);
   });
 
   it('lets AZURE_DISABLE_INSTANCE_DISCOVERY override the guess', () => {
-    const config = fromEnv({ AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com', AZURE_DISABLE_INSTANCE_DISCOVERY: 'true' });
+    const config = fromEnv({
+      AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com',
+      AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    });
     expect(authorityOptions(config).disableInstanceDiscovery).toBe(true);
-    expect(authorityOptions(fromEnv({ AZURE_AUTHORITY_HOST: 'https://127.0.0.1:1', AZURE_DISABLE_INSTANCE_DISCOVERY: 'false' })).disableInstanceDiscovery).toBe(false);
-    expect(authorityOptions(fromEnv({ AZURE_AUTHORITY_HOST: 'https://127.0.0.1:1', AZURE_DISABLE_INSTANCE_DISCOVERY: 'OFF' })).disableInstanceDiscovery).toBe(false);
-    expect(configErrorOf(() => fromEnv({ AZURE_DISABLE_INSTANCE_DISCOVERY: 'maybe' })).issues.join()).toMatch(/AZURE_DISABLE_INSTANCE_DISCOVERY/);
+    expect(
+      authorityOptions(
+        fromEnv({ AZURE_AUTHORITY_HOST: 'https://127.0.0.1:1', AZURE_DISABLE_INSTANCE_DISCOVERY: 'false' }),
+      ).disableInstanceDiscovery,
+    ).toBe(false);
+    expect(
+      authorityOptions(
+        fromEnv({ AZURE_AUTHORITY_HOST: 'https://127.0.0.1:1', AZURE_DISABLE_INSTANCE_DISCOVERY: 'OFF' }),
+      ).disableInstanceDiscovery,
+    ).toBe(false);
+    expect(configErrorOf(() => fromEnv({ AZURE_DISABLE_INSTANCE_DISCOVERY: 'maybe' })).issues.join()).toMatch(
+      /AZURE_DISABLE_INSTANCE_DISCOVERY/,
+    );
   });
 });

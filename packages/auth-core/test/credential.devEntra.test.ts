@@ -29,7 +29,13 @@ afterAll(async () => {
 
 /** The credential an app would build from its environment. */
 function credentialFromEnv(env: Record<string, string>) {
-  const config = credentialConfigFromEnv(loadConfig(credentialEnvSchema, { AZURE_TENANT_ID: entra.tenantId, AZURE_AUTHORITY_HOST: entra.url, ...env }));
+  const config = credentialConfigFromEnv(
+    loadConfig(credentialEnvSchema, {
+      AZURE_TENANT_ID: entra.tenantId,
+      AZURE_AUTHORITY_HOST: entra.url,
+      ...env,
+    }),
+  );
   return { config, credential: createCredential(config) };
 }
 
@@ -42,17 +48,33 @@ describe('createCredential against dev-entra', () => {
     const cert = await entra.createClientCertificate();
     const app = entra.registerApp({ certificatePem: cert.certPem });
     await writeFile(dir.file('both.pem'), cert.pem);
-    const { config, credential } = credentialFromEnv({ AZURE_CLIENT_ID: app.clientId, AZURE_CERTIFICATE_PATH: dir.file('both.pem') });
+    const { config, credential } = credentialFromEnv({
+      AZURE_CLIENT_ID: app.clientId,
+      AZURE_CERTIFICATE_PATH: dir.file('both.pem'),
+    });
     expect(config.kind).toBe('certificate');
     const token = await credential.getToken(SCOPE);
-    expect(claimsOf(token!.token)).toMatchObject({ aud: 'api://auth-core-test', azp: app.clientId, tid: entra.tenantId });
-    expect(lastTokenRequest()).toMatchObject({ clientId: app.clientId, clientAuth: 'certificate', status: 200 });
+    expect(claimsOf(token!.token)).toMatchObject({
+      aud: 'api://auth-core-test',
+      azp: app.clientId,
+      tid: entra.tenantId,
+    });
+    expect(lastTokenRequest()).toMatchObject({
+      clientId: app.clientId,
+      clientAuth: 'certificate',
+      status: 200,
+    });
   });
 
   it('certificate: separate certificate and key files, key encrypted with a password', async () => {
     const cert = await entra.createClientCertificate();
     const app = entra.registerApp({ certificatePem: cert.certPem });
-    const encryptedKey = createPrivateKey(cert.keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pa55' });
+    const encryptedKey = createPrivateKey(cert.keyPem).export({
+      type: 'pkcs8',
+      format: 'pem',
+      cipher: 'aes-256-cbc',
+      passphrase: 'pa55',
+    });
     await writeFile(dir.file('tls.crt'), cert.certPem);
     await writeFile(dir.file('tls.key'), encryptedKey);
     const { credential } = credentialFromEnv({
@@ -70,7 +92,10 @@ describe('createCredential against dev-entra', () => {
     const stranger = await entra.createClientCertificate();
     const app = entra.registerApp({ certificatePem: registered.certPem });
     await writeFile(dir.file('stranger.pem'), stranger.pem);
-    const { credential } = credentialFromEnv({ AZURE_CLIENT_ID: app.clientId, AZURE_CLIENT_CERTIFICATE_PATH: dir.file('stranger.pem') });
+    const { credential } = credentialFromEnv({
+      AZURE_CLIENT_ID: app.clientId,
+      AZURE_CLIENT_CERTIFICATE_PATH: dir.file('stranger.pem'),
+    });
     await expect(credential.getToken(SCOPE)).rejects.toThrow(/AADSTS700027/);
     const provider = new TokenProvider({ credential, scope: SCOPE });
     const error = await provider.start().catch((e: unknown) => e);
@@ -82,7 +107,10 @@ describe('createCredential against dev-entra', () => {
   });
 
   it('certificate: a missing file names the file and the variable to check', async () => {
-    const { credential } = credentialFromEnv({ AZURE_CLIENT_ID: 'c', AZURE_CLIENT_CERTIFICATE_PATH: dir.file('nope.pem') });
+    const { credential } = credentialFromEnv({
+      AZURE_CLIENT_ID: 'c',
+      AZURE_CLIENT_CERTIFICATE_PATH: dir.file('nope.pem'),
+    });
     const error = await credential.getToken(SCOPE).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CredentialUnavailableError);
     expect((error as Error).message).toContain(dir.file('nope.pem'));
@@ -91,12 +119,18 @@ describe('createCredential against dev-entra', () => {
 
   it('client secret', async () => {
     const app = entra.registerApp({ clientSecret: 'correct-horse-battery-staple' });
-    const { config, credential } = credentialFromEnv({ AZURE_CLIENT_ID: app.clientId, AZURE_CLIENT_SECRET: 'correct-horse-battery-staple' });
+    const { config, credential } = credentialFromEnv({
+      AZURE_CLIENT_ID: app.clientId,
+      AZURE_CLIENT_SECRET: 'correct-horse-battery-staple',
+    });
     expect(config.kind).toBe('client-secret');
     const token = await credential.getToken(SCOPE);
     expect(claimsOf(token!.token)).toMatchObject({ azp: app.clientId, aud: 'api://auth-core-test' });
     expect(lastTokenRequest()).toMatchObject({ clientAuth: 'secret', status: 200 });
-    const wrong = credentialFromEnv({ AZURE_CLIENT_ID: app.clientId, AZURE_CLIENT_SECRET: 'wrong' }).credential;
+    const wrong = credentialFromEnv({
+      AZURE_CLIENT_ID: app.clientId,
+      AZURE_CLIENT_SECRET: 'wrong',
+    }).credential;
     await expect(wrong.getToken(SCOPE)).rejects.toThrow(/AADSTS7000215/);
   });
 
@@ -104,7 +138,10 @@ describe('createCredential against dev-entra', () => {
     const subject = 'system:serviceaccount:apps:auth-core-test';
     const app = entra.registerApp({ federatedSubject: subject });
     await writeFile(dir.file('azure-identity-token'), entra.issueFederatedToken({ subject }));
-    const { config, credential } = credentialFromEnv({ AZURE_CLIENT_ID: app.clientId, AZURE_FEDERATED_TOKEN_FILE: dir.file('azure-identity-token') });
+    const { config, credential } = credentialFromEnv({
+      AZURE_CLIENT_ID: app.clientId,
+      AZURE_FEDERATED_TOKEN_FILE: dir.file('azure-identity-token'),
+    });
     expect(config.kind).toBe('workload-identity');
     const token = await credential.getToken(SCOPE);
     expect(claimsOf(token!.token)).toMatchObject({ azp: app.clientId });
@@ -113,9 +150,19 @@ describe('createCredential against dev-entra', () => {
 
   it('default: DefaultAzureCredential picks up the AZURE_* variables the SDK reads itself', async () => {
     const app = entra.registerApp({ clientSecret: 'from-the-environment' });
-    const env = { AZURE_TENANT_ID: entra.tenantId, AZURE_CLIENT_ID: app.clientId, AZURE_CLIENT_SECRET: 'from-the-environment', AZURE_AUTHORITY_HOST: entra.url };
+    const env = {
+      AZURE_TENANT_ID: entra.tenantId,
+      AZURE_CLIENT_ID: app.clientId,
+      AZURE_CLIENT_SECRET: 'from-the-environment',
+      AZURE_AUTHORITY_HOST: entra.url,
+    };
     await withProcessEnv(env, async () => {
-      const credential = createCredential({ kind: 'default', tenantId: entra.tenantId, clientId: app.clientId, authorityHost: entra.url });
+      const credential = createCredential({
+        kind: 'default',
+        tenantId: entra.tenantId,
+        clientId: app.clientId,
+        authorityHost: entra.url,
+      });
       const token = await credential.getToken(SCOPE);
       expect(claimsOf(token!.token)).toMatchObject({ azp: app.clientId, aud: 'api://auth-core-test' });
     });
@@ -127,7 +174,10 @@ describe('createCredential against dev-entra', () => {
     // Minimal App Service managed-identity endpoint handing out dev-entra tokens.
     const endpoint = http.createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      seen.push({ path: url.pathname + url.search, header: req.headers['x-identity-header'] as string | undefined });
+      seen.push({
+        path: url.pathname + url.search,
+        header: req.headers['x-identity-header'] as string | undefined,
+      });
       const resource = url.searchParams.get('resource') ?? '';
       const body = {
         access_token: entra.issueAccessToken({ scope: resource, clientId: 'managed-identity-client' }),
@@ -141,13 +191,24 @@ describe('createCredential against dev-entra', () => {
     await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = endpoint.address() as AddressInfo;
-      await withProcessEnv({ IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: 'identity-header-value' }, async () => {
-        const { config, credential } = credentialFromEnv({ AZURE_CREDENTIAL_KIND: 'managed-identity' });
-        expect(config.kind).toBe('managed-identity');
-        const token = await credential.getToken(SCOPE);
-        expect(claimsOf(token!.token)).toMatchObject({ aud: 'api://auth-core-test', azp: 'managed-identity-client' });
-      });
-      expect(seen).toEqual([{ path: '/msi/token?api-version=2019-08-01&resource=api%3A%2F%2Fauth-core-test', header: 'identity-header-value' }]);
+      await withProcessEnv(
+        { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: 'identity-header-value' },
+        async () => {
+          const { config, credential } = credentialFromEnv({ AZURE_CREDENTIAL_KIND: 'managed-identity' });
+          expect(config.kind).toBe('managed-identity');
+          const token = await credential.getToken(SCOPE);
+          expect(claimsOf(token!.token)).toMatchObject({
+            aud: 'api://auth-core-test',
+            azp: 'managed-identity-client',
+          });
+        },
+      );
+      expect(seen).toEqual([
+        {
+          path: '/msi/token?api-version=2019-08-01&resource=api%3A%2F%2Fauth-core-test',
+          header: 'identity-header-value',
+        },
+      ]);
     } finally {
       endpoint.close();
     }

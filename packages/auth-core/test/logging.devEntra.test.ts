@@ -35,12 +35,30 @@ it('logs acquisitions, failures and certificate changes with component fields an
   await writeFile(pemPath, cert.pem);
 
   const secretProvider = new TokenProvider({
-    credential: createCredential({ kind: 'client-secret', tenantId: entra.tenantId, clientId: secretApp.clientId, clientSecret: 'super-secret-value-123', authorityHost: entra.url }, { logger }),
+    credential: createCredential(
+      {
+        kind: 'client-secret',
+        tenantId: entra.tenantId,
+        clientId: secretApp.clientId,
+        clientSecret: 'super-secret-value-123',
+        authorityHost: entra.url,
+      },
+      { logger },
+    ),
     scope: SCOPE,
     logger,
   });
   const certProvider = new TokenProvider({
-    credential: createCredential({ kind: 'certificate', tenantId: entra.tenantId, clientId: certApp.clientId, certificatePath: pemPath, authorityHost: entra.url }, { logger }),
+    credential: createCredential(
+      {
+        kind: 'certificate',
+        tenantId: entra.tenantId,
+        clientId: certApp.clientId,
+        certificatePath: pemPath,
+        authorityHost: entra.url,
+      },
+      { logger },
+    ),
     scope: SCOPE,
     logger,
     startAttempts: 1,
@@ -53,12 +71,27 @@ it('logs acquisitions, failures and certificate changes with component fields an
   await new Promise((resolve) => setImmediate(resolve));
 
   const output = chunks.join('');
-  const lines = output.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-  expect(lines.find((l) => l.message === 'credential configured' && l.kind === 'certificate')).toMatchObject({ component: 'credential', certificatePath: pemPath });
-  expect(lines.find((l) => l.message === 'client certificate loaded')).toMatchObject({ thumbprintSha256: expect.stringMatching(/^[0-9A-F:]+$/) });
+  const lines = output
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  expect(lines.find((l) => l.message === 'credential configured' && l.kind === 'certificate')).toMatchObject({
+    component: 'credential',
+    certificatePath: pemPath,
+  });
+  expect(lines.find((l) => l.message === 'client certificate loaded')).toMatchObject({
+    thumbprintSha256: expect.stringMatching(/^[0-9A-F:]+$/),
+  });
   expect(lines.filter((l) => l.message === 'token acquired')).toHaveLength(2);
-  expect(lines.find((l) => l.message === 'token acquired')).toMatchObject({ component: 'token-provider', scope: SCOPE, expiresAt: expect.any(String), refreshAt: expect.any(String) });
-  expect(lines.find((l) => l.message === 'token refresh failed; keeping the current token until it expires')).toMatchObject({
+  expect(lines.find((l) => l.message === 'token acquired')).toMatchObject({
+    component: 'token-provider',
+    scope: SCOPE,
+    expiresAt: expect.any(String),
+    refreshAt: expect.any(String),
+  });
+  expect(
+    lines.find((l) => l.message === 'token refresh failed; keeping the current token until it expires'),
+  ).toMatchObject({
     level: 'warn',
     consecutiveFailures: 1,
     error: expect.stringContaining('AADSTS'),

@@ -6,7 +6,9 @@ const t0 = 1_700_000_000_000;
 
 describe('computeRefreshAt', () => {
   it('refreshes at the configured fraction of the lifetime', () => {
-    expect(computeRefreshAt({ token: 'x', expiresOnTimestamp: t0 + 60 * MIN }, t0, policy)).toBe(t0 + 30 * MIN);
+    expect(computeRefreshAt({ token: 'x', expiresOnTimestamp: t0 + 60 * MIN }, t0, policy)).toBe(
+      t0 + 30 * MIN,
+    );
   });
 
   it('never refreshes later than maxRefreshAheadMs before expiry', () => {
@@ -15,7 +17,11 @@ describe('computeRefreshAt', () => {
   });
 
   it("follows the IdP's refreshAfterTimestamp when it lies inside the lifetime", () => {
-    const token = { token: 'x', expiresOnTimestamp: t0 + 24 * 60 * MIN, refreshAfterTimestamp: t0 + 6 * 60 * MIN };
+    const token = {
+      token: 'x',
+      expiresOnTimestamp: t0 + 24 * 60 * MIN,
+      refreshAfterTimestamp: t0 + 6 * 60 * MIN,
+    };
     expect(computeRefreshAt(token, t0, policy)).toBe(t0 + 6 * 60 * MIN);
   });
 

@@ -39,7 +39,13 @@ async function certificateProvider(name: string, options: Partial<TokenProviderO
   const app = entra.registerApp({ certificatePem: cert.certPem, name });
   const path = dir.file(`${name}.pem`);
   await writeFile(path, cert.pem);
-  const credential = createCredential({ kind: 'certificate', tenantId: entra.tenantId, clientId: app.clientId, certificatePath: path, authorityHost: entra.url });
+  const credential = createCredential({
+    kind: 'certificate',
+    tenantId: entra.tenantId,
+    clientId: app.clientId,
+    certificatePath: path,
+    authorityHost: entra.url,
+  });
   const provider = new TokenProvider({ credential, scope: SCOPE, ...options });
   providers.push(provider);
   return { provider, app, cert, path };
@@ -56,7 +62,9 @@ describe('TokenProvider against dev-entra', () => {
     entra.resetStats();
     const tokens = await Promise.all(Array.from({ length: 1000 }, () => provider.getToken()));
     const stats = entra.stats();
-    console.log(`burst: 1000 concurrent getToken() on a cold start -> ${stats.tokenRequests} token request(s) at dev-entra (byClient ${JSON.stringify(stats.byClient)})`);
+    console.log(
+      `burst: 1000 concurrent getToken() on a cold start -> ${stats.tokenRequests} token request(s) at dev-entra (byClient ${JSON.stringify(stats.byClient)})`,
+    );
     expect(stats.tokenRequests).toBe(1);
     expect(stats.byClient[app.clientId]).toBe(1);
     expect(new Set(tokens.map((t) => t.token)).size).toBe(1);
@@ -89,7 +97,9 @@ describe('TokenProvider against dev-entra', () => {
     const refreshes = tokenRequestsOf(app.clientId).filter((e) => Date.parse(e.time) >= startedAt);
     const sorted = [...latencies].sort((a, b) => a - b);
     const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(3);
-    const refreshTimes = refreshes.map((e) => `+${Date.parse(e.time) - startedAt}ms(${e.durationMs}ms, ${e.status})`);
+    const refreshTimes = refreshes.map(
+      (e) => `+${Date.parse(e.time) - startedAt}ms(${e.durationMs}ms, ${e.status})`,
+    );
     console.log(
       `refresh: 4 s tokens, IdP latency 300 ms, 10 callers for 10 s: ${latencies.length} getToken() calls, ` +
         `latency p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${sorted.at(-1)!.toFixed(3)} ms; ` +
@@ -109,7 +119,10 @@ describe('TokenProvider against dev-entra', () => {
     'IdP down (%s): the old token is served until it expires, then TokenUnavailableError; back up -> recovery without restart',
     async (mode) => {
       entra.setTokenLifetime(4);
-      const { provider, app } = await certificateProvider(`outage-${mode}`, { retry: { initialMs: 200, maxMs: 1_000 }, acquireTimeoutMs: 2_000 });
+      const { provider, app } = await certificateProvider(`outage-${mode}`, {
+        retry: { initialMs: 200, maxMs: 1_000 },
+        acquireTimeoutMs: 2_000,
+      });
       await provider.start();
       await entra.setDown(true, mode);
       const held = provider.current()!;
@@ -172,7 +185,9 @@ describe('TokenProvider against dev-entra', () => {
     expect((error as Error).message).toContain('did not complete within 500 ms');
     expect(elapsed).toBeGreaterThanOrEqual(450);
     expect(elapsed).toBeLessThan(3_000);
-    console.log(`timeout: start() rejected after ${elapsed} ms with acquireTimeoutMs 500 against an IdP answering after 1.5 s`);
+    console.log(
+      `timeout: start() rejected after ${elapsed} ms with acquireTimeoutMs 500 against an IdP answering after 1.5 s`,
+    );
   });
 
   it('a rotated PEM file is used at the next refresh', async () => {
@@ -195,7 +210,9 @@ describe('TokenProvider against dev-entra', () => {
     expect(rotated.token).not.toBe(first.token);
     expect(tokenRequestsOf(app.clientId).at(-1)).toMatchObject({ status: 200, clientAuth: 'certificate' });
     expect(provider.status()).toMatchObject({ valid: true, consecutiveFailures: 0 });
-    console.log(`rotation: certificate ${oldCert.thumbprint} -> ${newCert.thumbprint} picked up by the next refresh without restart`);
+    console.log(
+      `rotation: certificate ${oldCert.thumbprint} -> ${newCert.thumbprint} picked up by the next refresh without restart`,
+    );
   });
 
   it('a rotated PEM file is picked up by the next scheduled refresh (no invalidate)', async () => {
@@ -213,7 +230,9 @@ describe('TokenProvider against dev-entra', () => {
     expect(provider.current()!.token).not.toBe(first.token);
     expect(provider.status()).toMatchObject({ consecutiveFailures: 0 });
     expect(tokenRequestsOf(app.clientId).at(-1)).toMatchObject({ status: 200, clientAuth: 'certificate' });
-    console.log(`rotation: scheduled refresh used the new certificate ${Date.now() - rotatedAt} ms after the file changed`);
+    console.log(
+      `rotation: scheduled refresh used the new certificate ${Date.now() - rotatedAt} ms after the file changed`,
+    );
   });
 
   it('a rotated federated token file is used at the next refresh', async () => {
@@ -222,7 +241,13 @@ describe('TokenProvider against dev-entra', () => {
     const app = entra.registerApp({ federatedSubject: oldSubject, name: 'rotate-federated' });
     const path = dir.file('azure-identity-token');
     await writeFile(path, entra.issueFederatedToken({ subject: oldSubject }));
-    const credential = createCredential({ kind: 'workload-identity', tenantId: entra.tenantId, clientId: app.clientId, federatedTokenFile: path, authorityHost: entra.url });
+    const credential = createCredential({
+      kind: 'workload-identity',
+      tenantId: entra.tenantId,
+      clientId: app.clientId,
+      federatedTokenFile: path,
+      authorityHost: entra.url,
+    });
     const provider = new TokenProvider({ credential, scope: SCOPE });
     providers.push(provider);
     await provider.start();
@@ -231,13 +256,19 @@ describe('TokenProvider against dev-entra', () => {
     // Only the new subject is trusted from now on (same app, re-registered).
     entra.registerApp({ clientId: app.clientId, federatedSubject: newSubject, name: 'rotate-federated' });
     await expect(provider.invalidate()).rejects.toBeInstanceOf(TokenUnavailableError); // old file: refused
-    expect(tokenRequestsOf(app.clientId).at(-1)).toMatchObject({ status: 400, clientAuth: 'federated', error: expect.stringContaining('AADSTS70021') });
+    expect(tokenRequestsOf(app.clientId).at(-1)).toMatchObject({
+      status: 400,
+      clientAuth: 'federated',
+      error: expect.stringContaining('AADSTS70021'),
+    });
 
     await replaceFile(path, entra.issueFederatedToken({ subject: newSubject }));
     const rotated = await provider.invalidate();
     expect(rotated.token).not.toBe(first.token);
     expect(claimsOf(rotated.token).azp).toBe(app.clientId);
     expect(tokenRequestsOf(app.clientId).at(-1)).toMatchObject({ status: 200, clientAuth: 'federated' });
-    console.log(`rotation: federated token file (${oldSubject} -> ${newSubject}) picked up by the next refresh without restart`);
+    console.log(
+      `rotation: federated token file (${oldSubject} -> ${newSubject}) picked up by the next refresh without restart`,
+    );
   });
 });

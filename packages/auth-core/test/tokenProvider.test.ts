@@ -8,7 +8,10 @@ import { AuthenticationError, ScriptedCredential } from './helpers/scriptedCrede
 const SCOPE = 'api://unit-test/.default';
 const providers: TokenProvider[] = [];
 
-function provider(credential: ScriptedCredential, extra: Partial<ConstructorParameters<typeof TokenProvider>[0]> = {}) {
+function provider(
+  credential: ScriptedCredential,
+  extra: Partial<ConstructorParameters<typeof TokenProvider>[0]> = {},
+) {
   const p = new TokenProvider({ credential, scope: SCOPE, random: () => 0.5, expiryMarginMs: 0, ...extra });
   providers.push(p);
   return p;
@@ -102,7 +105,9 @@ describe('TokenProvider proactive refresh', () => {
     expect(credential.calls).toBe(3);
     expect(p.current()?.token).toBe('token-3');
     const t0 = credential.callTimes[0]!;
-    console.log(`unit: idle refreshes at +${credential.callTimes.map((t) => t - t0).join(' ms, +')} ms (lifetime 60000 ms, fraction 0.5)`);
+    console.log(
+      `unit: idle refreshes at +${credential.callTimes.map((t) => t - t0).join(' ms, +')} ms (lifetime 60000 ms, fraction 0.5)`,
+    );
   });
 
   it("refreshes at the credential's refreshAfterTimestamp", async () => {
@@ -315,10 +320,14 @@ describe('TokenProvider metrics', () => {
     b.failWith = new Error('boom');
     await pb.invalidate().catch(() => undefined);
     const text = await registry.metrics();
-    expect(text).toContain(`auth_token_expiry_timestamp_seconds{scope="https://a.example/.default"} ${(Date.now() + 60_000) / 1000}`);
+    expect(text).toContain(
+      `auth_token_expiry_timestamp_seconds{scope="https://a.example/.default"} ${(Date.now() + 60_000) / 1000}`,
+    );
     expect(text).toContain('auth_token_refresh_total{scope="https://a.example/.default",result="success"} 1');
     expect(text).toContain('auth_token_refresh_total{scope="https://b.example/.default",result="failure"} 1');
-    expect(text).toMatch(/auth_token_acquire_duration_seconds_count\{scope="https:\/\/b.example\/.default"\} 2/);
+    expect(text).toMatch(
+      /auth_token_acquire_duration_seconds_count\{scope="https:\/\/b.example\/.default"\} 2/,
+    );
     expect(text.match(/# TYPE auth_token_refresh_total counter/g)).toHaveLength(1);
   });
 

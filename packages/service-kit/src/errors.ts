@@ -7,7 +7,12 @@ export class AppError extends Error {
   readonly expose: boolean;
   readonly headers: Record<string, string>;
 
-  constructor(status: number, code: string, message: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options?: { cause?: unknown; headers?: Record<string, string> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.status = status;
@@ -43,7 +48,9 @@ export class NotFoundError extends AppError {
 
 export class TooManyRequestsError extends AppError {
   constructor(retryAfterSeconds: number, message = 'too many requests') {
-    super(429, 'rate_limited', message, { headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
+    super(429, 'rate_limited', message, {
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+    });
   }
 }
 

@@ -28,25 +28,36 @@ export function healthRoutes(options: HealthOptions = {}): Router {
     const { ready, details } = await evaluate(options.ready, timeoutMs);
     const body: Record<string, unknown> = { status: ready ? 'ready' : 'not_ready' };
     if (details !== undefined) body.details = redact(details);
-    res.status(ready ? 200 : 503).set('cache-control', 'no-store').json(body);
+    res
+      .status(ready ? 200 : 503)
+      .set('cache-control', 'no-store')
+      .json(body);
   });
 
   return router;
 }
 
-async function evaluate(check: ReadyCheck | undefined, timeoutMs: number): Promise<{ ready: boolean; details?: object }> {
+async function evaluate(
+  check: ReadyCheck | undefined,
+  timeoutMs: number,
+): Promise<{ ready: boolean; details?: object }> {
   if (!check) return { ready: true };
   let timer: NodeJS.Timeout | undefined;
   try {
     const result = await Promise.race([
       Promise.resolve().then(check),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`readiness check timed out after ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`readiness check timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]);
     if (typeof result === 'boolean') return { ready: result };
     if (result && typeof result === 'object' && typeof result.ready === 'boolean') {
-      return result.details === undefined ? { ready: result.ready } : { ready: result.ready, details: result.details };
+      return result.details === undefined
+        ? { ready: result.ready }
+        : { ready: result.ready, details: result.details };
     }
     return { ready: false, details: { error: 'readiness check returned an unexpected value' } };
   } catch (error) {

@@ -19,7 +19,17 @@ declare module 'express-serve-static-core' {
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._~:+=/@-]{1,128}$/;
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
+const KNOWN_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'CONNECT',
+  'TRACE',
+]);
 
 export interface BaseMiddlewareOptions {
   logger: Logger;
@@ -52,7 +62,11 @@ export function baseMiddleware(options: BaseMiddlewareOptions): RequestHandler[]
       const completed = res.writableFinished;
       const status = completed || res.headersSent ? res.statusCode : 499;
       options.metrics?.httpRequests.observe(
-        { method: KNOWN_METHODS.has(method) ? method : 'OTHER', route: routeOf(req, res), status: String(status) },
+        {
+          method: KNOWN_METHODS.has(method) ? method : 'OTHER',
+          route: routeOf(req, res),
+          status: String(status),
+        },
         seconds,
       );
       const log = req.log ?? options.logger;
@@ -146,7 +160,11 @@ export interface ErrorBody {
 }
 
 /** Maps any thrown value to status, headers and the public JSON body. */
-export function toErrorResponse(error: unknown): { status: number; headers: Record<string, string>; body: ErrorBody } {
+export function toErrorResponse(error: unknown): {
+  status: number;
+  headers: Record<string, string>;
+  body: ErrorBody;
+} {
   if (error instanceof AppError) {
     const message = error.expose ? error.message : 'internal error';
     return { status: error.status, headers: error.headers, body: { error: { code: error.code, message } } };
@@ -156,7 +174,8 @@ export function toErrorResponse(error: unknown): { status: number; headers: Reco
     const [status, code, message] = BODY_ERRORS[e.type]!;
     return { status, headers: {}, body: { error: { code, message } } };
   }
-  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
+  const status =
+    typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
     // http-errors style client errors from other middleware: keep the status, use a fixed message.
     const code = CLIENT_ERROR_CODES[status] ?? 'client_error';
@@ -174,7 +193,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // Server errors get the whole error (stack included, redacted by the logger); client errors a reason.
     if (status >= 500) log.error('request failed', { ...fields, err: error });
     // Client errors are routine for auth gates (401 on every anonymous request): info, not warn.
-    else log.info('request rejected', { ...fields, reason: error instanceof Error ? error.message : String(error) });
+    else
+      log.info('request rejected', {
+        ...fields,
+        reason: error instanceof Error ? error.message : String(error),
+      });
     if (res.headersSent) {
       // Mid-stream failure: the status line is gone, so the only honest signal is a cut connection.
       res.destroy();

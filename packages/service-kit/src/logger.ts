@@ -26,14 +26,18 @@ const jsonLine = winston.format((info) => {
   const fields = redact({ ...info }) as Record<string, unknown>;
   const ordered: Record<string, unknown> = { timestamp: new Date().toISOString() };
   for (const key of LEADING) if (fields[key] !== undefined) ordered[key] = fields[key];
-  for (const [key, value] of Object.entries(fields)) if (!(key in ordered) && value !== undefined) ordered[key] = value;
-  if (typeof ordered.message !== 'string') ordered.message = ordered.message === undefined ? '' : JSON.stringify(ordered.message);
+  for (const [key, value] of Object.entries(fields))
+    if (!(key in ordered) && value !== undefined) ordered[key] = value;
+  if (typeof ordered.message !== 'string')
+    ordered.message = ordered.message === undefined ? '' : JSON.stringify(ordered.message);
   (info as Record<symbol, unknown>)[MESSAGE] = JSON.stringify(ordered);
   return info;
 });
 
 export function createLogger(options: LoggerOptions): Logger {
-  const level = (LOG_LEVELS as readonly string[]).includes(options.level?.toLowerCase() ?? '') ? options.level!.toLowerCase() : 'info';
+  const level = (LOG_LEVELS as readonly string[]).includes(options.level?.toLowerCase() ?? '')
+    ? options.level!.toLowerCase()
+    : 'info';
   return winston.createLogger({
     level,
     levels: winston.config.npm.levels,

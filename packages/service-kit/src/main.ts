@@ -30,7 +30,11 @@ export const EXIT_FAILURE = 1;
  * Runs `start` and keeps the process alive until SIGTERM/SIGINT. Exit codes: 0 after a clean drain,
  * 1 if the drain deadline was blown or startup failed, 78 (EX_CONFIG) for a ConfigError.
  */
-export async function runMain(service: string, start: (ctx: MainContext) => Promise<Stoppable>, options: RunMainOptions = {}): Promise<void> {
+export async function runMain(
+  service: string,
+  start: (ctx: MainContext) => Promise<Stoppable>,
+  options: RunMainOptions = {},
+): Promise<void> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger({ service, level: env.LOG_LEVEL });
   let running: Stoppable | undefined;

@@ -98,9 +98,13 @@ const SECRET_PARAMS = [
   'SharedAccessSignature',
   'pwd',
 ];
-const paramPattern = new RegExp(`(^|[^A-Za-z0-9_.-])(${SECRET_PARAMS.map(escapeRe).join('|')})=([^&\\s#"',;<>]+)`, 'gi');
+const paramPattern = new RegExp(
+  `(^|[^A-Za-z0-9_.-])(${SECRET_PARAMS.map(escapeRe).join('|')})=([^&\\s#"',;<>]+)`,
+  'gi',
+);
 // Header-like or JSON-like `name: value` pairs inside free text, e.g. an upstream error body.
-const headerPattern = /\b(authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie|x-identity-header)(\s*[:=]\s*)("?)[^\r\n"]+\3/gi;
+const headerPattern =
+  /\b(authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie|x-identity-header)(\s*[:=]\s*)("?)[^\r\n"]+\3/gi;
 const jsonPairPattern =
   /("(?:client_secret|client_assertion|assertion|access_token|refresh_token|id_token|code_verifier|password|secret|token|api[-_]?key)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 const bearerPattern = /\b(Bearer|Basic|Negotiate|PoP)\s+[A-Za-z0-9\-._~+/]+=*/gi;
@@ -108,7 +112,8 @@ const jwtPattern = /\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 // `scheme://user:password@host` inside any text (redis://:pw@host, https://u:p@host).
 const userinfoPattern = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*:[^\s/@]*@/gi;
 // Environment-style assignments of secret-named variables: `AZURE_CLIENT_SECRET=...`.
-const envAssignPattern = /\b([A-Z][A-Z0-9_]*(?:SECRET|PASSWORD|TOKEN|API_KEY|APIKEY|PRIVATE_KEY)[A-Z0-9_]*)=("[^"]*"|'[^']*'|\S+)/g;
+const envAssignPattern =
+  /\b([A-Z][A-Z0-9_]*(?:SECRET|PASSWORD|TOKEN|API_KEY|APIKEY|PRIVATE_KEY)[A-Z0-9_]*)=("[^"]*"|'[^']*'|\S+)/g;
 const pemPattern = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g;
 
 function escapeRe(s: string) {
@@ -169,9 +174,15 @@ function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
   try {
     if (value instanceof Error) return walkError(value, depth, seen);
     if (Array.isArray(value)) return walkArray(value, depth, seen);
-    if (value instanceof Map) return walkEntries([...value.entries()].map(([k, v]) => [String(k), v]), depth, seen);
+    if (value instanceof Map)
+      return walkEntries(
+        [...value.entries()].map(([k, v]) => [String(k), v]),
+        depth,
+        seen,
+      );
     if (value instanceof Set) return [...value].map((v) => walk(v, depth + 1, seen));
-    if (typeof Headers !== 'undefined' && value instanceof Headers) return walkEntries([...value.entries()], depth, seen);
+    if (typeof Headers !== 'undefined' && value instanceof Headers)
+      return walkEntries([...value.entries()], depth, seen);
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return walk(toJSON.call(value), depth + 1, seen);
     return walkEntries(Object.entries(value), depth, seen);
@@ -186,7 +197,12 @@ function walkArray(values: unknown[], depth: number, seen: WeakSet<object>): unk
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     const previous = values[i - 1];
-    const hide = typeof previous === 'string' && i % 2 === 1 && typeof v === 'string' && v !== '' && isSensitiveKey(previous);
+    const hide =
+      typeof previous === 'string' &&
+      i % 2 === 1 &&
+      typeof v === 'string' &&
+      v !== '' &&
+      isSensitiveKey(previous);
     out.push(hide ? REDACTED : walk(v, depth + 1, seen));
   }
   return out;

@@ -12,7 +12,12 @@ export const logLevelSchema = z
 /** A TCP port (0 = ephemeral, used by tests). */
 export function portSchema(defaultPort: number) {
   const error = 'expected a port number (0-65535)';
-  return z.coerce.number({ error }).int({ error }).min(0, { error }).max(65535, { error }).default(defaultPort);
+  return z.coerce
+    .number({ error })
+    .int({ error })
+    .min(0, { error })
+    .max(65535, { error })
+    .default(defaultPort);
 }
 
 const TRUE = new Set(['true', '1', 'yes', 'on']);
@@ -50,7 +55,8 @@ export const durationMs = z.union([z.number(), z.string()]).transform((value, ct
   return z.NEVER;
 });
 
-const HOSTNAME = /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /** A listen address or host name: IPv4, IPv6 (brackets optional) or DNS name; default 0.0.0.0. */
 export const hostSchema = z

@@ -97,7 +97,12 @@ export async function serve(handler: http.RequestListener, options: ServeOptions
     clearTimeout(timer);
     if (!drained) {
       shutdownState.deadlineExceeded++;
-      logger.warn('shutdown deadline reached, closing open connections', { url, inFlight, connections: sockets.size, shutdownTimeoutMs });
+      logger.warn('shutdown deadline reached, closing open connections', {
+        url,
+        inFlight,
+        connections: sockets.size,
+        shutdownTimeoutMs,
+      });
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await allClosed;

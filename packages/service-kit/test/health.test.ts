@@ -16,7 +16,11 @@ describe('healthRoutes', () => {
     running = await serve(app, { host: '127.0.0.1', port: 0, logger: captureLogger().logger });
     const get = async (path: string) => {
       const res = await fetch(`${running!.url}${path}`);
-      return { status: res.status, body: (await res.json()) as Record<string, unknown>, cacheControl: res.headers.get('cache-control') };
+      return {
+        status: res.status,
+        body: (await res.json()) as Record<string, unknown>,
+        cacheControl: res.headers.get('cache-control'),
+      };
     };
     return get;
   }
@@ -35,10 +39,16 @@ describe('healthRoutes', () => {
   });
 
   it('/readyz returns details, redacted, with 503 when not ready', async () => {
-    const get = await start(() => ({ ready: false, details: { token: { valid: false, lastError: 'refused: Bearer abcdef123' } } }));
+    const get = await start(() => ({
+      ready: false,
+      details: { token: { valid: false, lastError: 'refused: Bearer abcdef123' } },
+    }));
     const res = await get('/readyz');
     expect(res.status).toBe(503);
-    expect(res.body).toEqual({ status: 'not_ready', details: { token: { valid: false, lastError: 'refused: Bearer [REDACTED]' } } });
+    expect(res.body).toEqual({
+      status: 'not_ready',
+      details: { token: { valid: false, lastError: 'refused: Bearer [REDACTED]' } },
+    });
   });
 
   it('/readyz turns a throwing or hanging check into 503 instead of failing', async () => {

@@ -65,14 +65,23 @@ describe('baseMiddleware, notFoundHandler, errorHandler', () => {
   async function call(path: string, init?: RequestInit) {
     const res = await fetch(`${running.url}${path}`, init);
     const text = await res.text();
-    return { status: res.status, headers: res.headers, text, body: text.startsWith('{') ? (JSON.parse(text) as unknown) : undefined };
+    return {
+      status: res.status,
+      headers: res.headers,
+      text,
+      body: text.startsWith('{') ? (JSON.parse(text) as unknown) : undefined,
+    };
   }
 
   it('echoes a sane x-request-id and uses it in the handler and the request log', async () => {
-    const res = await call('/hello?code=supersecretcode', { headers: { [REQUEST_ID_HEADER]: 'abc-123.def' } });
+    const res = await call('/hello?code=supersecretcode', {
+      headers: { [REQUEST_ID_HEADER]: 'abc-123.def' },
+    });
     expect(res.headers.get(REQUEST_ID_HEADER)).toBe('abc-123.def');
     expect(res.body).toEqual({ id: 'abc-123.def' });
-    await until(() => capture.entries().some((e) => e.message === 'request' && e.requestId === 'abc-123.def'));
+    await until(() =>
+      capture.entries().some((e) => e.message === 'request' && e.requestId === 'abc-123.def'),
+    );
     const inside = capture.entries().find((e) => e.message === 'inside handler');
     expect(inside).toMatchObject({ requestId: 'abc-123.def' });
     const line = capture.entries().find((e) => e.message === 'request' && e.requestId === 'abc-123.def')!;
@@ -98,13 +107,17 @@ describe('baseMiddleware, notFoundHandler, errorHandler', () => {
     expect(auth.headers.get('www-authenticate')).toBe('Bearer realm="x"');
     expect(auth.headers.get('content-type')).toMatch(/application\/json/);
     expect(auth.body).toEqual({ error: { code: 'unauthorized', message: 'token missing' } });
-    expect((await call('/bad')).body).toEqual({ error: { code: 'invalid_request', message: 'scope is required' } });
+    expect((await call('/bad')).body).toEqual({
+      error: { code: 'invalid_request', message: 'scope is required' },
+    });
     const limited = await call('/limited');
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('3');
     const upstream = await call('/upstream');
     expect(upstream.status).toBe(502);
-    expect(upstream.body).toEqual({ error: { code: 'bad_gateway', message: 'upstream refused the connection' } });
+    expect(upstream.body).toEqual({
+      error: { code: 'bad_gateway', message: 'upstream refused the connection' },
+    });
   });
 
   it('hides messages of non-exposed and unknown errors, logging them with stack server-side', async () => {
@@ -124,18 +137,32 @@ describe('baseMiddleware, notFoundHandler, errorHandler', () => {
   });
 
   it('answers malformed JSON with 400 and too large bodies with 413, never echoing the body', async () => {
-    const malformed = await call('/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"client_secret": "s3cr3tvalue' });
+    const malformed = await call('/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"client_secret": "s3cr3tvalue',
+    });
     expect(malformed.status).toBe(400);
-    expect(malformed.body).toEqual({ error: { code: 'invalid_body', message: 'request body could not be parsed' } });
+    expect(malformed.body).toEqual({
+      error: { code: 'invalid_body', message: 'request body could not be parsed' },
+    });
     expect(malformed.text).not.toContain('s3cr3tvalue');
-    const large = await call('/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(5000) }) });
+    const large = await call('/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 'x'.repeat(5000) }),
+    });
     expect(large.status).toBe(413);
     expect(large.body).toEqual({ error: { code: 'payload_too_large', message: 'request body too large' } });
-    const ok = await call('/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    const ok = await call('/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
     expect(ok.body).toEqual({ a: 1 });
   });
 
-  it('keeps the status of other middleware\'s client errors with a fixed message', async () => {
+  it("keeps the status of other middleware's client errors with a fixed message", async () => {
     const res = await call('/http-error');
     expect(res.status).toBe(416);
     expect(res.body).toEqual({ error: { code: 'range_not_satisfiable', message: 'range not satisfiable' } });

@@ -1,7 +1,8 @@
 import { captureLogger, until } from './helpers.js';
 
 // Distinctive secret values: none of them may appear anywhere in the log output.
-const JWT = 'eyJhbGciOiJSUzI1NiIsImtpZCI6Imsxbm90cmVhbCJ9.eyJzdWIiOiJib2JzZWNyZXRzdWIiLCJhdWQiOiJhcGkifQ.c2lnUzNjcjN0WHl6';
+const JWT =
+  'eyJhbGciOiJSUzI1NiIsImtpZCI6Imsxbm90cmVhbCJ9.eyJzdWIiOiJib2JzZWNyZXRzdWIiLCJhdWQiOiJhcGkifQ.c2lnUzNjcjN0WHl6';
 const PEM_BODY = 'MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDpemSecretKeyBody';
 const SECRETS = {
   authorization: 'Bearer authzS3cretValue01',
@@ -49,7 +50,13 @@ describe('createLogger', () => {
     expect(Object.keys(first!).slice(0, 4)).toEqual(['timestamp', 'level', 'message', 'service']);
     expect(first).toMatchObject({ level: 'info', message: 'plain', service: 'test-svc' });
     expect(Number.isNaN(Date.parse(String(first!.timestamp)))).toBe(false);
-    expect(second).toMatchObject({ level: 'warn', message: 'from a child', component: 'token', requestId: 'r-1', extra: 1 });
+    expect(second).toMatchObject({
+      level: 'warn',
+      message: 'from a child',
+      component: 'token',
+      requestId: 'r-1',
+      extra: 1,
+    });
   });
 
   it('serializes errors with message and stack instead of {}', async () => {
@@ -102,19 +109,28 @@ describe('createLogger', () => {
     log.warn(`retrying with Bearer ${s.bearerInText} and ${s.jwt}`);
     log.info(`GET /callback?code=${s.queryCode}&state=xyz`);
     log.info('form', { body: `grant_type=client_credentials&client_assertion=${s.queryAssertion}&scope=x` });
-    log.info('redirect', { location: `https://app.example/cb#access_token=${s.queryAccessToken}&token_type=Bearer` });
-    log.debug('upstream body', { body: `{"error":"invalid","access_token":"${s.accessToken}","password":"${s.password}"}` });
+    log.info('redirect', {
+      location: `https://app.example/cb#access_token=${s.queryAccessToken}&token_type=Bearer`,
+    });
+    log.debug('upstream body', {
+      body: `{"error":"invalid","access_token":"${s.accessToken}","password":"${s.password}"}`,
+    });
     log.info('key file loaded', { content: pem });
     log.error(`redis connect to rediss://default:${s.redisPassword}@cache:6380 failed`);
-    log.info('storage', { connection: `DefaultEndpointsProtocol=https;AccountName=a;AccountKey=${s.accountKey};EndpointSuffix=x` });
+    log.info('storage', {
+      connection: `DefaultEndpointsProtocol=https;AccountName=a;AccountKey=${s.accountKey};EndpointSuffix=x`,
+    });
     log.debug(`started with AZURE_CLIENT_SECRET=${s.envSecret}`);
     log.debug('raw', { rawHeaders: ['host', 'h', 'api-key', s.rawHeaderKey] });
     log.info(pem);
     // As errors: message, cause, extra properties, stack.
-    const error = Object.assign(new Error(`exchange failed for ${s.jwt} ${s.errorSecret.replace(/^/, 'client_secret=')}`), {
-      request: { headers: { authorization: s.authorization } },
-      cause: new Error(`cause with Bearer ${s.bearerInText}`),
-    });
+    const error = Object.assign(
+      new Error(`exchange failed for ${s.jwt} ${s.errorSecret.replace(/^/, 'client_secret=')}`),
+      {
+        request: { headers: { authorization: s.authorization } },
+        cause: new Error(`cause with Bearer ${s.bearerInText}`),
+      },
+    );
     log.error('acquire failed', { err: error });
     log.error(error);
     log.error('splat form', error);
@@ -124,7 +140,8 @@ describe('createLogger', () => {
     expect(lines.length).toBe(17);
     for (const [kind, value] of Object.entries(SECRETS)) {
       // Each secret and any long fragment of it would be a leak.
-      const probe = kind === 'jwt' ? value.split('.')[1]! : value.replace(/^(Bearer|Basic) /, '').slice(0, 16);
+      const probe =
+        kind === 'jwt' ? value.split('.')[1]! : value.replace(/^(Bearer|Basic) /, '').slice(0, 16);
       expect({ kind, leaked: out.includes(probe) }).toEqual({ kind, leaked: false });
     }
     expect(out).toContain('[REDACTED]');

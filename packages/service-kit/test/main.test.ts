@@ -6,7 +6,12 @@ import { until } from './helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/app.mjs', import.meta.url));
 const SECRET = 'fixtureS3cretValue-9f8e7d';
-const baseEnv = { HOST: '127.0.0.1', PORT: '0', UPSTREAM_URL: 'https://upstream.example', FIXTURE_SECRET: SECRET };
+const baseEnv = {
+  HOST: '127.0.0.1',
+  PORT: '0',
+  UPSTREAM_URL: 'https://upstream.example',
+  FIXTURE_SECRET: SECRET,
+};
 
 function streamGet(url: string) {
   const result = { status: 0, body: '', complete: false, error: undefined as Error | undefined };
@@ -45,12 +50,16 @@ describe('runMain', () => {
   });
 
   it('exits 78 with one message naming every missing or bad variable', async () => {
-    app = await launchApp(FIXTURE, { env: { PORT: 'not-a-port', UPSTREAM_URL: 'nope' }, waitForListening: false });
+    app = await launchApp(FIXTURE, {
+      env: { PORT: 'not-a-port', UPSTREAM_URL: 'nope' },
+      waitForListening: false,
+    });
     expect(await app.exited).toBe(78);
     const errors = app.logs().filter((l) => l.level === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0]!.message).toMatch(/^invalid configuration: /);
-    for (const name of ['FIXTURE_SECRET: required but not set', 'PORT', 'UPSTREAM_URL']) expect(errors[0]!.message).toContain(name);
+    for (const name of ['FIXTURE_SECRET: required but not set', 'PORT', 'UPSTREAM_URL'])
+      expect(errors[0]!.message).toContain(name);
     expect(errors[0]!.issues).toHaveLength(3);
     // The plain-text copy on stderr, for people reading `kubectl logs` without a JSON viewer.
     const plain = app.lines.filter((l) => !l.startsWith('{')).join('\n');
@@ -130,7 +139,9 @@ describe('runMain', () => {
   });
 
   it('exits 1 when close() hangs past the forced-exit watchdog', async () => {
-    app = await launchApp(FIXTURE, { env: { ...baseEnv, HANG_ON_CLOSE: 'true', FORCE_EXIT_AFTER_MS: '500' } });
+    app = await launchApp(FIXTURE, {
+      env: { ...baseEnv, HANG_ON_CLOSE: 'true', FORCE_EXIT_AFTER_MS: '500' },
+    });
     const t0 = Date.now();
     app.child.kill('SIGTERM');
     expect(await app.exited).toBe(1);
@@ -151,7 +162,9 @@ describe('runMain', () => {
     app = await launchApp(FIXTURE, { env: baseEnv });
     expect(await (await fetch(`${app.url}/reject`)).text()).toBe('ok');
     const logged = await app.waitForLog('unhandled promise rejection');
-    expect(String((logged.err as { message: string }).message)).toBe('dangling rejection with Bearer [REDACTED]');
+    expect(String((logged.err as { message: string }).message)).toBe(
+      'dangling rejection with Bearer [REDACTED]',
+    );
     expect((await fetch(`${app.url}/livez`)).status).toBe(200);
     expect(app.lines.join('\n')).not.toContain(SECRET);
     app.child.kill('SIGINT');

@@ -26,10 +26,17 @@ describe('createMetrics / metricsRoute', () => {
       expect(text).toMatch(/^nodejs_eventloop_lag_seconds\{service="svc-a"\} /m);
       expect(text).toContain(`# TYPE ${HTTP_REQUEST_DURATION_METRIC} histogram`);
       // Route templates, not raw paths, keep cardinality bounded.
-      const count = (labels: Record<string, string>) => sample(text, 'http_request_duration_seconds_count', { service: 'svc-a', ...labels });
+      const count = (labels: Record<string, string>) =>
+        sample(text, 'http_request_duration_seconds_count', { service: 'svc-a', ...labels });
       expect(count({ method: 'GET', route: '/items/:id', status: '200' })).toBe(2);
       expect(count({ method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
-      expect(sample(text, 'http_request_duration_seconds_bucket', { le: '+Inf', route: '/items/:id', status: '200' })).toBe(2);
+      expect(
+        sample(text, 'http_request_duration_seconds_bucket', {
+          le: '+Inf',
+          route: '/items/:id',
+          status: '200',
+        }),
+      ).toBe(2);
     } finally {
       await running.close();
     }
@@ -40,6 +47,8 @@ describe('createMetrics / metricsRoute', () => {
     const b = createMetrics('b');
     a.httpRequests.observe({ method: 'GET', route: '/x', status: '200' }, 0.1);
     expect(await a.registry.getSingleMetricAsString(HTTP_REQUEST_DURATION_METRIC)).toContain('route="/x"');
-    expect(await b.registry.getSingleMetricAsString(HTTP_REQUEST_DURATION_METRIC)).not.toContain('route="/x"');
+    expect(await b.registry.getSingleMetricAsString(HTTP_REQUEST_DURATION_METRIC)).not.toContain(
+      'route="/x"',
+    );
   });
 });

@@ -13,11 +13,25 @@ describe('schema fragments', () => {
   });
 
   it('apply defaults when variables are unset or empty', () => {
-    expect(loadConfig(schema, { PORT: '' })).toEqual({ LOG_LEVEL: 'info', PORT: 8080, VERBOSE: false, TIMEOUT_MS: 30_000, HOST: '0.0.0.0' });
+    expect(loadConfig(schema, { PORT: '' })).toEqual({
+      LOG_LEVEL: 'info',
+      PORT: 8080,
+      VERBOSE: false,
+      TIMEOUT_MS: 30_000,
+      HOST: '0.0.0.0',
+    });
   });
 
   it('parse environment strings', () => {
-    expect(loadConfig(schema, { LOG_LEVEL: 'DEBUG', PORT: '0', VERBOSE: 'Yes', TIMEOUT_MS: '1.5s', HOST: '[::1]' })).toEqual({
+    expect(
+      loadConfig(schema, {
+        LOG_LEVEL: 'DEBUG',
+        PORT: '0',
+        VERBOSE: 'Yes',
+        TIMEOUT_MS: '1.5s',
+        HOST: '[::1]',
+      }),
+    ).toEqual({
       LOG_LEVEL: 'debug',
       PORT: 0,
       VERBOSE: true,
@@ -50,18 +64,31 @@ describe('schema fragments', () => {
   it('report every bad value at once', () => {
     let error: unknown;
     try {
-      loadConfig(schema, { LOG_LEVEL: 'loud', PORT: '70000', VERBOSE: 'maybe', TIMEOUT_MS: '10 parsecs', HOST: 'bad host!' });
+      loadConfig(schema, {
+        LOG_LEVEL: 'loud',
+        PORT: '70000',
+        VERBOSE: 'maybe',
+        TIMEOUT_MS: '10 parsecs',
+        HOST: 'bad host!',
+      });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const issues = (error as ConfigError).issues;
-    expect(issues.map((i) => i.split(':')[0])).toEqual(['LOG_LEVEL', 'PORT', 'VERBOSE', 'TIMEOUT_MS', 'HOST']);
+    expect(issues.map((i) => i.split(':')[0])).toEqual([
+      'LOG_LEVEL',
+      'PORT',
+      'VERBOSE',
+      'TIMEOUT_MS',
+      'HOST',
+    ]);
     expect(issues).toContain('PORT: expected a port number (0-65535)');
   });
 
   it('hostSchema accepts IPs and DNS names', () => {
-    for (const host of ['127.0.0.1', '0.0.0.0', '::', 'localhost', 'svc.ns.svc.cluster.local']) expect(hostSchema.parse(host)).toBe(host);
+    for (const host of ['127.0.0.1', '0.0.0.0', '::', 'localhost', 'svc.ns.svc.cluster.local'])
+      expect(hostSchema.parse(host)).toBe(host);
     expect(hostSchema.safeParse('http://x').success).toBe(false);
   });
 });

@@ -10,7 +10,13 @@ import { captureLogger, sleep, until } from './helpers.js';
 
 /** A plain HTTP GET that reports headers, body so far, and whether the stream completed. */
 function get(url: string, agent?: http.Agent) {
-  const result = { status: 0, headers: {} as http.IncomingHttpHeaders, body: '', complete: false, error: undefined as Error | undefined };
+  const result = {
+    status: 0,
+    headers: {} as http.IncomingHttpHeaders,
+    body: '',
+    complete: false,
+    error: undefined as Error | undefined,
+  };
   const headersSeen = new Promise<void>((resolve) => {
     const req = http.get(url, { agent: agent ?? false }, (res) => {
       result.status = res.statusCode ?? 0;
@@ -68,7 +74,10 @@ describe('serve', () => {
     expect(running.port).toBeGreaterThan(0);
     expect(running.url).toBe(`http://127.0.0.1:${running.port}`);
     await until(() => capture.entries().some((e) => e.message === 'listening'));
-    expect(capture.entries().find((e) => e.message === 'listening')).toMatchObject({ level: 'info', url: running.url });
+    expect(capture.entries().find((e) => e.message === 'listening')).toMatchObject({
+      level: 'info',
+      url: running.url,
+    });
     expect(running.server.keepAliveTimeout).toBeGreaterThanOrEqual(60_000);
     expect(running.server.headersTimeout).toBeGreaterThan(running.server.keepAliveTimeout);
     expect(await (await fetch(`${running.url}/fast`)).text()).toBe('fast');
@@ -78,20 +87,29 @@ describe('serve', () => {
   it('rejects when the port is taken', async () => {
     const logger = captureLogger().logger;
     const first = await serve(testApp().app, { host: '127.0.0.1', port: 0, logger });
-    await expect(serve(testApp().app, { host: '127.0.0.1', port: first.port, logger })).rejects.toThrow(/EADDRINUSE/);
+    await expect(serve(testApp().app, { host: '127.0.0.1', port: first.port, logger })).rejects.toThrow(
+      /EADDRINUSE/,
+    );
     await first.close();
   });
 
   it('serves HTTPS with the given certificate', async () => {
     const { cert, key } = await selfSigned();
-    const running = await serve(testApp().app, { host: '127.0.0.1', port: 0, logger: captureLogger().logger, tls: { cert, key } });
+    const running = await serve(testApp().app, {
+      host: '127.0.0.1',
+      port: 0,
+      logger: captureLogger().logger,
+      tls: { cert, key },
+    });
     expect(running.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const body = await new Promise<string>((resolve, reject) => {
-      https.get(`${running.url}/fast`, { ca: cert, agent: false }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve(text));
-      }).on('error', reject);
+      https
+        .get(`${running.url}/fast`, { ca: cert, agent: false }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject);
     });
     expect(body).toBe('fast');
     expect(await running.close()).toBe(true);
@@ -99,7 +117,12 @@ describe('serve', () => {
 
   it('close() lets an in-flight request finish, refuses new connections, and closes idle keep-alive sockets at once', async () => {
     const { app, started } = testApp();
-    const running = await serve(app, { host: '127.0.0.1', port: 0, logger: captureLogger().logger, shutdownTimeoutMs: 5_000 });
+    const running = await serve(app, {
+      host: '127.0.0.1',
+      port: 0,
+      logger: captureLogger().logger,
+      shutdownTimeoutMs: 5_000,
+    });
     const agent = new http.Agent({ keepAlive: true });
     // An idle keep-alive connection: must not hold up the shutdown.
     const idle = get(`${running.url}/fast`, agent);
@@ -123,7 +146,12 @@ describe('serve', () => {
   });
 
   it('close() with nothing in flight resolves promptly even with idle keep-alive connections', async () => {
-    const running = await serve(testApp().app, { host: '127.0.0.1', port: 0, logger: captureLogger().logger, shutdownTimeoutMs: 5_000 });
+    const running = await serve(testApp().app, {
+      host: '127.0.0.1',
+      port: 0,
+      logger: captureLogger().logger,
+      shutdownTimeoutMs: 5_000,
+    });
     const agent = new http.Agent({ keepAlive: true });
     await Promise.all([get(`${running.url}/fast`, agent).done, get(`${running.url}/fast`, agent).done]);
     const t0 = Date.now();
@@ -134,7 +162,12 @@ describe('serve', () => {
 
   it('an SSE stream open at close() may finish within the deadline', async () => {
     const { app, started } = testApp();
-    const running = await serve(app, { host: '127.0.0.1', port: 0, logger: captureLogger().logger, shutdownTimeoutMs: 3_000 });
+    const running = await serve(app, {
+      host: '127.0.0.1',
+      port: 0,
+      logger: captureLogger().logger,
+      shutdownTimeoutMs: 3_000,
+    });
     const stream = get(`${running.url}/sse?events=8&interval=100`);
     await stream.headersSeen;
     await until(() => started() === 1 && stream.result.body.includes('data: 1'));
@@ -148,7 +181,12 @@ describe('serve', () => {
 
   it('an endless stream is cut at the deadline and close() reports it did not drain', async () => {
     const capture = captureLogger();
-    const running = await serve(testApp().app, { host: '127.0.0.1', port: 0, logger: capture.logger, shutdownTimeoutMs: 600 });
+    const running = await serve(testApp().app, {
+      host: '127.0.0.1',
+      port: 0,
+      logger: capture.logger,
+      shutdownTimeoutMs: 600,
+    });
     const stream = get(`${running.url}/sse?interval=50`);
     await stream.headersSeen;
     await until(() => stream.result.body.includes('data: 2'));
@@ -163,11 +201,17 @@ describe('serve', () => {
     expect(result.error).toBeDefined();
     // Events kept flowing until the deadline.
     expect(result.body).toContain('data: 8');
-    await until(() => capture.entries().some((e) => e.message === 'shutdown deadline reached, closing open connections'));
+    await until(() =>
+      capture.entries().some((e) => e.message === 'shutdown deadline reached, closing open connections'),
+    );
   });
 
   it('close() is idempotent', async () => {
-    const running = await serve(testApp().app, { host: '127.0.0.1', port: 0, logger: captureLogger().logger });
+    const running = await serve(testApp().app, {
+      host: '127.0.0.1',
+      port: 0,
+      logger: captureLogger().logger,
+    });
     const [a, b] = await Promise.all([running.close(), running.close()]);
     expect([a, b]).toEqual([true, true]);
     expect(await running.close()).toBe(true);
@@ -175,11 +219,19 @@ describe('serve', () => {
   });
 
   it('destroys upgraded sockets at the deadline', async () => {
-    const running = await serve(testApp().app, { host: '127.0.0.1', port: 0, logger: captureLogger().logger, shutdownTimeoutMs: 300 });
+    const running = await serve(testApp().app, {
+      host: '127.0.0.1',
+      port: 0,
+      logger: captureLogger().logger,
+      shutdownTimeoutMs: 300,
+    });
     running.server.on('upgrade', (_req, socket) => {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n');
     });
-    const req = http.request(`${running.url}/ws`, { headers: { connection: 'upgrade', upgrade: 'test' }, agent: false });
+    const req = http.request(`${running.url}/ws`, {
+      headers: { connection: 'upgrade', upgrade: 'test' },
+      agent: false,
+    });
     req.end();
     const [, socket] = (await once(req, 'upgrade')) as [unknown, Socket];
     const socketClosed = once(socket, 'close');

@@ -35,7 +35,11 @@ export interface ChromiumOptions {
 }
 
 export async function launchChromium(options: ChromiumOptions = {}): Promise<RunningChromium> {
-  const args = [...CHROMIUM_ARGS, ...(options.ignoreCertificateErrors ? ['--ignore-certificate-errors'] : []), ...(options.extraArgs ?? [])];
+  const args = [
+    ...CHROMIUM_ARGS,
+    ...(options.ignoreCertificateErrors ? ['--ignore-certificate-errors'] : []),
+    ...(options.extraArgs ?? []),
+  ];
   const browser = await chromium.launch({
     executablePath: options.executablePath ?? CHROMIUM_BIN,
     headless: true,
@@ -46,7 +50,10 @@ export async function launchChromium(options: ChromiumOptions = {}): Promise<Run
   return {
     browser,
     newContext: async (contextOptions = {}) => {
-      const context = await browser.newContext({ ignoreHTTPSErrors: Boolean(options.ignoreCertificateErrors), ...contextOptions });
+      const context = await browser.newContext({
+        ignoreHTTPSErrors: Boolean(options.ignoreCertificateErrors),
+        ...contextOptions,
+      });
       contexts.push(context);
       return context;
     },

@@ -55,7 +55,9 @@ function fail(message: string): never {
 }
 
 function log(fields: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ timestamp: new Date().toISOString(), level: 'info', service: 'testkit-standin', ...fields })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'info', service: 'testkit-standin', ...fields })}\n`,
+  );
 }
 
 function intOption(value: string | undefined, name: string, fallback: number): number {
@@ -111,7 +113,8 @@ async function main(): Promise<void> {
     return;
   }
   const name = positionals[0] as Name | undefined;
-  if (name === undefined || !NAMES.includes(name) || positionals.length > 1) fail(`expected one stand-in name (${NAMES.join(', ')})`);
+  if (name === undefined || !NAMES.includes(name) || positionals.length > 1)
+    fail(`expected one stand-in name (${NAMES.join(', ')})`);
   const host = values.host ?? '127.0.0.1';
   const port = intOption(values.port, '--port', 0);
   const tenant = values.tenant ?? DEFAULT_TENANT_ID;
@@ -125,17 +128,34 @@ async function main(): Promise<void> {
   switch (name) {
     case 'openai-upstream': {
       const audience = values.audience ?? 'https://cognitiveservices.azure.com';
-      const interval = values['chunk-interval-ms'] === undefined ? 50 : intOption(values['chunk-interval-ms'], '--chunk-interval-ms', 50);
-      const upstream = await startOpenAiUpstream({ verify: jwksVerifier({ jwksUrl, audience, issuer }), host, port, chunkIntervalMs: interval, recordLimit: 0 });
+      const interval =
+        values['chunk-interval-ms'] === undefined
+          ? 50
+          : intOption(values['chunk-interval-ms'], '--chunk-interval-ms', 50);
+      const upstream = await startOpenAiUpstream({
+        verify: jwksVerifier({ jwksUrl, audience, issuer }),
+        host,
+        port,
+        chunkIntervalMs: interval,
+        recordLimit: 0,
+      });
       running = { url: upstream.url, details: { audience, issuer }, close: upstream.close };
       break;
     }
     case 'prometheus-gate': {
       if (!values.upstream) fail('prometheus-gate needs --upstream URL');
       const audience = values.audience ?? 'https://prometheus.monitor.azure.com';
-      const gate = await startTokenGate({ upstream: values.upstream, verify: jwksVerifier({ jwksUrl, audience, issuer }), host, port });
+      const gate = await startTokenGate({
+        upstream: values.upstream,
+        verify: jwksVerifier({ jwksUrl, audience, issuer }),
+        host,
+        port,
+      });
       // Decisions are kept in memory by the gate; a long-running demo must not grow without bound.
-      const trim = setInterval(() => gate.decisions.splice(0, Math.max(0, gate.decisions.length - 1000)), 10_000).unref();
+      const trim = setInterval(
+        () => gate.decisions.splice(0, Math.max(0, gate.decisions.length - 1000)),
+        10_000,
+      ).unref();
       running = {
         url: gate.url,
         details: { upstream: values.upstream, audience, issuer },
@@ -148,10 +168,18 @@ async function main(): Promise<void> {
     }
     case 'kube-api': {
       const namespace = values.namespace ?? DEMO_NAMESPACE;
-      const api = await startKubeApi({ host, port, defaultNamespace: namespace, ...kubeRbac({ bindings: DEMO_BINDINGS, issuer, audience: AKS_AUDIENCE }) });
+      const api = await startKubeApi({
+        host,
+        port,
+        defaultNamespace: namespace,
+        ...kubeRbac({ bindings: DEMO_BINDINGS, issuer, audience: AKS_AUDIENCE }),
+      });
       seedDemoCluster(api);
       // Request logs are for tests; keep the demo's bounded.
-      const trim = setInterval(() => api.requestLog.splice(0, Math.max(0, api.requestLog.length - 1000)), 10_000).unref();
+      const trim = setInterval(
+        () => api.requestLog.splice(0, Math.max(0, api.requestLog.length - 1000)),
+        10_000,
+      ).unref();
       const details: Record<string, unknown> = { issuer, namespace };
       if (values['ca-out']) details.caFile = writeOut(values['ca-out'], api.caPem);
       if (values['kubeconfig-out']) {
@@ -221,6 +249,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`testkit-standin: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `testkit-standin: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

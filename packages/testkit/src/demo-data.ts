@@ -17,11 +17,12 @@ export const DEMO_SESSIONS: ReadonlyArray<{ id: string; user: string; pod: strin
 ]);
 
 /** Namespaces and pods for the aks-broker walkthrough. */
-export const DEMO_TEAM_PODS: ReadonlyArray<{ namespace: string; name: string; phase: string }> = Object.freeze([
-  { namespace: 'team-a', name: 'api-0', phase: 'Running' },
-  { namespace: 'team-a', name: 'worker-0', phase: 'Pending' },
-  { namespace: 'team-b', name: 'db-0', phase: 'Running' },
-]);
+export const DEMO_TEAM_PODS: ReadonlyArray<{ namespace: string; name: string; phase: string }> =
+  Object.freeze([
+    { namespace: 'team-a', name: 'api-0', phase: 'Running' },
+    { namespace: 'team-a', name: 'worker-0', phase: 'Pending' },
+    { namespace: 'team-b', name: 'db-0', phase: 'Running' },
+  ]);
 
 const READ = ['get', 'list', 'watch'];
 
@@ -31,10 +32,21 @@ const READ = ['get', 'list', 'watch'];
  * list/watch pods and services in skaha-workload, as its Role in the Helm chart grants.
  */
 export const DEMO_BINDINGS: readonly RbacBinding[] = Object.freeze([
-  { groups: [DEMO_GROUPS.platformAdmins], rules: [{ verbs: READ, resources: ['pods', 'services', 'namespaces'] }] },
+  {
+    groups: [DEMO_GROUPS.platformAdmins],
+    rules: [{ verbs: READ, resources: ['pods', 'services', 'namespaces'] }],
+  },
   { groups: [DEMO_GROUPS.developers], namespace: 'team-a', rules: [{ verbs: READ, resources: ['pods'] }] },
-  { groups: [DEMO_GROUPS.developers], namespace: DEMO_NAMESPACE, rules: [{ verbs: READ, resources: ['pods'] }] },
-  { users: [CARTA_SERVICE_ACCOUNT], namespace: DEMO_NAMESPACE, rules: [{ verbs: READ, resources: ['pods', 'services'] }] },
+  {
+    groups: [DEMO_GROUPS.developers],
+    namespace: DEMO_NAMESPACE,
+    rules: [{ verbs: READ, resources: ['pods'] }],
+  },
+  {
+    users: [CARTA_SERVICE_ACCOUNT],
+    namespace: DEMO_NAMESPACE,
+    rules: [{ verbs: READ, resources: ['pods', 'services'] }],
+  },
 ]);
 
 /** Fills a fresh stand-in with the demo namespaces and pods. */

@@ -133,7 +133,11 @@ export class ObjectStore {
     const type = this.type(resource);
     const namespace = this.ns(resource, input.metadata?.namespace);
     const name = input.metadata?.name;
-    if (!name) throw new StoreError(422, `${type.kind} "" is invalid: metadata.name: Required value: name is required`);
+    if (!name)
+      throw new StoreError(
+        422,
+        `${type.kind} "" is invalid: metadata.name: Required value: name is required`,
+      );
     const map = this.objects.get(resource)!;
     const key = keyOf(namespace, name);
     if (map.has(key)) throw new StoreError(409, `${resource} "${name}" already exists`);
@@ -148,7 +152,8 @@ export class ObjectStore {
         ...(namespace !== undefined ? { namespace } : {}),
         uid: input.metadata.uid ?? randomUUID(),
         resourceVersion: String(rv),
-        creationTimestamp: input.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        creationTimestamp:
+          input.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       },
     };
     map.set(key, obj);
@@ -156,7 +161,12 @@ export class ObjectStore {
     return obj;
   }
 
-  update(resource: string, namespace: string | undefined, name: string, mutate: (obj: KubeObject) => KubeObject | void): KubeObject {
+  update(
+    resource: string,
+    namespace: string | undefined,
+    name: string,
+    mutate: (obj: KubeObject) => KubeObject | void,
+  ): KubeObject {
     const type = this.type(resource);
     const ns = this.ns(resource, namespace);
     const map = this.objects.get(resource)!;

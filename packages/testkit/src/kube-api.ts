@@ -158,11 +158,29 @@ export interface KubeApi {
 
 /** Body of a metav1.Status failure as the API server sends it. */
 export function statusBody(code: number, reason: string, message: string, details?: Record<string, unknown>) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code,
+  };
 }
 
-export function sendStatus(res: Response, code: number, reason: string, message: string, details?: Record<string, unknown>): void {
-  res.status(code).type('application/json').send(JSON.stringify(statusBody(code, reason, message, details)));
+export function sendStatus(
+  res: Response,
+  code: number,
+  reason: string,
+  message: string,
+  details?: Record<string, unknown>,
+): void {
+  res
+    .status(code)
+    .type('application/json')
+    .send(JSON.stringify(statusBody(code, reason, message, details)));
 }
 
 const REASONS: Record<number, string> = {
@@ -222,14 +240,23 @@ function verbOf(method: string, hasName: boolean, watch: boolean): string {
 
 function forbiddenMessage(a: RequestAttributes): string {
   const res = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
-  const what = a.name ? `${res}${a.apiGroup ? '.' + a.apiGroup : ''} "${a.name}"` : `${res}${a.apiGroup ? '.' + a.apiGroup : ''}`;
+  const what = a.name
+    ? `${res}${a.apiGroup ? '.' + a.apiGroup : ''} "${a.name}"`
+    : `${res}${a.apiGroup ? '.' + a.apiGroup : ''}`;
   const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
   return `${what} is forbidden: User "${a.user.username}" cannot ${a.verb} resource "${res}" in API group "${a.apiGroup}" ${scope}`;
 }
 
-function shorthandToObject(input: KubeObject | ObjectShorthand, kind: string, defaultNamespace: string): KubeObject {
+function shorthandToObject(
+  input: KubeObject | ObjectShorthand,
+  kind: string,
+  defaultNamespace: string,
+): KubeObject {
   if ('metadata' in input && input.metadata) {
-    return { ...input, metadata: { ...input.metadata, namespace: input.metadata.namespace ?? defaultNamespace } } as KubeObject;
+    return {
+      ...input,
+      metadata: { ...input.metadata, namespace: input.metadata.namespace ?? defaultNamespace },
+    } as KubeObject;
   }
   const s = input as ObjectShorthand;
   const metadata = {
@@ -239,7 +266,11 @@ function shorthandToObject(input: KubeObject | ObjectShorthand, kind: string, de
     ...(s.annotations ? { annotations: { ...s.annotations } } : {}),
   };
   if (kind === 'Pod') {
-    return { metadata, spec: { containers: [{ name: 'main', image: 'stand-in' }] }, status: { phase: s.phase ?? 'Running' } };
+    return {
+      metadata,
+      spec: { containers: [{ name: 'main', image: 'stand-in' }] },
+      status: { phase: s.phase ?? 'Running' },
+    };
   }
   if (kind === 'Service') {
     return { metadata, spec: { selector: s.selector ?? {}, ports: [{ port: 80, protocol: 'TCP' }] } };
@@ -272,7 +303,10 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     tokens.set(token, typeof user === 'string' ? { username: user } : user);
   }
   const adminToken = randomBytes(16).toString('hex');
-  tokens.set(adminToken, { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] });
+  tokens.set(adminToken, {
+    username: 'kubernetes-admin',
+    groups: ['system:masters', 'system:authenticated'],
+  });
   let authorize: Authorizer = options.authorize ?? (() => true);
   const requestLog: RequestLogEntry[] = [];
   const watches = new Set<OpenWatch>();
@@ -289,7 +323,13 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   const logRequest = (req: Request, res: Response, next: NextFunction) => {
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
-    const entry: RequestLogEntry = { time: Date.now(), method: req.method, path: req.path, query, watch: query.watch === 'true' || query.watch === '1' };
+    const entry: RequestLogEntry = {
+      time: Date.now(),
+      method: req.method,
+      path: req.path,
+      query,
+      watch: query.watch === 'true' || query.watch === '1',
+    };
     requestLog.push(entry);
     res.locals.logEntry = entry;
     // Recorded as the head goes out, so a test that has its response already sees it.
@@ -316,7 +356,12 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       return;
     }
     failures.count--;
-    sendStatus(res, failures.code, REASONS[failures.code] ?? 'InternalError', `injected failure (${failures.code})`);
+    sendStatus(
+      res,
+      failures.code,
+      REASONS[failures.code] ?? 'InternalError',
+      `injected failure (${failures.code})`,
+    );
   };
 
   const authenticate = async (req: Request, res: Response, next: NextFunction) => {
@@ -351,12 +396,24 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     const entry = res.locals.logEntry as RequestLogEntry;
     const parsed = parsePath(req.path);
     const type = parsed ? store.types.get(parsed.resource) : undefined;
-    if (!parsed || !type || type.group !== parsed.group || type.version !== parsed.version || parsed.subresource) {
+    if (
+      !parsed ||
+      !type ||
+      type.group !== parsed.group ||
+      type.version !== parsed.version ||
+      parsed.subresource
+    ) {
       return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
     }
     const watch = entry.watch;
     const verb = verbOf(req.method, parsed.name !== undefined, watch);
-    Object.assign(entry, { verb, apiGroup: type.group, resource: type.resource, namespace: parsed.namespace, name: parsed.name });
+    Object.assign(entry, {
+      verb,
+      apiGroup: type.group,
+      resource: type.resource,
+      namespace: parsed.namespace,
+      name: parsed.name,
+    });
     const attrs: RequestAttributes = {
       user: res.locals.user as KubeUser,
       verb,
@@ -385,28 +442,54 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
           const fields = parseFieldSelector(q.fieldSelector);
           const ns = parsed.namespace;
           const matches = (o: KubeObject | undefined) =>
-            o !== undefined && (ns === undefined || o.metadata.namespace === ns) && labels(o.metadata.labels) && fields(o);
+            o !== undefined &&
+            (ns === undefined || o.metadata.namespace === ns) &&
+            labels(o.metadata.labels) &&
+            fields(o);
           if (verb === 'list') {
-            if (q.resourceVersionMatch === 'Exact' && q.resourceVersion && Number(q.resourceVersion) < store.oldestResumableVersion) {
-              return sendStatus(res, 410, 'Expired', `too old resource version: ${q.resourceVersion} (${store.resourceVersion})`);
+            if (
+              q.resourceVersionMatch === 'Exact' &&
+              q.resourceVersion &&
+              Number(q.resourceVersion) < store.oldestResumableVersion
+            ) {
+              return sendStatus(
+                res,
+                410,
+                'Expired',
+                `too old resource version: ${q.resourceVersion} (${store.resourceVersion})`,
+              );
             }
             const items = store.list(type.resource, ns).filter(matches).map(stripForList);
-            res.type('application/json').send(
-              JSON.stringify({ kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: { resourceVersion: String(store.resourceVersion) }, items }),
-            );
+            res
+              .type('application/json')
+              .send(
+                JSON.stringify({
+                  kind: `${type.kind}List`,
+                  apiVersion: apiVersionOf(type),
+                  metadata: { resourceVersion: String(store.resourceVersion) },
+                  items,
+                }),
+              );
             return;
           }
           return startWatch(req, res, type, matches);
         }
         case 'get': {
           const obj = store.get(type.resource, parsed.namespace, parsed.name!);
-          if (!obj) return sendStatus(res, 404, 'NotFound', `${type.resource} "${parsed.name}" not found`, { name: parsed.name, kind: type.resource });
+          if (!obj)
+            return sendStatus(res, 404, 'NotFound', `${type.resource} "${parsed.name}" not found`, {
+              name: parsed.name,
+              kind: type.resource,
+            });
           res.type('application/json').send(JSON.stringify(obj));
           return;
         }
         case 'create': {
           const body = (req.body ?? {}) as KubeObject;
-          const obj = store.create(type.resource, { ...body, metadata: { ...body.metadata, ...(parsed.namespace ? { namespace: parsed.namespace } : {}) } });
+          const obj = store.create(type.resource, {
+            ...body,
+            metadata: { ...body.metadata, ...(parsed.namespace ? { namespace: parsed.namespace } : {}) },
+          });
           res.status(201).type('application/json').send(JSON.stringify(obj));
           return;
         }
@@ -425,13 +508,20 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
           return sendStatus(res, 405, 'MethodNotAllowed', `${req.method} is not supported by the stand-in`);
       }
     } catch (err) {
-      if (err instanceof SelectorError) return sendStatus(res, 400, 'BadRequest', `unable to parse requirement: ${err.message}`);
-      if (err instanceof StoreError) return sendStatus(res, err.code, REASONS[err.code] ?? 'InternalError', err.message);
+      if (err instanceof SelectorError)
+        return sendStatus(res, 400, 'BadRequest', `unable to parse requirement: ${err.message}`);
+      if (err instanceof StoreError)
+        return sendStatus(res, err.code, REASONS[err.code] ?? 'InternalError', err.message);
       throw err;
     }
   };
 
-  function startWatch(req: Request, res: Response, type: ResourceType, matches: (o: KubeObject | undefined) => boolean): void {
+  function startWatch(
+    req: Request,
+    res: Response,
+    type: ResourceType,
+    matches: (o: KubeObject | undefined) => boolean,
+  ): void {
     const q = (res.locals.logEntry as RequestLogEntry).query;
     const rvParam = q.resourceVersion;
     const translate = (e: StoreEvent): { type: string; object: KubeObject } | undefined => {
@@ -444,7 +534,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     let initial: Array<{ type: string; object: KubeObject }>;
     if (rvParam && rvParam !== '0') {
       const since = Number(rvParam);
-      if (!Number.isInteger(since) || since < 0) return sendStatus(res, 400, 'BadRequest', `invalid resource version: ${rvParam}`);
+      if (!Number.isInteger(since) || since < 0)
+        return sendStatus(res, 400, 'BadRequest', `invalid resource version: ${rvParam}`);
       const events = store.eventsSince(type.resource, since);
       if (!events) {
         const message = `too old resource version: ${rvParam} (${store.resourceVersion})`;
@@ -460,7 +551,11 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
         .filter(matches)
         .map((object) => ({ type: 'ADDED', object }));
     }
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'cache-control': 'no-cache, private',
+      'transfer-encoding': 'chunked',
+    });
     res.flushHeaders();
     const send = (e: { type: string; object: KubeObject }) => {
       if (!open.stalled && !res.writableEnded && !res.destroyed) res.write(JSON.stringify(e) + '\n');
@@ -506,10 +601,13 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   app.all(/^\/apis?\//, (req, res, next) => {
     resourceRoute(req, res).catch(next);
   });
-  app.use((_req: Request, res: Response) => sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource'));
+  app.use((_req: Request, res: Response) =>
+    sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource'),
+  );
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: number }).status;
-    if (status && status >= 400 && status < 500) return sendStatus(res, status, REASONS[status] ?? 'BadRequest', String((err as Error).message));
+    if (status && status >= 400 && status < 500)
+      return sendStatus(res, status, REASONS[status] ?? 'BadRequest', String((err as Error).message));
     sendStatus(res, 500, 'InternalError', `stand-in error: ${String((err as Error)?.message ?? err)}`);
   });
 
@@ -603,7 +701,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       authorize = fn;
     },
     isAllowed,
-    create: (resource, input) => store.create(resource, shorthandToObject(input, store.type(resource).kind, defaultNamespace)),
+    create: (resource, input) =>
+      store.create(resource, shorthandToObject(input, store.type(resource).kind, defaultNamespace)),
     update(resource, ref, mutate) {
       const r = refOf(resource, ref);
       return store.update(resource, r.namespace, r.name, mutate);

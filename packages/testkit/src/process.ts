@@ -15,7 +15,10 @@ export interface LaunchedProcess {
   /** Resolves with the exit code once the process ended and its output was read completely. */
   exited: Promise<number | null>;
   /** Resolves with the first JSON log line (past or future) matching `match` (a message or a predicate). */
-  waitForLog(match: string | ((entry: Record<string, unknown>) => boolean), timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    match: string | ((entry: Record<string, unknown>) => boolean),
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
   close(graceMs?: number): Promise<number | null>;
 }
@@ -35,7 +38,11 @@ export async function launchApp(entry: string, options: LaunchOptions): Promise<
     if (v !== undefined) env[k] = v;
   }
   // process.execPath is the Node the tests run on (24, from the repo's `node` package).
-  const child = spawn(process.execPath, [entry], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [entry], {
+    env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   // 'close' (not 'exit'): fires after stdout/stderr ended, so `lines` is complete when this resolves.
   const exited = once(child, 'close').then(([code]) => code as number | null);
@@ -67,7 +74,10 @@ export async function launchApp(entry: string, options: LaunchOptions): Promise<
         if (found) finish(() => resolve(found));
       };
       const describe = `a log line matching ${typeof match === 'string' ? JSON.stringify(match) : 'the predicate'}`;
-      const timer = setTimeout(() => finish(() => reject(new Error(`no ${describe} within ${timeoutMs} ms:\n${lines.join('\n')}`))), timeoutMs);
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`no ${describe} within ${timeoutMs} ms:\n${lines.join('\n')}`))),
+        timeoutMs,
+      );
       lineListeners.add(check);
       check();
       // All output is read once `exited` resolves: a last look, then give up.
@@ -95,7 +105,10 @@ export async function launchApp(entry: string, options: LaunchOptions): Promise<
       throw new Error(`${entry} exited with ${code} before listening:\n${lines.join('\n')}`);
     }),
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${entry} did not log 'listening' in ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${entry} did not log 'listening' in ${timeoutMs} ms:\n${lines.join('\n')}`)),
+        timeoutMs,
+      );
     }),
   ]).finally(() => clearTimeout(timer));
   return { url, child, lines, logs, exited, close, waitForLog };

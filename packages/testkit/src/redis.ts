@@ -48,16 +48,26 @@ async function startOnce(port: number, options: RedisOptions): Promise<RunningRe
   const dir = await mkdtemp(join(tmpdir(), 'testkit-redis-'));
   const password = options.password ?? randomBytes(12).toString('hex');
   const args = [
-    '--bind', '127.0.0.1',
-    '--port', String(port),
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', 'no',
-    '--daemonize', 'no',
-    '--protected-mode', 'yes',
-    '--requirepass', password,
-    '--logfile', '',
-    '--loglevel', 'notice',
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+    '--protected-mode',
+    'yes',
+    '--requirepass',
+    password,
+    '--logfile',
+    '',
+    '--loglevel',
+    'notice',
   ];
   const child = spawn(options.bin ?? REDIS_SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
@@ -89,7 +99,10 @@ async function startOnce(port: number, options: RedisOptions): Promise<RunningRe
         throw new Error(`redis-server exited with ${String(code)} before ready:\n${output.join('')}`);
       }),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`redis-server not ready in ${timeoutMs} ms:\n${output.join('')}`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`redis-server not ready in ${timeoutMs} ms:\n${output.join('')}`)),
+          timeoutMs,
+        );
       }),
     ]);
     await ping(port, password);
@@ -126,7 +139,8 @@ async function freePort(): Promise<number> {
 async function ping(port: number, password: string): Promise<void> {
   const socket = connect(port, '127.0.0.1');
   await once(socket, 'connect');
-  const cmd = (parts: string[]) => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
+  const cmd = (parts: string[]) =>
+    `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
   socket.write(cmd(['AUTH', password]) + cmd(['PING']));
   let data = '';
   socket.setEncoding('utf8');

@@ -34,7 +34,8 @@ async function run(args: string[], cwd: string, wait: boolean): Promise<Standin>
       if (line.includes('"message":"listening"')) seen((JSON.parse(line) as { url: string }).url);
     });
   }
-  const logs = () => lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logs = () =>
+    lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   const close = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     return exited;
@@ -79,10 +80,22 @@ describe('testkit-standin', () => {
     await entra.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const entraArgs = () => ['--dev-entra-url', entra.url, '--tenant', entra.tenantId, '--dev-entra-ca', caFile];
+  const entraArgs = () => [
+    '--dev-entra-url',
+    entra.url,
+    '--tenant',
+    entra.tenantId,
+    '--dev-entra-ca',
+    caFile,
+  ];
 
   it('refuses an unknown stand-in or a missing --dev-entra-url with exit code 64', async () => {
-    for (const args of [['nope'], ['kube-api'], ['prometheus-gate', '--dev-entra-url', 'https://127.0.0.1:1'], ['tcp-forward', '--to', 'x']]) {
+    for (const args of [
+      ['nope'],
+      ['kube-api'],
+      ['prometheus-gate', '--dev-entra-url', 'https://127.0.0.1:1'],
+      ['tcp-forward', '--to', 'x'],
+    ]) {
       const p = await launchCli(args, false);
       expect({ args, code: await p.exited }).toEqual({ args, code: 64 });
     }
@@ -91,28 +104,56 @@ describe('testkit-standin', () => {
   it('kube-api: demo cluster, kubeconfig for carta-forwardauth, RBAC for dev-entra users; stops on SIGTERM', async () => {
     const kubeconfig = join(dir, 'carta.kubeconfig');
     const caOut = join(dir, 'kube-ca.pem');
-    const api = await launchCli(['kube-api', ...entraArgs(), '--kubeconfig-out', kubeconfig, '--ca-out', caOut]);
+    const api = await launchCli([
+      'kube-api',
+      ...entraArgs(),
+      '--kubeconfig-out',
+      kubeconfig,
+      '--ca-out',
+      caOut,
+    ]);
     const listening = api.logs().find((l) => l.message === 'listening')!;
-    expect(listening).toMatchObject({ standin: 'kube-api', kubeconfig, kubeconfigUser: CARTA_SERVICE_ACCOUNT, caFile: caOut });
+    expect(listening).toMatchObject({
+      standin: 'kube-api',
+      kubeconfig,
+      kubeconfigUser: CARTA_SERVICE_ACCOUNT,
+      caFile: caOut,
+    });
 
     // carta-forwardauth's identity lists the session pods of its namespace, and nothing else.
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
     const core = kc.makeApiClient(CoreV1Api);
     const pods = await core.listNamespacedPod({ namespace: DEMO_NAMESPACE, labelSelector: 'canfar.net/id' });
-    const owners = Object.fromEntries(pods.items.map((p) => [p.metadata!.labels!['canfar.net/id'], p.metadata!.labels!['canfar.net/username']]));
+    const owners = Object.fromEntries(
+      pods.items.map((p) => [
+        p.metadata!.labels!['canfar.net/id'],
+        p.metadata!.labels!['canfar.net/username'],
+      ]),
+    );
     for (const s of DEMO_SESSIONS) expect(owners[s.id]).toBe(s.user);
     await expect(core.listNamespacedPod({ namespace: 'team-a' })).rejects.toMatchObject({ code: 403 });
 
     // dev-entra user tokens for the AKS audience: bob reads team-a pods but not team-b; carol nothing.
     const ca = readFileSync(caOut, 'utf8');
     const token = (user: string) => entra.issueAccessToken({ scope: `${AKS_AUDIENCE}/.default`, user });
-    expect((await getWithCa(`${api.url}/api/v1/namespaces/team-a/pods`, ca, token('bob@contoso.test'))).status).toBe(200);
-    expect((await getWithCa(`${api.url}/api/v1/namespaces/team-b/pods`, ca, token('bob@contoso.test'))).status).toBe(403);
-    expect((await getWithCa(`${api.url}/api/v1/namespaces/team-b/pods`, ca, token('alice@contoso.test'))).status).toBe(200);
-    expect((await getWithCa(`${api.url}/api/v1/namespaces/team-a/pods`, ca, token('carol@contoso.test'))).status).toBe(403);
+    expect(
+      (await getWithCa(`${api.url}/api/v1/namespaces/team-a/pods`, ca, token('bob@contoso.test'))).status,
+    ).toBe(200);
+    expect(
+      (await getWithCa(`${api.url}/api/v1/namespaces/team-b/pods`, ca, token('bob@contoso.test'))).status,
+    ).toBe(403);
+    expect(
+      (await getWithCa(`${api.url}/api/v1/namespaces/team-b/pods`, ca, token('alice@contoso.test'))).status,
+    ).toBe(200);
+    expect(
+      (await getWithCa(`${api.url}/api/v1/namespaces/team-a/pods`, ca, token('carol@contoso.test'))).status,
+    ).toBe(403);
     // A token for another audience is not a Kubernetes credential.
-    const wrong = entra.issueAccessToken({ scope: 'https://management.azure.com/.default', user: 'alice@contoso.test' });
+    const wrong = entra.issueAccessToken({
+      scope: 'https://management.azure.com/.default',
+      user: 'alice@contoso.test',
+    });
     expect((await getWithCa(`${api.url}/api/v1/namespaces/team-a/pods`, ca, wrong)).status).toBe(401);
 
     expect(await api.close()).toBe(0);
@@ -123,17 +164,29 @@ describe('testkit-standin', () => {
     const chat = (token?: string) =>
       fetch(`${openai.url}/openai/deployments/x/chat/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
         body: JSON.stringify({ messages: [] }),
       });
     expect((await chat()).status).toBe(401);
-    expect((await chat(entra.issueAccessToken({ scope: 'https://management.azure.com/.default' }))).status).toBe(401);
+    expect(
+      (await chat(entra.issueAccessToken({ scope: 'https://management.azure.com/.default' }))).status,
+    ).toBe(401);
     const ok = await chat(entra.issueAccessToken({ scope: 'https://cognitiveservices.azure.com/.default' }));
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { object: string }).object).toBe('chat.completion');
 
     // The gate in front of the OpenAI stand-in's models route (any HTTP upstream will do).
-    const gate = await launchCli(['prometheus-gate', ...entraArgs(), '--upstream', openai.url, '--audience', 'https://cognitiveservices.azure.com']);
+    const gate = await launchCli([
+      'prometheus-gate',
+      ...entraArgs(),
+      '--upstream',
+      openai.url,
+      '--audience',
+      'https://cognitiveservices.azure.com',
+    ]);
     const token = entra.issueAccessToken({ scope: 'https://cognitiveservices.azure.com/.default' });
     expect((await fetch(`${gate.url}/v1/models`)).status).toBe(401);
     // The gate strips the Authorization header, so the upstream (which checks tokens too) refuses:

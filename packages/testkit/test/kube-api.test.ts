@@ -32,7 +32,11 @@ function watchInto(kc: KubeConfig, path: string, params: Record<string, string>)
     path,
     params,
     (type, obj: { metadata?: { name?: string; resourceVersion?: string }; code?: number }) =>
-      events.push({ type, name: obj.metadata?.name ?? String(obj.code), rv: obj.metadata?.resourceVersion ?? '' }),
+      events.push({
+        type,
+        name: obj.metadata?.name ?? String(obj.code),
+        rv: obj.metadata?.resourceVersion ?? '',
+      }),
     (err) => (ended = err ?? null),
   );
   return { events, ended: () => ended, started };
@@ -63,9 +67,16 @@ describe('Kubernetes API stand-in through @kubernetes/client-node', () => {
   it('lists pods with a label selector over HTTPS with its own CA', async () => {
     api.addPod({ name: 'a', labels: { 'canfar.net/id': 'aaa', 'canfar.net/username': 'alice' } });
     api.addPod({ name: 'b', labels: { 'canfar.net/id': 'bbb' } });
-    api.addPod({ name: 'c', namespace: 'other', labels: { 'canfar.net/id': 'ccc', 'canfar.net/username': 'carol' } });
+    api.addPod({
+      name: 'c',
+      namespace: 'other',
+      labels: { 'canfar.net/id': 'ccc', 'canfar.net/username': 'carol' },
+    });
     const { core } = client(api);
-    const list = await core.listNamespacedPod({ namespace: NS, labelSelector: 'canfar.net/id,canfar.net/username' });
+    const list = await core.listNamespacedPod({
+      namespace: NS,
+      labelSelector: 'canfar.net/id,canfar.net/username',
+    });
     expect(list.items.map((p) => p.metadata?.name)).toEqual(['a']);
     expect(Number(list.metadata?.resourceVersion)).toBeGreaterThan(0);
     const all = await core.listPodForAllNamespaces({ labelSelector: 'canfar.net/id in (aaa,ccc)' });
@@ -75,21 +86,35 @@ describe('Kubernetes API stand-in through @kubernetes/client-node', () => {
     const pod = await core.readNamespacedPod({ namespace: NS, name: 'a' });
     expect(pod.metadata?.labels?.['canfar.net/username']).toBe('alice');
     expect(api.requestLog.filter((e) => e.verb === 'list')).toHaveLength(3);
-    expect(api.requestLog.find((e) => e.verb === 'get')).toMatchObject({ resource: 'pods', namespace: NS, name: 'a', status: 200, user: 'kubernetes-admin' });
+    expect(api.requestLog.find((e) => e.verb === 'get')).toMatchObject({
+      resource: 'pods',
+      namespace: NS,
+      name: 'a',
+      status: 200,
+      user: 'kubernetes-admin',
+    });
   });
 
   it('rejects unknown tokens with 401 and unauthorized requests with a 403 Status', async () => {
     const kc = new KubeConfig();
     kc.loadFromString(api.kubeconfig('alice').replace(/token: ".*"/, 'token: "nope"'));
-    await expect(kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS })).rejects.toMatchObject({ code: 401 });
+    await expect(kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS })).rejects.toMatchObject({
+      code: 401,
+    });
 
-    api.setAuthorizer((a) => a.user.username !== 'bob' || (a.resource === 'pods' && a.namespace === 'bob-ns'));
+    api.setAuthorizer(
+      (a) => a.user.username !== 'bob' || (a.resource === 'pods' && a.namespace === 'bob-ns'),
+    );
     const { core } = client(api, 'bob');
-    const err = await core.listNamespacedService({ namespace: NS }).catch((e: { code: number; body: string }) => e);
+    const err = await core
+      .listNamespacedService({ namespace: NS })
+      .catch((e: { code: number; body: string }) => e);
     expect(err).toMatchObject({ code: 403 });
     const status = JSON.parse((err as { body: string }).body);
     expect(status).toMatchObject({ kind: 'Status', reason: 'Forbidden', code: 403 });
-    expect(status.message).toBe('services is forbidden: User "bob" cannot list resource "services" in API group "" in the namespace "skaha-workload"');
+    expect(status.message).toBe(
+      'services is forbidden: User "bob" cannot list resource "services" in API group "" in the namespace "skaha-workload"',
+    );
     await expect(core.listNamespacedPod({ namespace: 'bob-ns' })).resolves.toMatchObject({ items: [] });
   });
 
@@ -108,7 +133,10 @@ describe('Kubernetes API stand-in through @kubernetes/client-node', () => {
     expect(w.events.map((e) => e.type)).toEqual(['ADDED', 'MODIFIED', 'DELETED', 'ADDED', 'DELETED']);
 
     // resume from the first version: everything after it, nothing before
-    const resumed = watchInto(kc, `/api/v1/namespaces/${NS}/pods`, { labelSelector: 'session', resourceVersion: p.metadata.resourceVersion! });
+    const resumed = watchInto(kc, `/api/v1/namespaces/${NS}/pods`, {
+      labelSelector: 'session',
+      resourceVersion: p.metadata.resourceVersion!,
+    });
     await until(() => resumed.events.length === 4);
     expect(resumed.events.map((e) => e.type)).toEqual(['MODIFIED', 'DELETED', 'ADDED', 'DELETED']);
     const request = api.requestLog.find((e) => e.watch);
@@ -122,7 +150,9 @@ describe('Kubernetes API stand-in through @kubernetes/client-node', () => {
     api.addPod({ name: 'b', labels: { session: 'y' } });
     api.compact();
     const { kc } = client(api);
-    const w = watchInto(kc, `/api/v1/namespaces/${NS}/pods`, { resourceVersion: first.metadata.resourceVersion! });
+    const w = watchInto(kc, `/api/v1/namespaces/${NS}/pods`, {
+      resourceVersion: first.metadata.resourceVersion!,
+    });
     await until(() => w.ended() !== 'open');
     expect(w.events).toEqual([{ type: 'ERROR', name: '410', rv: '' }]);
 
@@ -167,7 +197,12 @@ describe('Kubernetes API stand-in through @kubernetes/client-node', () => {
   it('feeds an informer from makeInformer', async () => {
     const { kc, core } = client(api);
     api.addPod({ name: 'before', labels: { session: 'x' } });
-    const informer = makeInformer<V1Pod>(kc, `/api/v1/namespaces/${NS}/pods`, () => core.listNamespacedPod({ namespace: NS, labelSelector: 'session' }), 'session');
+    const informer = makeInformer<V1Pod>(
+      kc,
+      `/api/v1/namespaces/${NS}/pods`,
+      () => core.listNamespacedPod({ namespace: NS, labelSelector: 'session' }),
+      'session',
+    );
     const seen: string[] = [];
     informer.on('add', (p) => seen.push(`add:${p.metadata?.name}`));
     informer.on('delete', (p) => seen.push(`delete:${p.metadata?.name}`));
@@ -204,14 +239,27 @@ describe('stalled watches', () => {
 describe('extension points', () => {
   it('accepts extra routes (after authentication) and an authenticate hook for foreign tokens', async () => {
     const api = await startKubeApi({
-      authenticate: (token) => (token.startsWith('jwt-') ? { username: token.slice(4), groups: ['entra'] } : undefined),
+      authenticate: (token) =>
+        token.startsWith('jwt-') ? { username: token.slice(4), groups: ['entra'] } : undefined,
       authorize: (a) => a.user.username === 'kubernetes-admin' || a.namespace === 'team-a',
       extraRoutes: (router, kube) => {
         router.post('/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', async (req, res) => {
           const user = res.locals.user as { username: string };
           const ns = (req.body as { spec?: { namespace?: string } }).spec?.namespace ?? '';
-          const allowed = await kube.isAllowed({ user, verb: 'list', apiGroup: '', resource: 'pods', namespace: ns, path: req.path });
-          res.status(201).json({ kind: 'SelfSubjectRulesReview', status: { resourceRules: allowed ? [{ verbs: ['list'], resources: ['pods'] }] : [] } });
+          const allowed = await kube.isAllowed({
+            user,
+            verb: 'list',
+            apiGroup: '',
+            resource: 'pods',
+            namespace: ns,
+            path: req.path,
+          });
+          res
+            .status(201)
+            .json({
+              kind: 'SelfSubjectRulesReview',
+              status: { resourceRules: allowed ? [{ verbs: ['list'], resources: ['pods'] }] : [] },
+            });
         });
       },
     });
@@ -220,19 +268,29 @@ describe('extension points', () => {
         new Promise<{ status: number; json: () => Promise<unknown> }>((resolve, reject) => {
           const req = httpsRequest(
             `${api.url}/apis/authorization.k8s.io/v1/selfsubjectrulesreviews`,
-            { method: 'POST', ca: api.caPem, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
+            {
+              method: 'POST',
+              ca: api.caPem,
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            },
             (res) => {
               let text = '';
               res.on('data', (c: Buffer) => (text += c.toString()));
-              res.on('end', () => resolve({ status: res.statusCode ?? 0, json: async () => JSON.parse(text) }));
+              res.on('end', () =>
+                resolve({ status: res.statusCode ?? 0, json: async () => JSON.parse(text) }),
+              );
             },
           );
           req.on('error', reject);
           req.end(JSON.stringify({ spec: { namespace } }));
         });
-      const ok = (await (await post('jwt-alice', 'team-a')).json()) as { status: { resourceRules: unknown[] } };
+      const ok = (await (await post('jwt-alice', 'team-a')).json()) as {
+        status: { resourceRules: unknown[] };
+      };
       expect(ok.status.resourceRules).toHaveLength(1);
-      const no = (await (await post('jwt-alice', 'team-b')).json()) as { status: { resourceRules: unknown[] } };
+      const no = (await (await post('jwt-alice', 'team-b')).json()) as {
+        status: { resourceRules: unknown[] };
+      };
       expect(no.status.resourceRules).toHaveLength(0);
       expect((await post('garbage', 'team-a')).status).toBe(401);
       expect(api.requestLog.at(-2)).toMatchObject({ user: 'alice', method: 'POST', status: 201 });

@@ -40,7 +40,8 @@ function clientFor(token: string): KubeConfig {
   return kc;
 }
 
-const userToken = (user: string, scope = `${AKS_AUDIENCE}/.default`) => entra.issueAccessToken({ scope, user });
+const userToken = (user: string, scope = `${AKS_AUDIENCE}/.default`) =>
+  entra.issueAccessToken({ scope, user });
 
 describe('kube-rbac', () => {
   it('authenticates dev-entra user tokens as their upn and applies the bindings', async () => {
@@ -52,22 +53,38 @@ describe('kube-rbac', () => {
   });
 
   it('refuses tokens for another audience, app-only tokens and garbage (401)', async () => {
-    for (const token of [userToken(ALICE, 'https://graph.microsoft.com/.default'), entra.issueAccessToken({ scope: `${AKS_AUDIENCE}/.default` }), 'not-a-jwt']) {
-      await expect(clientFor(token).makeApiClient(CoreV1Api).listNamespacedPod({ namespace: 'team-a' })).rejects.toMatchObject({ code: 401 });
+    for (const token of [
+      userToken(ALICE, 'https://graph.microsoft.com/.default'),
+      entra.issueAccessToken({ scope: `${AKS_AUDIENCE}/.default` }),
+      'not-a-jwt',
+    ]) {
+      await expect(
+        clientFor(token).makeApiClient(CoreV1Api).listNamespacedPod({ namespace: 'team-a' }),
+      ).rejects.toMatchObject({ code: 401 });
     }
   });
 
   it('answers SelfSubjectRulesReview per user and namespace, groups included', async () => {
     const review = async (user: string, namespace: string) =>
-      (await clientFor(userToken(user)).makeApiClient(AuthorizationV1Api).createSelfSubjectRulesReview({ body: { spec: { namespace } } })).status!;
+      (
+        await clientFor(userToken(user))
+          .makeApiClient(AuthorizationV1Api)
+          .createSelfSubjectRulesReview({ body: { spec: { namespace } } })
+      ).status!;
     const aliceA = await review(ALICE, 'team-a');
     expect(aliceA.incomplete).toBe(false);
-    expect(aliceA.resourceRules).toEqual(expect.arrayContaining([expect.objectContaining({ verbs: ['get', 'list', 'watch'], resources: ['pods'], apiGroups: [''] })]));
+    expect(aliceA.resourceRules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ verbs: ['get', 'list', 'watch'], resources: ['pods'], apiGroups: [''] }),
+      ]),
+    );
     const aliceB = await review(ALICE, 'team-b');
     expect(aliceB.resourceRules.flatMap((r) => r.resources ?? [])).not.toContain('pods');
     // bob is in the developers group: services in shared; plus his cluster-wide binding everywhere.
     const bobShared = await review(BOB, 'shared');
-    expect(bobShared.resourceRules.flatMap((r) => r.resources ?? [])).toEqual(expect.arrayContaining(['services', 'namespaces']));
+    expect(bobShared.resourceRules.flatMap((r) => r.resources ?? [])).toEqual(
+      expect.arrayContaining(['services', 'namespaces']),
+    );
   });
 
   it('matches rules like RBAC: verbs, groups, resources, subresources, resource names, wildcards', () => {
@@ -75,14 +92,44 @@ describe('kube-rbac', () => {
     expect(ruleAllows({ verbs: ['get'], resources: ['pods'] }, attrs)).toBe(true);
     expect(ruleAllows({ verbs: ['list'], resources: ['pods'] }, attrs)).toBe(false);
     expect(ruleAllows({ verbs: ['get'], apiGroups: ['apps'], resources: ['pods'] }, attrs)).toBe(false);
-    expect(ruleAllows({ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }, { ...attrs, apiGroup: 'apps' })).toBe(true);
+    expect(
+      ruleAllows({ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }, { ...attrs, apiGroup: 'apps' }),
+    ).toBe(true);
     expect(ruleAllows({ verbs: ['get'], resources: ['pods'] }, { ...attrs, subresource: 'log' })).toBe(false);
-    expect(ruleAllows({ verbs: ['get'], resources: ['pods/log'] }, { ...attrs, subresource: 'log' })).toBe(true);
+    expect(ruleAllows({ verbs: ['get'], resources: ['pods/log'] }, { ...attrs, subresource: 'log' })).toBe(
+      true,
+    );
     expect(ruleAllows({ verbs: ['get'], resources: ['pods'], resourceNames: ['q'] }, attrs)).toBe(false);
     expect(ruleAllows({ verbs: ['get'], resources: ['pods'], resourceNames: ['p'] }, attrs)).toBe(true);
     const authorize = rbacAuthorizer(bindings);
-    expect(authorize({ user: { username: 'root', groups: ['system:masters'] }, verb: 'delete', apiGroup: '', resource: 'pods', path: '/' })).toBe(true);
-    expect(authorize({ user: { username: BOB }, verb: 'get', apiGroup: '', resource: 'namespaces', name: 'team-b', path: '/' })).toBe(true);
-    expect(authorize({ user: { username: BOB }, verb: 'get', apiGroup: '', resource: 'namespaces', name: 'team-a', path: '/' })).toBe(false);
+    expect(
+      authorize({
+        user: { username: 'root', groups: ['system:masters'] },
+        verb: 'delete',
+        apiGroup: '',
+        resource: 'pods',
+        path: '/',
+      }),
+    ).toBe(true);
+    expect(
+      authorize({
+        user: { username: BOB },
+        verb: 'get',
+        apiGroup: '',
+        resource: 'namespaces',
+        name: 'team-b',
+        path: '/',
+      }),
+    ).toBe(true);
+    expect(
+      authorize({
+        user: { username: BOB },
+        verb: 'get',
+        apiGroup: '',
+        resource: 'namespaces',
+        name: 'team-a',
+        path: '/',
+      }),
+    ).toBe(false);
   });
 });

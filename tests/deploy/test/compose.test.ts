@@ -47,9 +47,24 @@ const REQUIRED: Record<App, string[]> = {
   'openai-proxy': ['API_BASE_URL', 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID'],
   'token-server': ['AZD_AUTH_SECRET'],
   'carta-forwardauth': [],
-  'aks-broker': ['PUBLIC_URL', 'SESSION_SECRET', 'AZURE_FEDERATED_TOKEN_FILE', 'KUBE_API_URL', 'CACHE_ENCRYPTION_KEY'],
+  'aks-broker': [
+    'PUBLIC_URL',
+    'SESSION_SECRET',
+    'AZURE_FEDERATED_TOKEN_FILE',
+    'KUBE_API_URL',
+    'CACHE_ENCRYPTION_KEY',
+  ],
 };
-const STAND_INS = ['dev-entra', 'prometheus', 'prometheus-gate', 'openai-upstream', 'kube-api', 'traefik', 'carta-echo', 'redis'];
+const STAND_INS = [
+  'dev-entra',
+  'prometheus',
+  'prometheus-gate',
+  'openai-upstream',
+  'kube-api',
+  'traefik',
+  'carta-echo',
+  'redis',
+];
 
 const composeFile = join(repoRoot, 'docker-compose.yml');
 const compose = parse(readFileSync(composeFile, 'utf8'), { merge: true }) as Compose;
@@ -77,7 +92,8 @@ function dependsOn(service: Service): string[] {
 /** host ip, host port, container port of each published port. */
 function published(service: Service): Array<{ hostIp: string; host: number; target: number }> {
   return (service.ports ?? []).map((p) => {
-    if (typeof p === 'object') return { hostIp: p.host_ip ?? '0.0.0.0', host: Number(p.published), target: p.target };
+    if (typeof p === 'object')
+      return { hostIp: p.host_ip ?? '0.0.0.0', host: Number(p.published), target: p.target };
     const parts = p.split(':');
     if (parts.length === 3) return { hostIp: parts[0]!, host: Number(parts[1]), target: Number(parts[2]) };
     if (parts.length === 2) return { hostIp: '0.0.0.0', host: Number(parts[0]), target: Number(parts[1]) };
@@ -105,14 +121,27 @@ describe('docker-compose.yml', () => {
 
   it('every image is pinned to a tag, and every build context and Dockerfile exists', () => {
     for (const [name, s] of Object.entries(services)) {
-      expect({ name, hasImageOrBuild: s.image !== undefined || s.build !== undefined }).toEqual({ name, hasImageOrBuild: true });
-      if (s.image !== undefined) expect({ name, image: s.image }).toEqual({ name, image: expect.stringMatching(/^[a-z0-9./_-]+:(?!latest$)[\w.-]+$/) });
+      expect({ name, hasImageOrBuild: s.image !== undefined || s.build !== undefined }).toEqual({
+        name,
+        hasImageOrBuild: true,
+      });
+      if (s.image !== undefined)
+        expect({ name, image: s.image }).toEqual({
+          name,
+          image: expect.stringMatching(/^[a-z0-9./_-]+:(?!latest$)[\w.-]+$/),
+        });
       if (s.build !== undefined) {
         const build = typeof s.build === 'string' ? { context: s.build } : s.build;
         const context = resolve(repoRoot, build.context ?? '.');
-        expect({ name, context: existsSync(context) && statSync(context).isDirectory() }).toEqual({ name, context: true });
+        expect({ name, context: existsSync(context) && statSync(context).isDirectory() }).toEqual({
+          name,
+          context: true,
+        });
         const dockerfile = resolve(context, build.dockerfile ?? 'Dockerfile');
-        expect({ name, dockerfile: existsSync(dockerfile) ? dockerfile : `missing ${dockerfile}` }).toEqual({ name, dockerfile });
+        expect({ name, dockerfile: existsSync(dockerfile) ? dockerfile : `missing ${dockerfile}` }).toEqual({
+          name,
+          dockerfile,
+        });
       }
     }
   });
@@ -123,7 +152,9 @@ describe('docker-compose.yml', () => {
   });
 
   it.each(APPS)("%s: its environment satisfies the app's own config schema", async (app) => {
-    const mod = (await import(pathToFileURL(join(repoRoot, 'apps', app, 'dist', 'config.js')).href)) as Record<string, (env: Record<string, string>) => unknown>;
+    const mod = (await import(
+      pathToFileURL(join(repoRoot, 'apps', app, 'dist', 'config.js')).href
+    )) as Record<string, (env: Record<string, string>) => unknown>;
     const load = mod[LOADERS[app]];
     expect(typeof load).toBe('function');
     const env = envOf(services[app]!);
@@ -147,40 +178,60 @@ describe('docker-compose.yml', () => {
   it('shares one network namespace: every service joins `net`, which alone publishes ports', () => {
     expect(services[netHolder]).toBeDefined();
     for (const name of names.filter((n) => n !== netHolder)) {
-      expect({ name, network_mode: services[name]!.network_mode }).toEqual({ name, network_mode: `service:${netHolder}` });
+      expect({ name, network_mode: services[name]!.network_mode }).toEqual({
+        name,
+        network_mode: `service:${netHolder}`,
+      });
       expect({ name, ports: services[name]!.ports }).toEqual({ name, ports: undefined });
-      expect({ name, dependsOnNet: dependsOn(services[name]!).includes(netHolder) }).toEqual({ name, dependsOnNet: true });
+      expect({ name, dependsOnNet: dependsOn(services[name]!).includes(netHolder) }).toEqual({
+        name,
+        dependsOnNet: true,
+      });
     }
   });
 
   it('ports do not clash: listen ports in the shared namespace and published host ports are unique', () => {
     const dup = (xs: number[]) => xs.filter((x, i) => xs.indexOf(x) !== i);
     expect(dup(allListenPorts)).toEqual([]);
-    for (const name of names.filter((n) => n !== netHolder)) expect({ name, ports: listenPorts.get(name)!.length > 0 }).toEqual({ name, ports: true });
+    for (const name of names.filter((n) => n !== netHolder))
+      expect({ name, ports: listenPorts.get(name)!.length > 0 }).toEqual({ name, ports: true });
     const pub = published(services[netHolder]!);
     expect(pub.length).toBeGreaterThan(0);
     expect(dup(pub.map((p) => p.host))).toEqual([]);
     for (const p of pub) {
       expect({ port: p.host, hostIp: p.hostIp }).toEqual({ port: p.host, hostIp: '127.0.0.1' });
       // Something in the namespace listens on every published target.
-      expect({ target: p.target, listened: allListenPorts.includes(p.target) }).toEqual({ target: p.target, listened: true });
+      expect({ target: p.target, listened: allListenPorts.includes(p.target) }).toEqual({
+        target: p.target,
+        listened: true,
+      });
     }
     for (const app of APPS) {
-      expect({ app, published: pub.some((p) => listenPorts.get(app)!.includes(p.target)) }).toEqual({ app, published: true });
+      expect({ app, published: pub.some((p) => listenPorts.get(app)!.includes(p.target)) }).toEqual({
+        app,
+        published: true,
+      });
     }
   });
 
   it('depends_on targets exist; services needing dev-entra or kube-api files wait for them to be healthy', () => {
     for (const [name, s] of Object.entries(services)) {
-      for (const dep of dependsOn(s)) expect({ name, dep, exists: names.includes(dep) }).toEqual({ name, dep, exists: true });
-      if (s.network_mode?.startsWith('service:')) expect(names).toContain(s.network_mode.slice('service:'.length));
+      for (const dep of dependsOn(s))
+        expect({ name, dep, exists: names.includes(dep) }).toEqual({ name, dep, exists: true });
+      if (s.network_mode?.startsWith('service:'))
+        expect(names).toContain(s.network_mode.slice('service:'.length));
       const deps = s.depends_on;
       const text = JSON.stringify([s.environment ?? {}, s.command ?? []]);
       if (text.includes('/demo/dev-entra-ca.pem') && name !== 'dev-entra') {
-        expect({ name, dep: (deps as Record<string, { condition: string }>)['dev-entra']?.condition }).toEqual({ name, dep: 'service_healthy' });
+        expect({
+          name,
+          dep: (deps as Record<string, { condition: string }>)['dev-entra']?.condition,
+        }).toEqual({ name, dep: 'service_healthy' });
       }
       if (text.includes('/demo/carta-forwardauth.kubeconfig') && name !== 'kube-api') {
-        expect({ name, dep: (deps as Record<string, { condition: string }>)['kube-api']?.condition }).toEqual({ name, dep: 'service_healthy' });
+        expect({ name, dep: (deps as Record<string, { condition: string }>)['kube-api']?.condition }).toEqual(
+          { name, dep: 'service_healthy' },
+        );
       }
     }
     for (const h of ['dev-entra', 'kube-api']) expect(services[h]!.healthcheck).toBeDefined();
@@ -190,7 +241,11 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(services)) {
       const values = [...Object.values(envOf(s)), ...commandOf(s)];
       for (const port of loopbackPorts(values)) {
-        expect({ name, port, listened: allListenPorts.includes(port) }).toEqual({ name, port, listened: true });
+        expect({ name, port, listened: allListenPorts.includes(port) }).toEqual({
+          name,
+          port,
+          listened: true,
+        });
       }
     }
   });
@@ -200,7 +255,11 @@ describe('docker-compose.yml', () => {
       for (const v of s.volumes ?? []) {
         const source = typeof v === 'string' ? v.split(':')[0]! : (v.source ?? '');
         if (source.startsWith('.') || source.startsWith('/')) {
-          expect({ name, source, exists: existsSync(resolve(repoRoot, source)) }).toEqual({ name, source, exists: true });
+          expect({ name, source, exists: existsSync(resolve(repoRoot, source)) }).toEqual({
+            name,
+            source,
+            exists: true,
+          });
         } else {
           expect(Object.keys(compose.volumes ?? {})).toContain(source);
         }
@@ -212,7 +271,10 @@ describe('docker-compose.yml', () => {
     const devfile = readFileSync(join(repoRoot, 'dev/Dockerfile'), 'utf8');
     expect(devfile).toMatch(/turbo@2 prune @auth-sidecars\/testkit --docker/);
     expect(devfile).toMatch(/^USER 10001:10001$/m);
-    const testkitPkg = JSON.parse(readFileSync(join(repoRoot, 'packages/testkit/package.json'), 'utf8')) as { dependencies: Record<string, string>; bin: Record<string, string> };
+    const testkitPkg = JSON.parse(readFileSync(join(repoRoot, 'packages/testkit/package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      bin: Record<string, string>;
+    };
     expect(testkitPkg.dependencies['@auth-sidecars/dev-entra']).toBeDefined();
     expect(testkitPkg.bin['testkit-standin']).toBe('./dist/cli.js');
     for (const [name, s] of Object.entries(services)) {
@@ -237,14 +299,21 @@ describe('docker-compose.yml', () => {
     }>;
     const byName = new Map(registered.map((r) => [r.name, r]));
     const entraCmd = commandOf(services['dev-entra']!);
-    expect(entraCmd).toEqual(expect.arrayContaining(['--apps', '/config/apps.json', '--ca-file', '/demo/dev-entra-ca.pem']));
+    expect(entraCmd).toEqual(
+      expect.arrayContaining(['--apps', '/config/apps.json', '--ca-file', '/demo/dev-entra-ca.pem']),
+    );
     const tenant = entraCmd[entraCmd.indexOf('--tenant') + 1];
     const entraPort = listenPorts.get('dev-entra')![0];
     for (const app of ['prom-sidecar', 'openai-proxy', 'token-server', 'aks-broker'] as const) {
       const env = envOf(services[app]!);
       const reg = byName.get(app);
       expect({ app, clientId: env.AZURE_CLIENT_ID }).toEqual({ app, clientId: reg?.clientId });
-      expect({ app, tenant: env.AZURE_TENANT_ID, authority: env.AZURE_AUTHORITY_HOST, ca: env.NODE_EXTRA_CA_CERTS }).toEqual({
+      expect({
+        app,
+        tenant: env.AZURE_TENANT_ID,
+        authority: env.AZURE_AUTHORITY_HOST,
+        ca: env.NODE_EXTRA_CA_CERTS,
+      }).toEqual({
         app,
         tenant,
         authority: `https://127.0.0.1:${entraPort}`,
@@ -252,7 +321,8 @@ describe('docker-compose.yml', () => {
       });
       if (env.AZURE_CLIENT_SECRET) expect(env.AZURE_CLIENT_SECRET).toBe(reg!.clientSecret);
       if (env.AZURE_CERTIFICATE_PATH) expect(env.AZURE_CERTIFICATE_PATH).toBe(reg!.createCertificate);
-      if (env.AZURE_FEDERATED_TOKEN_FILE) expect(env.AZURE_FEDERATED_TOKEN_FILE).toBe(reg!.federatedTokenPath);
+      if (env.AZURE_FEDERATED_TOKEN_FILE)
+        expect(env.AZURE_FEDERATED_TOKEN_FILE).toBe(reg!.federatedTokenPath);
     }
     const broker = envOf(services['aks-broker']!);
     expect(byName.get('aks-broker')!.redirectUris).toContain(`${broker.PUBLIC_URL}/callback`);
@@ -260,11 +330,22 @@ describe('docker-compose.yml', () => {
     const pub = published(services[netHolder]!);
     expect(pub.find((p) => p.host === Number(new URL(broker.PUBLIC_URL!).port))).toBeDefined();
     expect(pub.find((p) => p.host === entraPort)?.target).toBe(listenPorts.get('dev-entra-publish')![0]);
-    expect(commandOf(services['dev-entra-publish']!)).toEqual(expect.arrayContaining(['tcp-forward', '--to', `127.0.0.1:${entraPort}`]));
+    expect(commandOf(services['dev-entra-publish']!)).toEqual(
+      expect.arrayContaining(['tcp-forward', '--to', `127.0.0.1:${entraPort}`]),
+    );
     // Redis password and kube-api files.
     const redis = commandOf(services.redis!);
-    expect(broker.REDIS_URL).toBe(`redis://:${redis[redis.indexOf('--requirepass') + 1]}@127.0.0.1:${listenPorts.get('redis')![0]}/0`);
-    expect(commandOf(services['kube-api']!)).toEqual(expect.arrayContaining(['--ca-out', broker.KUBE_CA_FILE, '--kubeconfig-out', envOf(services['carta-forwardauth']!).KUBECONFIG]));
+    expect(broker.REDIS_URL).toBe(
+      `redis://:${redis[redis.indexOf('--requirepass') + 1]}@127.0.0.1:${listenPorts.get('redis')![0]}/0`,
+    );
+    expect(commandOf(services['kube-api']!)).toEqual(
+      expect.arrayContaining([
+        '--ca-out',
+        broker.KUBE_CA_FILE,
+        '--kubeconfig-out',
+        envOf(services['carta-forwardauth']!).KUBECONFIG,
+      ]),
+    );
   });
 
   it('Traefik asks carta-forwardauth and passes carta-auth-token on to the CARTA echo', () => {
@@ -283,7 +364,9 @@ describe('docker-compose.yml', () => {
     expect(new URL(echo).port).toBe(String(listenPorts.get('carta-echo')![0]));
     expect(commandOf(services['carta-echo']!)).toContain(`--port=${listenPorts.get('carta-echo')![0]}`);
     const traefikCmd = commandOf(services.traefik!);
-    expect(traefikCmd).toContain(`--entrypoints.${router.entryPoints[0]}.address=:${listenPorts.get('traefik')![0]}`);
+    expect(traefikCmd).toContain(
+      `--entrypoints.${router.entryPoints[0]}.address=:${listenPorts.get('traefik')![0]}`,
+    );
   });
 
   it('Prometheus scrapes every app and is what the gate forwards to', () => {
@@ -291,16 +374,26 @@ describe('docker-compose.yml', () => {
       scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
     };
     const targets = new Map(prom.scrape_configs.map((c) => [c.job_name, c.static_configs[0]!.targets[0]]));
-    for (const app of APPS) expect({ app, target: targets.get(app) }).toEqual({ app, target: `127.0.0.1:${listenPorts.get(app)![0]}` });
+    for (const app of APPS)
+      expect({ app, target: targets.get(app) }).toEqual({
+        app,
+        target: `127.0.0.1:${listenPorts.get(app)![0]}`,
+      });
     const gate = commandOf(services['prometheus-gate']!);
-    expect(gate[gate.indexOf('--upstream') + 1]).toBe(`http://127.0.0.1:${listenPorts.get('prometheus')![0]}`);
-    expect(envOf(services['prom-sidecar']!).PROMETHEUS_QUERY_ENDPOINT).toBe(`http://127.0.0.1:${listenPorts.get('prometheus-gate')![0]}`);
-    expect(envOf(services['openai-proxy']!).API_BASE_URL).toBe(`http://127.0.0.1:${listenPorts.get('openai-upstream')![0]}`);
+    expect(gate[gate.indexOf('--upstream') + 1]).toBe(
+      `http://127.0.0.1:${listenPorts.get('prometheus')![0]}`,
+    );
+    expect(envOf(services['prom-sidecar']!).PROMETHEUS_QUERY_ENDPOINT).toBe(
+      `http://127.0.0.1:${listenPorts.get('prometheus-gate')![0]}`,
+    );
+    expect(envOf(services['openai-proxy']!).API_BASE_URL).toBe(
+      `http://127.0.0.1:${listenPorts.get('openai-upstream')![0]}`,
+    );
   });
 });
 
 describe('docker-compose.yml services run as local processes (scripts/demo.mjs --compose)', () => {
-  it("their commands, environment, files and wiring work: every curl line passes against them", async () => {
+  it('their commands, environment, files and wiring work: every curl line passes against them', async () => {
     const workdir = mkdtempSync(join(tmpdir(), 'compose-local-'));
     try {
       const child = spawn(process.execPath, [join(repoRoot, 'scripts/demo.mjs'), '--compose', '--check'], {

@@ -50,7 +50,9 @@ function runDemo(args: string[], workdir: string): Run {
           reject(new Error(`no "${needle}" within ${timeoutMs} ms:\n${text}`));
         }, timeoutMs);
         listeners.add(check);
-        void exited.then(() => setTimeout(() => reject(new Error(`demo exited before "${needle}":\n${text}`)), 50));
+        void exited.then(() =>
+          setTimeout(() => reject(new Error(`demo exited before "${needle}":\n${text}`)), 50),
+        );
         check();
       }),
   };
@@ -100,7 +102,17 @@ describe('npm run demo (scripts/demo.mjs)', () => {
     }
     // Each app was started from its dist/main.js, and none outlives the demo.
     const pids = pidsOf(out);
-    expect([...pids.keys()]).toEqual(expect.arrayContaining(['dev-entra', 'prometheus', 'redis', 'openai-upstream', 'prometheus-gate', 'kube-api', ...APPS]));
+    expect([...pids.keys()]).toEqual(
+      expect.arrayContaining([
+        'dev-entra',
+        'prometheus',
+        'redis',
+        'openai-upstream',
+        'prometheus-gate',
+        'kube-api',
+        ...APPS,
+      ]),
+    );
     expect([...pids].filter(([, pid]) => alive(pid))).toEqual([]);
   }, 240_000);
 

@@ -36,7 +36,9 @@ function stages(instructions: Instruction[]): Array<{ name: string; body: Instru
 
 /** Workspace dependencies of a workspace, transitively, as package names. */
 function workspaceDeps(dir: string, seen = new Set<string>()): Set<string> {
-  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
   for (const name of Object.keys(pkg.dependencies ?? {})) {
     if (!name.startsWith('@auth-sidecars/') || seen.has(name)) continue;
     seen.add(name);
@@ -55,7 +57,11 @@ describe.each(apps)('apps/%s/Dockerfile', (app) => {
     expect(byStage.map((s) => s.name)).toEqual(['prune', 'build', 'runtime']);
     const nodeImage = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('NODE_IMAGE='));
     expect(nodeImage?.args).toMatch(/^NODE_IMAGE=node:24[-.]/);
-    expect(byStage[0]!.body.some((i) => i.keyword === 'RUN' && i.args.includes(`prune @auth-sidecars/${app} --docker`))).toBe(true);
+    expect(
+      byStage[0]!.body.some(
+        (i) => i.keyword === 'RUN' && i.args.includes(`prune @auth-sidecars/${app} --docker`),
+      ),
+    ).toBe(true);
   });
 
   it('runs as a non-root user with only production dependencies', () => {
@@ -79,10 +85,14 @@ describe.each(apps)('apps/%s/Dockerfile', (app) => {
   it('gets a pruned workspace that holds the app and every package it depends on', () => {
     const out = mkdtempSync(join(tmpdir(), `prune-${app}-`));
     try {
-      execFileSync(join(repoRoot, 'node_modules/.bin/turbo'), ['prune', `@auth-sidecars/${app}`, '--docker', '--out-dir', out], {
-        cwd: repoRoot,
-        stdio: 'pipe',
-      });
+      execFileSync(
+        join(repoRoot, 'node_modules/.bin/turbo'),
+        ['prune', `@auth-sidecars/${app}`, '--docker', '--out-dir', out],
+        {
+          cwd: repoRoot,
+          stdio: 'pipe',
+        },
+      );
       expect(existsSync(join(out, 'json/package-lock.json'))).toBe(true);
       expect(existsSync(join(out, `json/apps/${app}/package.json`))).toBe(true);
       expect(existsSync(join(out, `full/apps/${app}/src/main.ts`))).toBe(true);

@@ -12,7 +12,10 @@ const scenarios: Array<[string, string[]]> = [
 
 function render(args: string[]): Manifest[] {
   return parseManifests(
-    execFileSync(helm, ['template', 'release', chartDir, '--namespace', 'auth', ...args], { encoding: 'utf8', stdio: 'pipe' }),
+    execFileSync(helm, ['template', 'release', chartDir, '--namespace', 'auth', ...args], {
+      encoding: 'utf8',
+      stdio: 'pipe',
+    }),
   );
 }
 
@@ -27,31 +30,47 @@ async function modelFor(m: Manifest): Promise<new (data: unknown) => { validate(
 
 describe('helm chart', () => {
   it.each(scenarios)('lints cleanly with %s', (_name, args) => {
-    expect(() => execFileSync(helm, ['lint', chartDir, '--strict', ...args], { encoding: 'utf8' })).not.toThrow();
+    expect(() =>
+      execFileSync(helm, ['lint', chartDir, '--strict', ...args], { encoding: 'utf8' }),
+    ).not.toThrow();
   });
 
-  it.each(scenarios)('renders manifests valid against the Kubernetes schemas with %s', async (_name, args) => {
-    const manifests = render(args);
-    expect(manifests.length).toBeGreaterThan(0);
-    for (const m of manifests) {
-      const Model = await modelFor(m);
-      expect(() => new Model(m).validate()).not.toThrow();
-    }
-  });
+  it.each(scenarios)(
+    'renders manifests valid against the Kubernetes schemas with %s',
+    async (_name, args) => {
+      const manifests = render(args);
+      expect(manifests.length).toBeGreaterThan(0);
+      for (const m of manifests) {
+        const Model = await modelFor(m);
+        expect(() => new Model(m).validate()).not.toThrow();
+      }
+    },
+  );
 
   it('renders one Deployment and Service per enabled app, hardened and probed', () => {
     const manifests = render(['-f', join(chartDir, 'ci/all-apps-values.yaml')]);
     const deployments = manifests.filter((m) => m.kind === 'Deployment');
-    expect(deployments.map((d) => d.metadata.labels?.['app.kubernetes.io/name']).sort()).toEqual(
-      ['aks-broker', 'carta-forwardauth', 'openai-proxy', 'prom-sidecar', 'token-server'],
-    );
+    expect(deployments.map((d) => d.metadata.labels?.['app.kubernetes.io/name']).sort()).toEqual([
+      'aks-broker',
+      'carta-forwardauth',
+      'openai-proxy',
+      'prom-sidecar',
+      'token-server',
+    ]);
     expect(manifests.filter((m) => m.kind === 'Service')).toHaveLength(5);
     for (const d of deployments) {
-      const pod = (d as unknown as { spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } }).spec.template;
+      const pod = (
+        d as unknown as {
+          spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+        }
+      ).spec.template;
       expect(pod.spec.securityContext.runAsNonRoot).toBe(true);
       expect(pod.metadata.labels['azure.workload.identity/use']).toBe('true');
       for (const c of pod.spec.containers) {
-        expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+        expect(c.securityContext).toMatchObject({
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+        });
         expect(c.livenessProbe.httpGet.path).toBe('/livez');
         expect(c.readinessProbe.httpGet.path).toBe('/readyz');
       }
@@ -60,11 +79,18 @@ describe('helm chart', () => {
 
   it('gives carta-forwardauth a namespaced read-only Role and the ServiceAccount the workload identity annotation', () => {
     const manifests = render(['-f', join(chartDir, 'ci/all-apps-values.yaml')]);
-    const role = manifests.find((m) => m.kind === 'Role') as unknown as { metadata: { namespace: string }; rules: Array<{ resources: string[]; verbs: string[] }> };
+    const role = manifests.find((m) => m.kind === 'Role') as unknown as {
+      metadata: { namespace: string };
+      rules: Array<{ resources: string[]; verbs: string[] }>;
+    };
     expect(role.metadata.namespace).toBe('skaha-workload');
-    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods', 'services'], verbs: ['get', 'list', 'watch'] }]);
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['pods', 'services'], verbs: ['get', 'list', 'watch'] },
+    ]);
     const sa = manifests.find((m) => m.kind === 'ServiceAccount');
-    expect(sa?.metadata.annotations?.['azure.workload.identity/client-id']).toBe('00000000-0000-0000-0000-000000000002');
+    expect(sa?.metadata.annotations?.['azure.workload.identity/client-id']).toBe(
+      '00000000-0000-0000-0000-000000000002',
+    );
     expect(manifests.filter((m) => m.kind === 'PodDisruptionBudget').length).toBeGreaterThan(0);
     expect(manifests.filter((m) => m.kind === 'NetworkPolicy')).toHaveLength(5);
   });
@@ -75,7 +101,14 @@ describe('helm chart', () => {
   });
 
   it('never puts an inline secret into a Deployment: it goes into a Secret and is mounted as a file', () => {
-    const manifests = render(['-f', join(chartDir, 'ci/tokenServer-values.yaml'), '--set', 'apps.tokenServer.sharedSecret.existingSecret=', '--set', 'apps.tokenServer.sharedSecret.value=very-secret-value']);
+    const manifests = render([
+      '-f',
+      join(chartDir, 'ci/tokenServer-values.yaml'),
+      '--set',
+      'apps.tokenServer.sharedSecret.existingSecret=',
+      '--set',
+      'apps.tokenServer.sharedSecret.value=very-secret-value',
+    ]);
     const deployment = JSON.stringify(manifests.find((m) => m.kind === 'Deployment'));
     expect(deployment).not.toContain('very-secret-value');
     const secret = manifests.find((m) => m.kind === 'Secret') as unknown as { data: Record<string, string> };

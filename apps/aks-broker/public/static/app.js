@@ -20,7 +20,11 @@ function text(tag, value, className) {
 }
 
 async function getJson(url, options) {
-  const res = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' }, ...options });
+  const res = await fetch(url, {
+    credentials: 'same-origin',
+    headers: { accept: 'application/json' },
+    ...options,
+  });
   let body;
   try {
     body = await res.json();
@@ -47,7 +51,8 @@ function showSignedOut(message) {
 }
 
 function describeError(res) {
-  if (res.status === 429) return 'Too many requests; retry in ' + (res.headers.get('retry-after') || 'a few') + ' s.';
+  if (res.status === 429)
+    return 'Too many requests; retry in ' + (res.headers.get('retry-after') || 'a few') + ' s.';
   const msg = res.body && (res.body.message || (res.body.error && res.body.error.message));
   return msg ? msg + ' (' + res.status + ')' : 'Request failed (' + res.status + ')';
 }
@@ -66,13 +71,21 @@ function podRow(pod) {
   const containers = (pod.spec && pod.spec.containers) || [];
   const ready = statuses.filter((c) => c.ready).length;
   const restarts = statuses.reduce((n, c) => n + (c.restartCount || 0), 0);
-  const phase = pod.metadata.deletionTimestamp ? 'Terminating' : (pod.status && pod.status.phase) || 'Unknown';
+  const phase = pod.metadata.deletionTimestamp
+    ? 'Terminating'
+    : (pod.status && pod.status.phase) || 'Unknown';
   const tr = document.createElement('tr');
   tr.dataset.pod = pod.metadata.name;
   const name = document.createElement('th');
   name.scope = 'row';
   name.textContent = pod.metadata.name;
-  tr.append(name, text('td', phase, 'phase phase-' + phase), text('td', ready + '/' + (containers.length || statuses.length)), text('td', String(restarts)), text('td', age(pod.metadata.creationTimestamp)));
+  tr.append(
+    name,
+    text('td', phase, 'phase phase-' + phase),
+    text('td', ready + '/' + (containers.length || statuses.length)),
+    text('td', String(restarts)),
+    text('td', age(pod.metadata.creationTimestamp)),
+  );
   return tr;
 }
 
@@ -81,7 +94,10 @@ function renderPods() {
   const names = [...state.pods.keys()].sort();
   tbody.replaceChildren(...names.map((n) => podRow(state.pods.get(n))));
   $('pods').hidden = names.length === 0;
-  $('pods-message').textContent = names.length === 0 ? 'No pods in ' + state.namespace + '.' : names.length + ' pod' + (names.length === 1 ? '' : 's') + '.';
+  $('pods-message').textContent =
+    names.length === 0
+      ? 'No pods in ' + state.namespace + '.'
+      : names.length + ' pod' + (names.length === 1 ? '' : 's') + '.';
 }
 
 function stopWatch() {
@@ -93,7 +109,11 @@ async function watchPods(namespace, resourceVersion) {
   stopWatch();
   const controller = new AbortController();
   state.watch = controller;
-  const url = '/k8s/api/v1/namespaces/' + encodeURIComponent(namespace) + '/pods?watch=1&allowWatchBookmarks=true&resourceVersion=' + encodeURIComponent(resourceVersion);
+  const url =
+    '/k8s/api/v1/namespaces/' +
+    encodeURIComponent(namespace) +
+    '/pods?watch=1&allowWatchBookmarks=true&resourceVersion=' +
+    encodeURIComponent(resourceVersion);
   try {
     const res = await fetch(url, { credentials: 'same-origin', signal: controller.signal });
     if (!res.ok || !res.body) return;
@@ -109,7 +129,8 @@ async function watchPods(namespace, resourceVersion) {
         buffer = buffer.slice(nl + 1);
         if (!line) continue;
         const event = JSON.parse(line);
-        if (event.type === 'ADDED' || event.type === 'MODIFIED') state.pods.set(event.object.metadata.name, event.object);
+        if (event.type === 'ADDED' || event.type === 'MODIFIED')
+          state.pods.set(event.object.metadata.name, event.object);
         else if (event.type === 'DELETED') state.pods.delete(event.object.metadata.name);
         else continue;
         if (state.namespace === namespace) renderPods();
@@ -127,7 +148,8 @@ async function loadPods(namespace) {
   const res = await getJson('/k8s/api/v1/namespaces/' + encodeURIComponent(namespace) + '/pods');
   if (res.status === 401) return showSignedOut('Your sign-in has ended. Sign in again.');
   if (res.status !== 200) {
-    $('pods-message').textContent = res.status === 403 ? 'You may not list pods in ' + namespace + '.' : describeError(res);
+    $('pods-message').textContent =
+      res.status === 403 ? 'You may not list pods in ' + namespace + '.' : describeError(res);
     return;
   }
   for (const pod of res.body.items || []) state.pods.set(pod.metadata.name, pod);
@@ -141,12 +163,21 @@ function renderPermissions(permissions) {
   tbody.replaceChildren(
     ...rules.map((r) => {
       const tr = document.createElement('tr');
-      tr.append(text('td', (r.verbs || []).join(', ')), text('td', (r.apiGroups || []).map((g) => g || 'core').join(', ')), text('td', (r.resources || []).join(', ')), text('td', (r.resourceNames || []).join(', ') || 'any'));
+      tr.append(
+        text('td', (r.verbs || []).join(', ')),
+        text('td', (r.apiGroups || []).map((g) => g || 'core').join(', ')),
+        text('td', (r.resources || []).join(', ')),
+        text('td', (r.resourceNames || []).join(', ') || 'any'),
+      );
       return tr;
     }),
   );
   $('permissions').hidden = rules.length === 0;
-  $('perm-message').textContent = permissions.evaluationError ? permissions.evaluationError : permissions.incomplete ? 'The cluster says this list may be incomplete.' : '';
+  $('perm-message').textContent = permissions.evaluationError
+    ? permissions.evaluationError
+    : permissions.incomplete
+      ? 'The cluster says this list may be incomplete.'
+      : '';
 }
 
 async function show(namespace) {
@@ -169,7 +200,9 @@ async function show(namespace) {
   $('me-expires').textContent = new Date(me.session.expiresAt).toLocaleString();
   for (const el of document.querySelectorAll('.ns-name')) el.textContent = me.namespace;
   $('ns').value = me.namespace;
-  $('ns-list').replaceChildren(...me.namespaces.map((n) => Object.assign(document.createElement('option'), { value: n })));
+  $('ns-list').replaceChildren(
+    ...me.namespaces.map((n) => Object.assign(document.createElement('option'), { value: n })),
+  );
   renderPermissions(me.permissions);
   setStatus('Signed in as ' + me.user.username + '.');
   await loadPods(me.namespace);

@@ -78,14 +78,22 @@ it('two users in two browsers see only what RBAC allows them, sign out, and are 
 
   // The session cookie: HttpOnly, Secure, SameSite=Lax, host-only (__Host- prefix).
   const [cookie] = await aliceContext.cookies();
-  expect(cookie).toMatchObject({ name: '__Host-aks-broker', httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
+  expect(cookie).toMatchObject({
+    name: '__Host-aks-broker',
+    httpOnly: true,
+    secure: true,
+    sameSite: 'Lax',
+    path: '/',
+  });
   expect(await alice.evaluate('document.cookie')).toBe('');
 
   // alice: who am I, pods with status, permissions in team-a.
   await expect(alice.locator('#me-username').textContent()).resolves.toBe(ALICE);
   await expect(alice.locator('#me-name').textContent()).resolves.toBe('Alice Anders');
   expect((await podNames(alice)).sort()).toEqual(['api-0', 'worker-0']);
-  await expect(alice.locator('#pods tr[data-pod="worker-0"] td').first().textContent()).resolves.toBe('Pending');
+  await expect(alice.locator('#pods tr[data-pod="worker-0"] td').first().textContent()).resolves.toBe(
+    'Pending',
+  );
   await expect(alice.locator('#permissions tbody').textContent()).resolves.toContain('pods, services');
   await alice.screenshot({ path: join(RESULTS, 'aks-broker-alice-team-a.png'), fullPage: true });
 
@@ -102,8 +110,18 @@ it('two users in two browsers see only what RBAC allows them, sign out, and are 
   await expect(bob.locator('#permissions tbody').textContent()).resolves.not.toContain('pods');
   await bob.screenshot({ path: join(RESULTS, 'aks-broker-bob-forbidden-team-a.png'), fullPage: true });
   const calls = world.kube.requestLog.filter((e) => e.path.endsWith('/pods') && !e.watch);
-  expect(calls.filter((e) => e.user === ALICE).map((e) => [e.namespace, e.status])).toEqual(expect.arrayContaining([['team-a', 200], ['team-b', 403]]));
-  expect(calls.filter((e) => e.user === BOB).map((e) => [e.namespace, e.status])).toEqual(expect.arrayContaining([['team-b', 200], ['team-a', 403]]));
+  expect(calls.filter((e) => e.user === ALICE).map((e) => [e.namespace, e.status])).toEqual(
+    expect.arrayContaining([
+      ['team-a', 200],
+      ['team-b', 403],
+    ]),
+  );
+  expect(calls.filter((e) => e.user === BOB).map((e) => [e.namespace, e.status])).toEqual(
+    expect.arrayContaining([
+      ['team-b', 200],
+      ['team-a', 403],
+    ]),
+  );
 
   // Live updates: a pod created in team-a shows up on alice's page through the watch.
   await chooseNamespace(alice, 'team-a');
@@ -122,7 +140,9 @@ it('two users in two browsers see only what RBAC allows them, sign out, and are 
 
   // Refused afterwards: in the browser, and with the old cookie replayed.
   expect((await alice.request.get(`${publicUrl}/k8s/api/v1/namespaces/team-a/pods`)).status()).toBe(401);
-  const replay = await bobContext.request.get(`${publicUrl}/api/me`, { headers: { cookie: `${aliceCookie.name}=${aliceCookie.value}` } });
+  const replay = await bobContext.request.get(`${publicUrl}/api/me`, {
+    headers: { cookie: `${aliceCookie.name}=${aliceCookie.value}` },
+  });
   expect(replay.status()).toBe(401);
 
   // bob is still signed in until he signs out too.
@@ -137,5 +157,6 @@ it('two users in two browsers see only what RBAC allows them, sign out, and are 
     expect(logs.some((l) => l.message === 'signed in' && l.user === user)).toBe(true);
     expect(logs.some((l) => l.message === 'signed out' && l.user === user)).toBe(true);
   }
-  for (const line of broker.lines) expect(line).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}|1\.dev-entra\./);
+  for (const line of broker.lines)
+    expect(line).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}|1\.dev-entra\./);
 }, 90_000);

@@ -15,7 +15,15 @@ it('exits 78 with every missing variable named at once', async () => {
   const child = await launchApp(BROKER_ENTRY, { env: { SESSION_SECRET: 'short' }, waitForListening: false });
   expect(await child.exited).toBe(78);
   const output = child.lines.join('\n');
-  for (const name of ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'PUBLIC_URL', 'SESSION_SECRET', 'KUBE_API_URL']) expect(output).toContain(name);
+  for (const name of [
+    'AZURE_CLIENT_ID',
+    'AZURE_TENANT_ID',
+    'AZURE_FEDERATED_TOKEN_FILE',
+    'PUBLIC_URL',
+    'SESSION_SECRET',
+    'KUBE_API_URL',
+  ])
+    expect(output).toContain(name);
 });
 
 it('fails startup (exit 1) when Redis cannot be reached', async () => {
@@ -29,7 +37,9 @@ it('fails startup (exit 1) when Redis cannot be reached', async () => {
 });
 
 it('serves, reports ready, and exits 0 on SIGTERM', async () => {
-  const child = await launchApp(BROKER_ENTRY, { env: world.baseEnv({ NODE_EXTRA_CA_CERTS: world.entra.caPath, LOG_LEVEL: 'info' }) });
+  const child = await launchApp(BROKER_ENTRY, {
+    env: world.baseEnv({ NODE_EXTRA_CA_CERTS: world.entra.caPath, LOG_LEVEL: 'info' }),
+  });
   const ready = await fetch(new URL('/readyz', child.url));
   expect(ready.status).toBe(200);
   const page = await fetch(new URL('/', child.url));

@@ -48,11 +48,18 @@ it('signs in through replica A and lists pods through replica B', async () => {
   // B never saw this sign-in, yet it finds the session and alice's cache partition in Redis.
   const pods = await viaB.fetch('/k8s/api/v1/namespaces/team-a/pods');
   expect(pods.status).toBe(200);
-  expect(pods.json<{ items: Array<{ metadata: { name: string } }> }>().items.map((p) => p.metadata.name).sort()).toEqual(['api-0', 'worker-0']);
+  expect(
+    pods
+      .json<{ items: Array<{ metadata: { name: string } }> }>()
+      .items.map((p) => p.metadata.name)
+      .sort(),
+  ).toEqual(['api-0', 'worker-0']);
   expect(world.kube.requestLog.at(-1)?.user).toBe(ALICE);
   const me = await viaB.fetch('/api/me?namespace=team-a');
   expect(me.json<{ user: { username: string } }>().user.username).toBe(ALICE);
-  expect(b!.logs().some((l) => l.component === 'audit' && l.user === ALICE && l.resource === 'pods')).toBe(true);
+  expect(b!.logs().some((l) => l.component === 'audit' && l.user === ALICE && l.resource === 'pods')).toBe(
+    true,
+  );
   expect(a!.logs().some((l) => l.message === 'signed in' && l.user === ALICE)).toBe(true);
 
   // Readiness reports the Redis store.

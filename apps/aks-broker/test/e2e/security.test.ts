@@ -82,7 +82,9 @@ describe('state', () => {
     const { authorizeUrl: attackerUrl } = await attacker.startSignIn();
     const attackerCallback = new URL(await Client.pickUser(attackerUrl, BOB));
     secrets.add(attackerCallback.searchParams.get('code')!);
-    const spliced = await victim.fetch(`/callback?code=${encodeURIComponent(attackerCallback.searchParams.get('code')!)}&state=${encodeURIComponent(state)}`);
+    const spliced = await victim.fetch(
+      `/callback?code=${encodeURIComponent(attackerCallback.searchParams.get('code')!)}&state=${encodeURIComponent(state)}`,
+    );
     expect(spliced.status).toBe(401); // PKCE: bob's code was bound to the attacker's verifier
     expect(victim.cookies.size).toBe(0);
     // The victim's state was consumed by that attempt: its genuine callback is now refused too.
@@ -93,10 +95,25 @@ describe('state', () => {
     const { CryptoProvider } = await import('@azure/msal-node');
     const { LoginStateStore } = await import('../../src/sessions.js');
     const pkce = await new CryptoProvider().generatePkceCodes();
-    const state = await new LoginStateStore(broker.deps.store, broker.deps.box).create({ codeVerifier: pkce.verifier, nonce: 'the-nonce-we-sent', returnTo: '/' });
+    const state = await new LoginStateStore(broker.deps.store, broker.deps.box).create({
+      codeVerifier: pkce.verifier,
+      nonce: 'the-nonce-we-sent',
+      returnTo: '/',
+    });
     // An authorization response for the right state and PKCE, but minted with another nonce.
     const authorize = new URL(`${world.entra.authority}/oauth2/v2.0/authorize`);
-    for (const [k, v] of Object.entries({ client_id: world.app.clientId, response_type: 'code', redirect_uri: `${broker.url}/callback`, scope: 'openid profile offline_access', state, nonce: 'another-nonce', code_challenge: pkce.challenge, code_challenge_method: 'S256', prompt: 'none', login_hint: ALICE })) {
+    for (const [k, v] of Object.entries({
+      client_id: world.app.clientId,
+      response_type: 'code',
+      redirect_uri: `${broker.url}/callback`,
+      scope: 'openid profile offline_access',
+      state,
+      nonce: 'another-nonce',
+      code_challenge: pkce.challenge,
+      code_challenge_method: 'S256',
+      prompt: 'none',
+      login_hint: ALICE,
+    })) {
       authorize.searchParams.set(k, v);
     }
     const issued = await fetch(authorize, { redirect: 'manual' });
@@ -107,13 +124,17 @@ describe('state', () => {
     expect(res.status).toBe(401);
     expect(res.json()).toEqual({ error: { code: 'sign_in_failed', message: expect.any(String) } });
     expect(client.cookies.size).toBe(0);
-    expect(broker.logs().some((l) => l.message === 'code redemption failed' && String(l.reason).includes('nonce'))).toBe(true);
+    expect(
+      broker.logs().some((l) => l.message === 'code redemption failed' && String(l.reason).includes('nonce')),
+    ).toBe(true);
   });
 
   it('an Entra error on the callback consumes the state and signs nobody in', async () => {
     const client = new Client(broker.url);
     const { state } = await client.startSignIn();
-    const res = await client.fetch(`/callback?error=access_denied&error_description=nope&state=${encodeURIComponent(state)}`);
+    const res = await client.fetch(
+      `/callback?error=access_denied&error_description=nope&state=${encodeURIComponent(state)}`,
+    );
     expect(res.status).toBe(401);
     expect(client.cookies.size).toBe(0);
     expect((await client.fetch(`/callback?code=x&state=${encodeURIComponent(state)}`)).status).toBe(400);
@@ -143,14 +164,18 @@ describe('session isolation', () => {
     const [, aliceSig] = aliceCookie.split('.');
     const cookieName = [...alice.cookies.keys()][0]!;
     for (const forged of [`${bobId}.${aliceSig}`, bobId!, `${bobId}.`]) {
-      const res = await fetch(new URL('/k8s/api/v1/namespaces/team-b/pods', broker.url), { headers: { cookie: `${cookieName}=${forged}` } });
+      const res = await fetch(new URL('/k8s/api/v1/namespaces/team-b/pods', broker.url), {
+        headers: { cookie: `${cookieName}=${forged}` },
+      });
       expect(res.status).toBe(401);
     }
 
     // Signing in again in the same browser replaces the session: the old id is dead.
     await alice.signIn(ALICE);
     expect([...alice.cookies.values()][0]).not.toBe(aliceCookie);
-    const old = await fetch(new URL('/api/me', broker.url), { headers: { cookie: `${cookieName}=${aliceCookie}` } });
+    const old = await fetch(new URL('/api/me', broker.url), {
+      headers: { cookie: `${cookieName}=${aliceCookie}` },
+    });
     expect(old.status).toBe(401);
   });
 
@@ -162,9 +187,14 @@ describe('session isolation', () => {
     const { SessionStore } = await import('../../src/sessions.js');
     const session = await new SessionStore(broker.deps.store, 60_000).get(sessionId);
     expect(session?.user.username).toBe(ALICE);
-    const cache = JSON.parse((await broker.deps.partitions.read(session!.cacheKey))!) as { Account: Record<string, { username: string }>; AccessToken: Record<string, { secret: string; target: string }> };
+    const cache = JSON.parse((await broker.deps.partitions.read(session!.cacheKey))!) as {
+      Account: Record<string, { username: string }>;
+      AccessToken: Record<string, { secret: string; target: string }>;
+    };
     expect(Object.values(cache.Account).map((a) => a.username)).toEqual([ALICE]);
-    expect(Object.values(cache.AccessToken).some((t) => t.target.includes('6dae42f8-4368-4678-94ff-3960e28e3630'))).toBe(true);
+    expect(
+      Object.values(cache.AccessToken).some((t) => t.target.includes('6dae42f8-4368-4678-94ff-3960e28e3630')),
+    ).toBe(true);
     for (const t of Object.values(cache.AccessToken)) secrets.add(t.secret);
   });
 });
@@ -178,7 +208,8 @@ describe('rate limit and CSRF', () => {
       await alice.signIn(ALICE);
       await bob.signIn(BOB);
       const statuses: number[] = [];
-      for (let i = 0; i < 5; i++) statuses.push((await alice.fetch('/k8s/api/v1/namespaces/team-a/pods')).status);
+      for (let i = 0; i < 5; i++)
+        statuses.push((await alice.fetch('/k8s/api/v1/namespaces/team-a/pods')).status);
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
       const limitedAnswer = await alice.fetch('/api/me');
       expect(limitedAnswer.status).toBe(429);
@@ -196,12 +227,24 @@ describe('rate limit and CSRF', () => {
     const alice = new Client(broker.url);
     await alice.signIn(ALICE);
     const body = JSON.stringify({ metadata: { name: 'x' } });
-    const noHeader = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const noHeader = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(noHeader.status).toBe(403);
-    const crossOrigin = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-aks-broker': '1', origin: 'https://evil.example' } });
+    const crossOrigin = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-aks-broker': '1', origin: 'https://evil.example' },
+    });
     expect(crossOrigin.status).toBe(403);
     // With the header the call reaches the API server, which decides (alice may not create pods).
-    const allowed = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-aks-broker': '1', origin: broker.url } });
+    const allowed = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-aks-broker': '1', origin: broker.url },
+    });
     expect(allowed.status).toBe(403);
     expect(world.kube.requestLog.at(-1)).toMatchObject({ method: 'POST', user: ALICE, status: 403 });
   });
@@ -209,7 +252,9 @@ describe('rate limit and CSRF', () => {
   it('never forwards impersonation headers or the browser cookie', async () => {
     const alice = new Client(broker.url);
     await alice.signIn(ALICE);
-    const res = await alice.fetch('/k8s/api/v1/namespaces/team-b/pods', { headers: { 'impersonate-user': BOB, 'impersonate-group': 'system:masters' } });
+    const res = await alice.fetch('/k8s/api/v1/namespaces/team-b/pods', {
+      headers: { 'impersonate-user': BOB, 'impersonate-group': 'system:masters' },
+    });
     expect(res.status).toBe(403);
     expect(world.kube.requestLog.at(-1)?.user).toBe(ALICE);
   });
@@ -221,14 +266,24 @@ describe('rate limit and CSRF', () => {
     const { request } = await import('node:http');
     const raw = (path: string) =>
       new Promise<number>((resolve, reject) => {
-        const req = request(new URL(broker.url), { path, headers: { cookie: alice.cookieHeader() } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = request(
+          new URL(broker.url),
+          { path, headers: { cookie: alice.cookieHeader() } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.end();
       });
-    for (const path of ['/k8s/healthz', '/k8s/api/../../x', '/k8s/api/v1/namespaces/%2e%2e/pods', '/k8s//api/v1/pods', '/k8s/api/v1/namespaces/a%2Fb/pods']) {
+    for (const path of [
+      '/k8s/healthz',
+      '/k8s/api/../../x',
+      '/k8s/api/v1/namespaces/%2e%2e/pods',
+      '/k8s//api/v1/pods',
+      '/k8s/api/v1/namespaces/a%2Fb/pods',
+    ]) {
       expect([path, await raw(path)]).toEqual([path, 400]);
     }
     expect(await raw('/k8s/api/v1/namespaces/team-a/pods')).toBe(200);
@@ -239,11 +294,21 @@ describe('audit and logs', () => {
   it('writes one audit line per Kubernetes call with user, verb, resource, namespace, status, request id', async () => {
     const alice = new Client(broker.url);
     await alice.signIn(ALICE);
-    const res = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods?labelSelector=app%3Dx', { headers: { 'x-request-id': 'audit-probe-1' } });
+    const res = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods?labelSelector=app%3Dx', {
+      headers: { 'x-request-id': 'audit-probe-1' },
+    });
     expect(res.status).toBe(200);
     const audit = broker.logs().filter((l) => l.component === 'audit' && l.requestId === 'audit-probe-1');
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ user: ALICE, oid: world.entra.findUser(ALICE)!.oid, verb: 'list', resource: 'pods', namespace: 'team-a', status: 200, path: '/api/v1/namespaces/team-a/pods' });
+    expect(audit[0]).toMatchObject({
+      user: ALICE,
+      oid: world.entra.findUser(ALICE)!.oid,
+      verb: 'list',
+      resource: 'pods',
+      namespace: 'team-a',
+      status: 200,
+      path: '/api/v1/namespaces/team-a/pods',
+    });
   });
 
   it('no token, code, assertion or session id in any log line', async () => {
@@ -263,7 +328,8 @@ describe('audit and logs', () => {
     expect(broker.lines.length).toBeGreaterThan(20);
     expect(secrets.size).toBeGreaterThan(8);
     for (const line of broker.lines) {
-      for (const secret of secrets) expect(line.includes(secret) ? `${secret.slice(0, 12)}… in ${line}` : undefined).toBeUndefined();
+      for (const secret of secrets)
+        expect(line.includes(secret) ? `${secret.slice(0, 12)}… in ${line}` : undefined).toBeUndefined();
       expect(line).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/); // no JWT of any kind
       expect(line).not.toMatch(/1\.dev-entra\./); // no authorization code
     }

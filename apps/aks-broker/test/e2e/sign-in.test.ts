@@ -36,14 +36,26 @@ describe('sign-in and Kubernetes calls as the user', () => {
 
     const me = await alice.fetch('/api/me?namespace=team-a');
     expect(me.status).toBe(200);
-    const body = me.json<{ user: { username: string; oid: string }; permissions: { resourceRules: Array<{ verbs: string[]; resources: string[] }> } }>();
+    const body = me.json<{
+      user: { username: string; oid: string };
+      permissions: { resourceRules: Array<{ verbs: string[]; resources: string[] }> };
+    }>();
     expect(body.user.username).toBe(ALICE);
     expect(body.user.oid).toBe(world.entra.findUser(ALICE)!.oid);
-    expect(body.permissions.resourceRules).toEqual(expect.arrayContaining([expect.objectContaining({ verbs: ['get', 'list', 'watch'], resources: ['pods', 'services'] })]));
+    expect(body.permissions.resourceRules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ verbs: ['get', 'list', 'watch'], resources: ['pods', 'services'] }),
+      ]),
+    );
 
     const pods = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods');
     expect(pods.status).toBe(200);
-    expect(pods.json<PodList>().items.map((p) => p.metadata.name).sort()).toEqual(['api-0', 'worker-0']);
+    expect(
+      pods
+        .json<PodList>()
+        .items.map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(['api-0', 'worker-0']);
     expect((await alice.fetch('/k8s/api/v1/namespaces/team-b/pods')).status).toBe(403);
 
     // The API server saw alice's own token: the stand-in authenticated alice, not the broker.
@@ -58,7 +70,9 @@ describe('sign-in and Kubernetes calls as the user', () => {
     expect(pods.status).toBe(200);
     expect(pods.json<PodList>().items.map((p) => p.metadata.name)).toEqual(['db-0']);
     expect((await bob.fetch('/k8s/api/v1/namespaces/team-a/pods')).status).toBe(403);
-    const me = (await bob.fetch('/api/me?namespace=team-a')).json<{ permissions: { resourceRules: Array<{ resources: string[] }> } }>();
+    const me = (await bob.fetch('/api/me?namespace=team-a')).json<{
+      permissions: { resourceRules: Array<{ resources: string[] }> };
+    }>();
     expect(me.permissions.resourceRules.flatMap((r) => r.resources)).not.toContain('pods');
   });
 
@@ -75,29 +89,44 @@ describe('sign-in and Kubernetes calls as the user', () => {
     expect(alice.cookies.size).toBe(0);
     expect((await alice.fetch('/api/me')).status).toBe(401);
     // Replaying the old cookie does not bring the session back.
-    const replay = await fetch(new URL('/k8s/api/v1/namespaces/team-a/pods', broker.url), { headers: { cookie: oldCookie } });
+    const replay = await fetch(new URL('/k8s/api/v1/namespaces/team-a/pods', broker.url), {
+      headers: { cookie: oldCookie },
+    });
     expect(replay.status).toBe(401);
   });
 
   it('streams a watch both ways: events arrive as they happen, closing the browser side ends the upstream watch', async () => {
     const alice = new Client(broker.url);
     await alice.signIn(ALICE);
-    const list = (await alice.fetch('/k8s/api/v1/namespaces/team-a/pods')).json<{ metadata: { resourceVersion: string } }>();
+    const list = (await alice.fetch('/k8s/api/v1/namespaces/team-a/pods')).json<{
+      metadata: { resourceVersion: string };
+    }>();
     const controller = new AbortController();
-    const res = await fetch(new URL(`/k8s/api/v1/namespaces/team-a/pods?watch=1&resourceVersion=${list.metadata.resourceVersion}`, broker.url), {
-      headers: { cookie: alice.cookieHeader() },
-      signal: controller.signal,
-    });
+    const res = await fetch(
+      new URL(
+        `/k8s/api/v1/namespaces/team-a/pods?watch=1&resourceVersion=${list.metadata.resourceVersion}`,
+        broker.url,
+      ),
+      {
+        headers: { cookie: alice.cookieHeader() },
+        signal: controller.signal,
+      },
+    );
     expect(res.status).toBe(200);
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     await waitFor(() => world.kube.watchCount() === 1);
     world.kube.addPod({ name: 'streamed-1', namespace: 'team-a' });
     let buffer = '';
     while (!buffer.includes('\n')) buffer += (await reader.read()).value ?? '';
-    expect(JSON.parse(buffer.split('\n')[0]!)).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'streamed-1' } } });
+    expect(JSON.parse(buffer.split('\n')[0]!)).toMatchObject({
+      type: 'ADDED',
+      object: { metadata: { name: 'streamed-1' } },
+    });
     controller.abort();
     await waitFor(() => world.kube.watchCount() === 0);
-    await waitFor(() => broker.logs().some((l) => l.component === 'audit' && l.verb === 'watch' && l.aborted === true));
+    await waitFor(() =>
+      broker.logs().some((l) => l.component === 'audit' && l.verb === 'watch' && l.aborted === true),
+    );
     world.kube.deletePod({ name: 'streamed-1', namespace: 'team-a' });
   });
 

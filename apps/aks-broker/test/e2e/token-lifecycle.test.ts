@@ -1,6 +1,15 @@
 // User-scoped AKS tokens over time: cached, refreshed through the refresh token with a client
 // assertion read from the (rotating) federated token file, and a clear 401 when refresh is gone.
-import { ALICE, BOB, Client, FEDERATED_SUBJECT, startBroker, startWorld, type InProcessBroker, type World } from '../helpers.js';
+import {
+  ALICE,
+  BOB,
+  Client,
+  FEDERATED_SUBJECT,
+  startBroker,
+  startWorld,
+  type InProcessBroker,
+  type World,
+} from '../helpers.js';
 
 let world: World;
 let broker: InProcessBroker;
@@ -37,7 +46,9 @@ describe('AKS token acquisition', () => {
     const bob = new Client(broker.url);
     await bob.signIn(BOB);
     world.entra.resetStats();
-    const statuses = await Promise.all(Array.from({ length: 8 }, () => pods(bob, 'team-b').then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, () => pods(bob, 'team-b').then((r) => r.status)),
+    );
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect(world.entra.stats().tokenRequests).toBe(1);
   });
@@ -92,7 +103,10 @@ describe('AKS token acquisition', () => {
   it('readiness reflects the store and the identity provider metadata', async () => {
     const res = await fetch(new URL('/readyz', broker.url));
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ready', details: { store: { kind: 'memory', ok: true }, identityProvider: { metadata: true } } });
+    expect(await res.json()).toMatchObject({
+      status: 'ready',
+      details: { store: { kind: 'memory', ok: true }, identityProvider: { metadata: true } },
+    });
     expect((await fetch(new URL('/livez', broker.url))).status).toBe(200);
   });
 });

@@ -13,7 +13,9 @@ export interface AuthorityOptions {
  */
 export function authorityOptions(config: CredentialConfig): AuthorityOptions {
   if (!config.authorityHost) {
-    return config.disableInstanceDiscovery === undefined ? {} : { disableInstanceDiscovery: config.disableInstanceDiscovery };
+    return config.disableInstanceDiscovery === undefined
+      ? {}
+      : { disableInstanceDiscovery: config.disableInstanceDiscovery };
   }
   const authorityHost = config.authorityHost.replace(/\/+$/, '');
   return {

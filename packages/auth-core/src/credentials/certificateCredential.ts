@@ -24,7 +24,13 @@ export class RotatingCertificateCredential implements TokenCredential {
   readonly #logger: LoggerLike;
   #lastThumbprint: string | undefined;
 
-  constructor(tenantId: string, clientId: string, files: CertificateFiles, options: ClientCertificateCredentialOptions, logger: LoggerLike) {
+  constructor(
+    tenantId: string,
+    clientId: string,
+    files: CertificateFiles,
+    options: ClientCertificateCredentialOptions,
+    logger: LoggerLike,
+  ) {
     this.#tenantId = tenantId;
     this.#clientId = clientId;
     this.#files = files;
@@ -50,7 +56,9 @@ export class RotatingCertificateCredential implements TokenCredential {
     const { certificatePath, keyPath } = this.#files;
     const certificate = await readPemFile(certificatePath, 'client certificate');
     if (!/-----BEGIN CERTIFICATE-----/.test(certificate)) {
-      throw new CredentialUnavailableError(`${credentialName}: ${certificatePath} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
+      throw new CredentialUnavailableError(
+        `${credentialName}: ${certificatePath} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`,
+      );
     }
     const key = keyPath ? await readPemFile(keyPath, 'client certificate key') : '';
     const pem = keyPath ? `${certificate.trimEnd()}\n${key.trimEnd()}\n` : certificate;
@@ -70,10 +78,15 @@ export class RotatingCertificateCredential implements TokenCredential {
       return; // the SDK reports an unparsable certificate with its own error
     }
     if (thumbprint !== this.#lastThumbprint) {
-      this.#logger.info(this.#lastThumbprint ? 'client certificate changed on disk; using the new one' : 'client certificate loaded', {
-        certificatePath: this.#files.certificatePath,
-        thumbprintSha256: thumbprint,
-      });
+      this.#logger.info(
+        this.#lastThumbprint
+          ? 'client certificate changed on disk; using the new one'
+          : 'client certificate loaded',
+        {
+          certificatePath: this.#files.certificatePath,
+          thumbprintSha256: thumbprint,
+        },
+      );
       this.#lastThumbprint = thumbprint;
     }
   }

@@ -11,5 +11,7 @@ export function createClientSecretCredential(
   clientSecret: string,
   options: ClientSecretCredentialOptions,
 ): TokenCredential {
-  return new PerAcquisitionCredential(async () => new ClientSecretCredential(tenantId, clientId, clientSecret, options));
+  return new PerAcquisitionCredential(
+    async () => new ClientSecretCredential(tenantId, clientId, clientSecret, options),
+  );
 }

@@ -6,7 +6,11 @@ import { DefaultAzureCredential } from '@azure/identity';
 import type { DefaultAzureCredentialClientIdOptions } from '@azure/identity';
 import type { AuthorityOptions } from './authority.js';
 
-export function createDefaultCredential(tenantId: string | undefined, clientId: string | undefined, authority: AuthorityOptions): TokenCredential {
+export function createDefaultCredential(
+  tenantId: string | undefined,
+  clientId: string | undefined,
+  authority: AuthorityOptions,
+): TokenCredential {
   const options: DefaultAzureCredentialClientIdOptions = { ...authority };
   if (tenantId) options.tenantId = tenantId;
   if (clientId) {

@@ -15,7 +15,12 @@ export class FederatedTokenFileCredential implements TokenCredential {
   readonly #tokenFilePath: string;
   readonly #options: ClientAssertionCredentialOptions;
 
-  constructor(tenantId: string, clientId: string, tokenFilePath: string, options: ClientAssertionCredentialOptions) {
+  constructor(
+    tenantId: string,
+    clientId: string,
+    tokenFilePath: string,
+    options: ClientAssertionCredentialOptions,
+  ) {
     this.#tenantId = tenantId;
     this.#clientId = clientId;
     this.#tokenFilePath = tokenFilePath;
@@ -25,7 +30,12 @@ export class FederatedTokenFileCredential implements TokenCredential {
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
     const assertion = await this.#readAssertion();
     // Fresh per acquisition so MSAL's token cache cannot answer a forced refresh (perAcquisition.ts).
-    const credential = new ClientAssertionCredential(this.#tenantId, this.#clientId, async () => assertion, this.#options);
+    const credential = new ClientAssertionCredential(
+      this.#tenantId,
+      this.#clientId,
+      async () => assertion,
+      this.#options,
+    );
     return credential.getToken(scopes, options);
   }
 
@@ -35,11 +45,15 @@ export class FederatedTokenFileCredential implements TokenCredential {
       content = await readFile(this.#tokenFilePath, 'utf8');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'read error';
-      throw new CredentialUnavailableError(`${credentialName}: cannot read federated token file ${this.#tokenFilePath} (${code}); check AZURE_FEDERATED_TOKEN_FILE and the projected service account token volume.`);
+      throw new CredentialUnavailableError(
+        `${credentialName}: cannot read federated token file ${this.#tokenFilePath} (${code}); check AZURE_FEDERATED_TOKEN_FILE and the projected service account token volume.`,
+      );
     }
     const assertion = content.trim();
     if (!assertion) {
-      throw new CredentialUnavailableError(`${credentialName}: federated token file ${this.#tokenFilePath} is empty.`);
+      throw new CredentialUnavailableError(
+        `${credentialName}: federated token file ${this.#tokenFilePath} is empty.`,
+      );
     }
     return assertion;
   }

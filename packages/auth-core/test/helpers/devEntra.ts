@@ -11,7 +11,11 @@ export function claimsOf(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
-export async function tempDir(): Promise<{ path: string; file: (name: string) => string; remove: () => Promise<void> }> {
+export async function tempDir(): Promise<{
+  path: string;
+  file: (name: string) => string;
+  remove: () => Promise<void>;
+}> {
   const path = await mkdtemp(join(tmpdir(), 'auth-core-test-'));
   return { path, file: (name) => join(path, name), remove: () => rm(path, { recursive: true, force: true }) };
 }

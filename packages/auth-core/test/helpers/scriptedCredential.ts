@@ -19,7 +19,9 @@ export class ScriptedCredential implements TokenCredential {
     const n = this.calls;
     this.lastSignal = options?.abortSignal;
     if (this.hang) {
-      await new Promise<void>((_, reject) => options?.abortSignal?.addEventListener('abort', () => reject(new Error('aborted'))));
+      await new Promise<void>((_, reject) =>
+        options?.abortSignal?.addEventListener('abort', () => reject(new Error('aborted'))),
+      );
     }
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (this.failWith) throw this.failWith;

@@ -9,12 +9,19 @@ export const chartDir = resolve(repoRoot, 'helm/auth-sidecars');
 export interface Manifest {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   [key: string]: unknown;
 }
 
 export function helmBinary(): string {
-  return execFileSync(process.execPath, [resolve(repoRoot, 'scripts/ensure-helm.mjs')], { encoding: 'utf8' }).trim();
+  return execFileSync(process.execPath, [resolve(repoRoot, 'scripts/ensure-helm.mjs')], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 export function parseManifests(text: string): Manifest[] {
