@@ -6,6 +6,9 @@ import { createForwarder, staticTokenSource } from '@auth-sidecars/proxy-kit';
 const forwarder = createForwarder({
   target: process.env.TARGET,
   tokens: staticTokenSource(process.env.TOKEN ?? 'bench-token'),
+  ...(process.env.SMALL_BODY_BYTES === undefined
+    ? {}
+    : { smallBodyBytes: Number(process.env.SMALL_BODY_BYTES) }),
 });
 const server = http.createServer((req, res) => forwarder.handle(req, res));
 server.keepAliveTimeout = 65_000;

@@ -13,6 +13,7 @@ import {
 import { Pool, type Dispatcher } from 'undici';
 import {
   CONTENT_LENGTH_HEADER,
+  DEFAULT_SMALL_BODY_BYTES,
   DEFAULT_FREE_SOCKET_TIMEOUT_MS,
   DEFAULT_MAX_SOCKETS,
   DEFAULT_REPLAY_BODY_LIMIT_BYTES,
@@ -61,6 +62,12 @@ export interface ForwarderOptions {
   replayBodyLimitBytes?: number;
   /** A forced refresh is not repeated within this window (protects Entra from a 401 storm). */
   minForcedRefreshIntervalMs?: number;
+  /**
+   * Request bodies with a Content-Length up to this size are read before dispatch and sent as one
+   * buffer (a chat request or a PromQL form arrives in a packet or two; undici's streamed-body path
+   * costs far more CPU for them). Larger and chunked bodies stream. 0 streams every body.
+   */
+  smallBodyBytes?: number;
   /** Extra request headers (lower case) never sent upstream. */
   stripRequestHeaders?: readonly string[];
   /** Most upstream connections at once. */
@@ -101,6 +108,7 @@ interface Context {
   hostHeader: string;
   strip: ReadonlySet<string> | undefined;
   replayLimit: number;
+  smallBodyBytes: number;
   minForcedRefreshIntervalMs: number;
   lastForcedRefreshAt: number;
   logger: ForwarderLogger | undefined;
@@ -130,6 +138,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       ? new Set(options.stripRequestHeaders.map((h) => h.toLowerCase()))
       : undefined,
     replayLimit: options.replayBodyLimitBytes ?? DEFAULT_REPLAY_BODY_LIMIT_BYTES,
+    smallBodyBytes: options.smallBodyBytes ?? DEFAULT_SMALL_BODY_BYTES,
     minForcedRefreshIntervalMs: options.minForcedRefreshIntervalMs ?? 5_000,
     lastForcedRefreshAt: 0,
     logger: options.logger,
@@ -153,6 +162,8 @@ class Exchange {
   readonly path: string;
   readonly method: string;
   readonly hasBody: boolean;
+  /** Read whole before dispatch (see ForwarderOptions.smallBodyBytes). */
+  readonly smallBody: boolean;
   finished = false;
   replayed = false;
   transportRetried = false;
@@ -177,14 +188,33 @@ class Exchange {
     this.hasBody =
       req.headers[TRANSFER_ENCODING_HEADER] !== undefined ||
       (contentLength !== undefined && contentLength !== '0');
+    this.smallBody =
+      this.hasBody &&
+      contentLength !== undefined &&
+      req.headers[TRANSFER_ENCODING_HEADER] === undefined &&
+      Number(contentLength) <= ctx.smallBodyBytes;
     this.retained = this.hasBody ? [] : undefined;
     this.bodyComplete = !this.hasBody;
   }
 
   start(): void {
-    if (this.hasBody) this.req.once('end', () => (this.bodyComplete = true));
     // The client went away: stop the upstream exchange too.
     this.res.once('close', () => this.onClientClose());
+    if (this.smallBody) {
+      const chunks = this.retained!;
+      this.bodyDispatched = true;
+      this.req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      this.req.once('end', () => {
+        this.bodyComplete = true;
+        this.dispatchWithToken();
+      });
+      return;
+    }
+    if (this.hasBody) this.req.once('end', () => (this.bodyComplete = true));
+    this.dispatchWithToken();
+  }
+
+  dispatchWithToken(): void {
     const cached = this.ctx.tokens.current?.();
     if (cached !== undefined) this.attempt(cached.token);
     else

@@ -176,8 +176,11 @@ describe('401 from upstream', () => {
     expect(results[1]).toEqual({ status: 200, replayed: true });
   });
 
-  it('replays a small POST body byte for byte', async () => {
-    const { proxy } = await proxyTo(upstream.url, { minForcedRefreshIntervalMs: 0 });
+  it.each([
+    ['read whole', undefined],
+    ['streamed', 0],
+  ])('replays a small POST body byte for byte (%s)', async (_name, smallBodyBytes) => {
+    const { proxy } = await proxyTo(upstream.url, { minForcedRefreshIntervalMs: 0, smallBodyBytes });
     await rawRequest(`${proxy.url}/v1/models`);
     upstream.revokeSeenTokens();
     const res = await rawRequest(`${proxy.url}/echo/form`, {
@@ -205,9 +208,11 @@ describe('401 from upstream', () => {
   });
 
   it('does not replay a body larger than the replay limit, but refreshes for the next request', async () => {
+    // smallBodyBytes 0: the body streams, so only the replay limit decides.
     const { proxy, tokens } = await proxyTo(upstream.url, {
       minForcedRefreshIntervalMs: 0,
       replayBodyLimitBytes: 16,
+      smallBodyBytes: 0,
     });
     await rawRequest(`${proxy.url}/v1/models`);
     upstream.revokeSeenTokens();
