@@ -71,6 +71,10 @@ export async function runProxyBenchmark(o) {
     const idleRss = rssMb(app.pid);
 
     console.log(`${o.app} benchmark - ${machineNote()}`);
+    const rounds = process.env.BENCH_ROUNDS ?? 3;
+    console.log(
+      `best of ${rounds} interleaved rounds of ${process.env.BENCH_DURATION_S ?? 4} s per measurement;`,
+    );
     console.log(
       'direct = the upstream stand-in itself; nginx = nginx 1 worker, proxy_buffering off, same bearer injection;',
     );

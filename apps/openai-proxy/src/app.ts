@@ -1,7 +1,8 @@
 // The openai-proxy HTTP surface: probes of its own, everything else forwarded unchanged to
 // API_BASE_URL with the client's Authorization/api-key replaced by the sidecar's bearer.
-import type { Forwarder, TokenStatusLike } from '@auth-sidecars/proxy-kit';
-import { tokenReadiness } from '@auth-sidecars/proxy-kit';
+import type { IncomingMessage, RequestListener } from 'node:http';
+import type { Forwarder, PlainMiddleware, TokenStatusLike } from '@auth-sidecars/proxy-kit';
+import { fastPathListener, tokenReadiness } from '@auth-sidecars/proxy-kit';
 import {
   baseMiddleware,
   errorHandler,
@@ -52,4 +53,32 @@ export function createApp(_config: Readonly<OpenAiProxyConfig>, deps: OpenAiProx
   app.set('etag', false);
   for (const m of middleware) app.use(m);
   return app;
+}
+
+const PROBES: ReadonlySet<string> = new Set(PROBE_PATHS);
+
+function pathname(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/**
+ * The server's request listener: forwarded requests take the fast path (service-kit's request id,
+ * log and metrics, then the forwarder, without express); the probes and /metrics go to createApp.
+ */
+export function createListener(config: Readonly<OpenAiProxyConfig>, deps: OpenAiProxyDeps): RequestListener {
+  const app = createApp(config, deps);
+  const proxiedChain = baseMiddleware({
+    logger: deps.logger,
+    metrics: deps.metrics,
+    quietPaths: PROBE_PATHS,
+  }) as unknown as PlainMiddleware[];
+  return fastPathListener({
+    app,
+    proxied: (req) => !PROBES.has(pathname(req)),
+    middleware: proxiedChain,
+    route: 'proxy',
+    forwarder: deps.forwarder,
+  });
 }

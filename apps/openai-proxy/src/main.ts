@@ -3,7 +3,7 @@
 import { createCredential, TokenProvider } from '@auth-sidecars/auth-core';
 import { createForwarder, forwardMetrics } from '@auth-sidecars/proxy-kit';
 import { createMetrics, runMain, serve } from '@auth-sidecars/service-kit';
-import { createApp } from './app.js';
+import { createListener } from './app.js';
 import { loadOpenAiProxyConfig } from './config.js';
 import { SERVICE } from './constants.js';
 
@@ -30,8 +30,8 @@ await runMain(SERVICE, async ({ env, logger }) => {
     logger: logger.child({ component: 'forwarder' }),
     onResult: forwardMetrics(metrics.registry).record,
   });
-  const app = createApp(config, { tokens, forwarder, logger, metrics });
-  const server = await serve(app, {
+  const listener = createListener(config, { tokens, forwarder, logger, metrics });
+  const server = await serve(listener, {
     host: config.host,
     port: config.port,
     logger,

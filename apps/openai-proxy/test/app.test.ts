@@ -4,7 +4,7 @@ import { createForwarder, staticTokenSource, type TokenStatusLike } from '@auth-
 import { createLogger, createMetrics } from '@auth-sidecars/service-kit';
 import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
 import { Writable } from 'node:stream';
-import { createApp } from '../src/app.js';
+import { createListener } from '../src/app.js';
 import { loadOpenAiProxyConfig } from '../src/config.js';
 
 let upstream: OpenAiUpstream;
@@ -38,8 +38,9 @@ beforeEach(async () => {
     service: 'openai-proxy',
     stream: new Writable({ write: (_c, _e, cb) => cb() }),
   });
-  const app = createApp(config, { tokens, forwarder, logger, metrics: createMetrics('openai-proxy') });
-  server = http.createServer(app);
+  server = http.createServer(
+    createListener(config, { tokens, forwarder, logger, metrics: createMetrics('openai-proxy') }),
+  );
   server.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

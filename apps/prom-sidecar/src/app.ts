@@ -1,7 +1,8 @@
 // The prom-sidecar HTTP surface: the Prometheus read API forwarded with a fresh Entra bearer,
 // the seed's /health, probes and metrics; any other path is a 404 with a JSON reason.
-import type { Forwarder, TokenStatusLike } from '@auth-sidecars/proxy-kit';
-import { tokenReadiness } from '@auth-sidecars/proxy-kit';
+import type { IncomingMessage, RequestListener } from 'node:http';
+import type { Forwarder, PlainMiddleware, TokenStatusLike } from '@auth-sidecars/proxy-kit';
+import { fastPathListener, tokenReadiness } from '@auth-sidecars/proxy-kit';
 import {
   AppError,
   baseMiddleware,
@@ -85,4 +86,33 @@ export function createApp(_config: Readonly<PromSidecarConfig>, deps: PromSideca
   app.set('etag', false);
   for (const m of middleware) app.use(m);
   return app;
+}
+
+function isReadApi(req: IncomingMessage): boolean {
+  if (!READ_API_METHODS.has(req.method ?? '')) return false;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  return READ_API_PATHS.some((p) => p.test(path));
+}
+
+/**
+ * The server's request listener: read API requests take the fast path (service-kit's request id,
+ * log and metrics, then the forwarder, without express); everything else (probes, /metrics, the
+ * 404 and 405 answers) goes to createApp.
+ */
+export function createListener(config: Readonly<PromSidecarConfig>, deps: PromSidecarDeps): RequestListener {
+  const app = createApp(config, deps);
+  const proxiedChain = baseMiddleware({
+    logger: deps.logger,
+    metrics: deps.metrics,
+    quietPaths: PROBE_PATHS,
+  }) as unknown as PlainMiddleware[];
+  return fastPathListener({
+    app,
+    proxied: isReadApi,
+    middleware: proxiedChain,
+    route: 'prometheus',
+    forwarder: deps.forwarder,
+  });
 }

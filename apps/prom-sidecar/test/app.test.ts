@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { createForwarder, staticTokenSource, type TokenStatusLike } from '@auth-sidecars/proxy-kit';
 import { createLogger, createMetrics } from '@auth-sidecars/service-kit';
 import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
-import { createApp } from '../src/app.js';
+import { createListener } from '../src/app.js';
 import { loadPromSidecarConfig } from '../src/config.js';
 
 let upstream: OpenAiUpstream;
@@ -33,7 +33,7 @@ beforeEach(async () => {
     stream: new Writable({ write: (_c, _e, cb) => cb() }),
   });
   server = http.createServer(
-    createApp(config, { tokens, forwarder, logger, metrics: createMetrics('prom-sidecar') }),
+    createListener(config, { tokens, forwarder, logger, metrics: createMetrics('prom-sidecar') }),
   );
   server.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));

@@ -5,3 +5,4 @@ export * from './static-token.js';
 export * from './metrics.js';
 export * from './readiness.js';
 export * from './config.js';
+export * from './fast-path.js';
