@@ -80,5 +80,6 @@ export function createListener(config: Readonly<OpenAiProxyConfig>, deps: OpenAi
     middleware: proxiedChain,
     route: 'proxy',
     forwarder: deps.forwarder,
+    logger: deps.logger,
   });
 }

@@ -114,5 +114,6 @@ export function createListener(config: Readonly<PromSidecarConfig>, deps: PromSi
     middleware: proxiedChain,
     route: 'prometheus',
     forwarder: deps.forwarder,
+    logger: deps.logger,
   });
 }

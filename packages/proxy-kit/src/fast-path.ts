@@ -3,7 +3,7 @@
 // while everything else (probes, /metrics, 404s) goes to the app's express app. Express' per-request
 // work (prototype swaps, router walk) roughly doubled the CPU of a forwarded request.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { toErrorResponse } from '@auth-sidecars/service-kit';
+import { AppError, toErrorResponse } from '@auth-sidecars/service-kit';
 import type { Forwarder } from './forwarder.js';
 
 /** An express-style middleware that only uses node:http's request and response (as baseMiddleware's do). */
@@ -23,10 +23,12 @@ export interface FastPathOptions {
   /** `route` label of the HTTP metrics for proxied requests. */
   route: string;
   forwarder: Forwarder;
+  /** Unexpected (non-AppError) failures are logged here with their stack, as service-kit's errorHandler does. */
+  logger?: { error(message: string, meta?: Record<string, unknown>): unknown };
 }
 
 export function fastPathListener(options: FastPathOptions): RequestListener {
-  const { app, proxied, middleware, route, forwarder } = options;
+  const { app, proxied, middleware, route, forwarder, logger } = options;
   return (req, res) => {
     if (!proxied(req)) {
       void app(req, res);
@@ -41,6 +43,7 @@ export function fastPathListener(options: FastPathOptions): RequestListener {
         return;
       }
       const { status, headers, body } = toErrorResponse(err);
+      if (!(err instanceof AppError)) logger?.error('unhandled error', { err, path: req.url?.split('?')[0] });
       const text = JSON.stringify(body);
       res.writeHead(status, {
         ...headers,
