@@ -6,6 +6,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { AppError, NotFoundError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { provideRequestLogger, requestLoggerIfCreated, useLazyRequestLoggers } from './request-logger.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
@@ -13,7 +14,7 @@ declare module 'express-serve-static-core' {
   interface Request {
     /** Request id (from a sane incoming `x-request-id`, else a random UUID); set by baseMiddleware. */
     id?: string;
-    /** Logger child carrying `requestId`; set by baseMiddleware. */
+    /** Logger child carrying `requestId`; provided by baseMiddleware, created on first read. */
     log?: Logger;
   }
 }
@@ -41,11 +42,12 @@ export interface BaseMiddlewareOptions {
 /** `[requestId, requestLog]`: mount first, before any route or proxy. */
 export function baseMiddleware(options: BaseMiddlewareOptions): RequestHandler[] {
   const quiet = new Set(options.quietPaths ?? ['/livez', '/readyz', '/metrics']);
+  useLazyRequestLoggers();
   const requestId: RequestHandler = (req, res, next) => {
     const incoming = req.headers[REQUEST_ID_HEADER];
     const id = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.id = id;
-    req.log = options.logger.child({ requestId: id });
+    provideRequestLogger(req, options.logger, id);
     res.setHeader(REQUEST_ID_HEADER, id);
     next();
   };
@@ -69,18 +71,29 @@ export function baseMiddleware(options: BaseMiddlewareOptions): RequestHandler[]
         },
         seconds,
       );
-      const log = req.log ?? options.logger;
       const level = quiet.has(path) && status < 400 ? 'debug' : 'info';
-      log.log(level, 'request', {
+      // Through req.log if the app used or replaced it, else the same line from the root logger
+      // without creating a child for it (requestId has a fixed place in the line either way).
+      const own = requestLoggerIfCreated(req);
+      const fields: Record<string, unknown> = {
         method,
         path,
         status,
         durationMs: Math.round(seconds * 1000 * 10) / 10,
-        ...(completed ? {} : { aborted: true }),
-      });
+      };
+      if (!completed) fields.aborted = true;
+      // (An undefined requestId would hide the child's: only set when there is no child.)
+      if (own) own.log(level, 'request', fields);
+      else
+        options.logger.log(
+          level,
+          'request',
+          req.id === undefined ? fields : { requestId: req.id, ...fields },
+        );
     };
-    res.once('finish', finish);
-    res.once('close', finish);
+    // `on`, not `once`: the `done` flag already makes it run once, without once()'s wrappers.
+    res.on('finish', finish);
+    res.on('close', finish);
     next();
   };
 

@@ -36,7 +36,9 @@ export async function runMain(
   options: RunMainOptions = {},
 ): Promise<void> {
   const env = options.env ?? process.env;
-  const logger = options.logger ?? createLogger({ service, level: env.LOG_LEVEL });
+  const logger =
+    options.logger ??
+    createLogger({ service, level: env.LOG_LEVEL, batch: /^(true|1|yes|on)$/i.test(env.LOG_BATCH ?? '') });
   let running: Stoppable | undefined;
   let stopping = false;
 

@@ -71,8 +71,30 @@ const SENSITIVE = new Set(SENSITIVE_KEYS.map(normalize));
 const ERROR_CODE = /^(?:[A-Z][A-Z0-9_]{0,47}|[a-z]+(?:_[a-z]+){0,7})$/;
 
 export function isSensitiveKey(key: string): boolean {
-  const k = normalize(key);
-  return SENSITIVE.has(k) || SENSITIVE_SUFFIXES.some((s) => k.endsWith(s));
+  return keyKind(key) >= SECRET_KEY;
+}
+
+// What a key name means for its value; log field names repeat line after line, so the verdict
+// (lower-casing, stripping, a Set and 13 suffix checks) is remembered (bounded: names can be data).
+const PLAIN_KEY = 0;
+const CODE_KEY = 1;
+const SECRET_KEY = 2;
+const TOKEN_KEY = 3;
+const keyKinds = new Map<string, number>();
+const MAX_KEY_KINDS = 2_000;
+
+function keyKind(key: string): number {
+  let kind = keyKinds.get(key);
+  if (kind === undefined) {
+    const k = normalize(key);
+    if (k === 'code') kind = CODE_KEY;
+    else if (SENSITIVE.has(k) || SENSITIVE_SUFFIXES.some((s) => k.endsWith(s)))
+      kind = k === 'token' ? TOKEN_KEY : SECRET_KEY;
+    else kind = PLAIN_KEY;
+    if (keyKinds.size >= MAX_KEY_KINDS) keyKinds.clear();
+    keyKinds.set(key, kind);
+  }
+  return kind;
 }
 
 // Query/form parameter names whose values are secret (`?code=...&client_assertion=...`).
@@ -116,13 +138,22 @@ const envAssignPattern =
   /\b([A-Z][A-Z0-9_]*(?:SECRET|PASSWORD|TOKEN|API_KEY|APIKEY|PRIVATE_KEY)[A-Z0-9_]*)=("[^"]*"|'[^']*'|\S+)/g;
 const pemPattern = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g;
 
+/**
+ * What every pattern above needs at least one of: `=` (parameters, env assignments, `name=` headers),
+ * `"` (JSON pairs), `@` (userinfo), `eyJ` (JWTs), `-----BEGIN` (PEM), an auth scheme word and a space,
+ * or a secret header name and `:`. Text with none of them has nothing to replace, which is most log
+ * text (ids, names, paths, plain URLs, messages): one scan instead of eight.
+ */
+const MAY_HOLD_SECRET =
+  /[="@]|eyJ|-----BEGIN|(?:bearer|basic|negotiate|pop)\s|(?:authorization|api-key|cookie|x-identity-header)\s*:/i;
+
 function escapeRe(s: string) {
   return s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 }
 
 /** Replaces every secret-looking substring of `text`. */
 export function redactString(text: string): string {
-  if (text.length < 6) return text;
+  if (text.length < 6 || !MAY_HOLD_SECRET.test(text)) return text;
   return text
     .replace(pemPattern, `-----BEGIN $1PRIVATE KEY-----${REDACTED}`)
     .replace(jwtPattern, REDACTED)
@@ -148,6 +179,19 @@ const MAX_DEPTH = 12;
  */
 export function redact(value: unknown): unknown {
   return walk(value, 0, new WeakSet());
+}
+
+/**
+ * The fields of a log entry, redacted as `redact(entry)` would (its own enumerable string keys; the
+ * entry itself is not copied first).
+ */
+export function redactFields(entry: object): Record<string, unknown> {
+  const seen = new WeakSet<object>();
+  seen.add(entry);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(entry))
+    out[key] = redactEntry(key, (entry as Record<string, unknown>)[key], 0, seen);
+  return out;
 }
 
 function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
@@ -217,15 +261,14 @@ function walkEntries(entries: Array<[string, unknown]>, depth: number, seen: Wea
 function redactEntry(key: string, v: unknown, depth: number, seen: WeakSet<object>): unknown {
   // Nothing to hide in "not set" or a flag (`secret: true` = "a secret is configured").
   if (v === undefined || v === null || v === '' || typeof v === 'boolean') return v;
-  if (normalize(key) === 'code') {
+  const kind = keyKind(key);
+  if (kind === PLAIN_KEY) return walk(v, depth + 1, seen);
+  if (kind === CODE_KEY) {
     return typeof v === 'number' || (typeof v === 'string' && ERROR_CODE.test(v)) ? v : REDACTED;
   }
-  if (isSensitiveKey(key)) {
-    // `token: provider.status()` or `token: { token, expiresOnTimestamp }` are wrappers worth seeing;
-    // their secret parts are caught by the nested key rules and the JWT pattern.
-    return isPlainObject(v) && normalize(key) === 'token' ? walk(v, depth + 1, seen) : REDACTED;
-  }
-  return walk(v, depth + 1, seen);
+  // `token: provider.status()` or `token: { token, expiresOnTimestamp }` are wrappers worth seeing;
+  // their secret parts are caught by the nested key rules and the JWT pattern.
+  return kind === TOKEN_KEY && isPlainObject(v) ? walk(v, depth + 1, seen) : REDACTED;
 }
 
 function walkError(error: Error, depth: number, seen: WeakSet<object>) {

@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from './logger.js';
+import { RequestWithLazyLog } from './request-logger.js';
 
 export interface ServeOptions {
   host: string;
@@ -44,15 +45,21 @@ export async function serve(handler: http.RequestListener, options: ServeOptions
     inFlight++;
     // While closing, every response tells the client not to reuse the connection.
     if (closing) res.shouldKeepAlive = false;
-    res.once('close', () => {
+    // `on`: a response closes once; once() would add a wrapper per request.
+    res.on('close', () => {
       inFlight--;
       if (closing) setImmediate(() => server.closeIdleConnections());
     });
     handler(req, res);
   };
+  // Requests whose req.log (baseMiddleware) is created on first use, also without express.
+  const IncomingMessage = RequestWithLazyLog;
   const server = options.tls
-    ? https.createServer({ cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca }, listener)
-    : http.createServer(listener);
+    ? https.createServer(
+        { cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, IncomingMessage },
+        listener,
+      )
+    : http.createServer({ IncomingMessage }, listener);
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
   server.headersTimeout = server.keepAliveTimeout + 1_000;
 

@@ -1,4 +1,6 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
+import type { Logger } from '../src/logger.js';
 import { AppError, AuthError, BadRequestError, TooManyRequestsError, UpstreamError } from '../src/errors.js';
 import { baseMiddleware, errorHandler, notFoundHandler, routeLabel, REQUEST_ID_HEADER } from '../src/http.js';
 import { createMetrics } from '../src/metrics.js';
@@ -188,5 +190,121 @@ describe('baseMiddleware, notFoundHandler, errorHandler', () => {
     expect(count('GET', 'unmatched', '404')).toBe(1);
     // body-parser rejects before any route matches.
     expect(count('POST', 'unmatched', '413')).toBe(1);
+  });
+});
+
+describe('baseMiddleware per-request cost', () => {
+  it('creates req.log on first use only, the same child for the whole request, also in sub-apps', async () => {
+    const capture = captureLogger('debug');
+    const child = capture.logger.child.bind(capture.logger);
+    let children = 0;
+    capture.logger.child = (meta: object) => {
+      children++;
+      return child(meta);
+    };
+    const app = express();
+    app.use(baseMiddleware({ logger: capture.logger }));
+    app.get('/quiet', (_req, res) => {
+      res.json({ ok: true });
+    });
+    app.get('/uses-log', (req, res) => {
+      req.log!.info('first');
+      req.log!.info('second');
+      res.json({ same: req.log === req.log });
+    });
+    app.get('/replaced', (req, res) => {
+      req.log = capture.logger.child({ requestId: req.id, component: 'custom' });
+      res.json({ ok: true });
+    });
+    const sub = express();
+    sub.get('/inner', (req, res) => {
+      req.log!.info('from sub-app');
+      res.json({ ok: true });
+    });
+    app.use('/sub', sub);
+    const running = await serve(app, { host: '127.0.0.1', port: 0, logger: captureLogger().logger });
+    try {
+      const get = (path: string) =>
+        fetch(`${running.url}${path}`, {
+          headers: { [REQUEST_ID_HEADER]: `id-${path.slice(1).replace('/', '-')}` },
+        });
+      await get('/quiet');
+      await until(() => capture.entries().some((e) => e.path === '/quiet'));
+      expect(children).toBe(0);
+      // The request line carries the request id without a child logger.
+      expect(capture.entries().find((e) => e.path === '/quiet')).toMatchObject({
+        message: 'request',
+        requestId: 'id-quiet',
+        status: 200,
+      });
+
+      expect(await (await get('/uses-log')).json()).toEqual({ same: true });
+      await until(() => capture.entries().some((e) => e.path === '/uses-log'));
+      expect(children).toBe(1);
+      const byRequest = (id: string) => capture.entries().filter((e) => e.requestId === id);
+      expect(byRequest('id-uses-log').map((e) => e.message)).toEqual(['first', 'second', 'request']);
+
+      await get('/replaced');
+      await until(() => capture.entries().some((e) => e.path === '/replaced'));
+      expect(capture.entries().find((e) => e.path === '/replaced')).toMatchObject({
+        requestId: 'id-replaced',
+        component: 'custom',
+      });
+
+      await get('/sub/inner');
+      await until(() => capture.entries().some((e) => e.path === '/sub/inner'));
+      expect(byRequest('id-sub-inner').map((e) => e.message)).toEqual(['from sub-app', 'request']);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('creates req.log on demand for plain node:http listeners served by serve(), at once elsewhere', async () => {
+    const capture = captureLogger('debug');
+    const child = capture.logger.child.bind(capture.logger);
+    let children = 0;
+    capture.logger.child = (meta: object) => {
+      children++;
+      return child(meta);
+    };
+    const chain = baseMiddleware({ logger: capture.logger }) as unknown as Array<
+      (req: IncomingMessage, res: ServerResponse, next: () => void) => void
+    >;
+    // As a proxy's fast path runs baseMiddleware without express.
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
+      (req as IncomingMessage & { originalUrl?: string }).originalUrl = req.url;
+      (res as ServerResponse & { locals?: object }).locals = {};
+      chain[0]!(req, res, () =>
+        chain[1]!(req, res, () => {
+          const withLog = req as IncomingMessage & { log?: Logger; id?: string };
+          if (req.url === '/log') withLog.log!.info('plain listener', { same: withLog.log === withLog.log });
+          res.end('ok');
+        }),
+      );
+    };
+    const running = await serve(listener, { host: '127.0.0.1', port: 0, logger: captureLogger().logger });
+    try {
+      await fetch(`${running.url}/quiet`).then((r) => r.text());
+      await until(() => capture.entries().some((e) => e.path === '/quiet'));
+      expect(children).toBe(0);
+      await fetch(`${running.url}/log`).then((r) => r.text());
+      await until(() => capture.entries().some((e) => e.path === '/log'));
+      expect(children).toBe(1);
+      const line = capture.entries().find((e) => e.message === 'plain listener');
+      expect(line).toMatchObject({ same: true });
+      expect(line!.requestId).toBe(capture.entries().find((e) => e.path === '/log')!.requestId);
+    } finally {
+      await running.close();
+    }
+
+    // A request object from elsewhere (plain http.createServer, a hand-made object) gets its child at once.
+    const req = { headers: {} } as unknown as express.Request;
+    const res = { setHeader: () => undefined } as unknown as express.Response;
+    chain[0]!(req as unknown as IncomingMessage, res as unknown as ServerResponse, () => undefined);
+    expect(children).toBe(2);
+    req.log!.info('plain object request');
+    await until(() =>
+      capture.entries().some((e) => e.requestId === req.id && e.message === 'plain object request'),
+    );
   });
 });

@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createLogger } from '../src/logger.js';
 import { captureLogger, until } from './helpers.js';
 
 // Distinctive secret values: none of them may appear anywhere in the log output.
@@ -149,5 +153,141 @@ describe('createLogger', () => {
     expect(out).toContain('grant_type=client_credentials');
     expect(out).toContain('state=xyz');
     expect(out).toContain('acquire failed');
+  });
+});
+
+describe('createLogger cost', () => {
+  const LEVEL = Symbol.for('level');
+
+  it('drops entries below the level before formatting them or reading their fields', async () => {
+    const { logger, lines, entries } = captureLogger('info');
+    // Every format run goes through logger.format.transform: count them.
+    const transform = logger.format.transform.bind(logger.format);
+    let formatted = 0;
+    logger.format.transform = (info, opts) => {
+      formatted++;
+      return transform(info, opts);
+    };
+    // A field that must not even be read while its entry is hidden.
+    let reads = 0;
+    const meta = {
+      get detail() {
+        reads++;
+        return 'expensive';
+      },
+    };
+    const child = logger.child({ requestId: 'r-1' }).child({ component: 'c' });
+    logger.debug('hidden', meta);
+    logger.verbose('hidden', meta);
+    logger.log('debug', 'hidden', meta);
+    logger.log(
+      Object.defineProperty({ level: 'debug', message: 'hidden' }, 'detail', {
+        get: () => meta.detail,
+        enumerable: true,
+      }),
+    );
+    child.debug('hidden', meta);
+    child.log('silly', 'hidden', meta);
+    logger.write(
+      Object.defineProperty({ level: 'http', message: 'hidden', [LEVEL]: 'http' }, 'detail', {
+        get: () => reads++,
+        enumerable: true,
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    expect({ formatted, reads, lines: lines.length }).toEqual({ formatted: 0, reads: 0, lines: 0 });
+
+    child.info('shown', meta);
+    await until(() => lines.length === 1);
+    expect(formatted).toBe(1);
+    expect(entries()[0]).toMatchObject({
+      message: 'shown',
+      requestId: 'r-1',
+      component: 'c',
+      detail: 'expensive',
+    });
+
+    // The level is read on every call: raising it at run time shows what was hidden.
+    logger.level = 'debug';
+    child.debug('now shown');
+    await until(() => lines.length === 2);
+    expect(entries()[1]).toMatchObject({ level: 'debug', message: 'now shown', requestId: 'r-1' });
+    expect(logger.isDebugEnabled()).toBe(true);
+  });
+
+  it('keeps redacting fields of every shape on the cheap paths (plain text, repeated keys)', async () => {
+    const { logger, lines, text } = captureLogger('info');
+    for (let i = 0; i < 3; i++) {
+      // Same keys line after line (their verdicts are remembered) and text without secrets next to
+      // text with them.
+      logger.info('request', {
+        path: `/a/${i}`,
+        scope: 'https://vault.azure.net/.default',
+        password: `pw-${i}-S3cretValue`,
+        note: `see api-key: k${i}S3cretValue and redis://u:p${i}S3cretValue@host`,
+        code: i === 0 ? 'ECONNRESET' : `0.AXo${i}S3cretValue`,
+      });
+    }
+    await until(() => lines.length === 3);
+    expect(text()).not.toMatch(/S3cretValue/);
+    expect(text()).toContain('https://vault.azure.net/.default');
+    expect(text()).toContain('"code":"ECONNRESET"');
+  });
+
+  it('writes the lines of one event-loop turn in one write when batching, in order', async () => {
+    const writes: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        writes.push(chunk.toString('utf8'));
+        cb();
+      },
+    });
+    const batched = createLogger({ service: 'b', stream, batch: true });
+    batched.info('one');
+    batched.warn('two');
+    batched.error('three');
+    expect(writes).toHaveLength(0);
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(1);
+    expect(
+      writes[0]!.split('\n').map((l) => (l ? (JSON.parse(l) as { message: string }).message : l)),
+    ).toEqual(['one', 'two', 'three', '']);
+
+    // Without `batch` each line is written as it is logged.
+    writes.length = 0;
+    const direct = createLogger({ service: 'd', stream });
+    direct.info('one');
+    direct.info('two');
+    expect(writes).toHaveLength(2);
+  });
+
+  it('flushes batched stdout lines when the process exits right after logging', async () => {
+    const dist = pathToFileURL(fileURLToPath(new URL('../dist/index.js', import.meta.url))).href;
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(dist)});
+      const logger = createLogger({ service: 'exit-test', batch: true });
+      logger.info('first');
+      logger.error('last words', { password: 'exitS3cretValue' });
+      if (process.argv[1] === 'throw') setTimeout(() => { logger.warn('from a timer'); throw new Error('boom'); }, 5);
+      else process.exit(3);
+    `;
+    const run = (mode: string) =>
+      new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        execFile(process.execPath, ['--input-type=module', '-e', script, mode], (error, stdout) =>
+          resolve({ code: error ? (error.code as number) : 0, stdout }),
+        );
+      });
+    const exited = await run('exit');
+    expect(exited.code).toBe(3);
+    expect(
+      exited.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { message: string }).message),
+    ).toEqual(['first', 'last words']);
+    expect(exited.stdout).not.toContain('exitS3cretValue');
+    const thrown = await run('throw');
+    expect(thrown.code).toBe(1);
+    expect(thrown.stdout).toContain('"message":"from a timer"');
   });
 });

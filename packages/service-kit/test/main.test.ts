@@ -96,6 +96,16 @@ describe('runMain', () => {
     expect(request).toMatchObject({ status: 200 });
   });
 
+  it('LOG_BATCH=true batches stdout lines and still flushes everything up to the exit', async () => {
+    app = await launchApp(FIXTURE, { env: { ...baseEnv, LOG_BATCH: 'true', LOG_LEVEL: 'debug' } });
+    expect((await fetch(`${app.url}/livez`)).status).toBe(200);
+    await app.waitForLog((l) => l.message === 'request' && l.path === '/livez');
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+    expect(app.logs().map((l) => l.message)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+    expect(app.lines.join('\n')).not.toContain(SECRET);
+  });
+
   it('a second SIGTERM does not restart or cut the shutdown', async () => {
     app = await launchApp(FIXTURE, { env: baseEnv });
     const slow = streamGet(`${app.url}/slow?ms=1000`);
