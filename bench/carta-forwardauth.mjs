@@ -22,7 +22,9 @@ const NS = 'skaha-workload';
 const SA = 'system:serviceaccount:skaha-workload:carta-forwardauth';
 const entry = join(import.meta.dirname, '..', 'apps', 'carta-forwardauth', 'dist', 'main.js');
 if (!existsSync(entry)) {
-  console.error(`${entry} missing: run \`npx turbo run build --filter=@auth-sidecars/carta-forwardauth\` first`);
+  console.error(
+    `${entry} missing: run \`npx turbo run build --filter=@auth-sidecars/carta-forwardauth\` first`,
+  );
   process.exit(1);
 }
 
@@ -38,7 +40,13 @@ function rssMb(pid) {
 }
 
 async function load(url, requests) {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, pipelining: PIPELINING, requests });
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION,
+    pipelining: PIPELINING,
+    requests,
+  });
   return result;
 }
 
@@ -64,7 +72,14 @@ async function startBaseline() {
 const api = await startKubeApi({ defaultNamespace: NS });
 const t0 = performance.now();
 for (let i = 0; i < SESSIONS; i++) {
-  api.addPod({ name: `carta-${sessionId(i)}`, labels: { 'canfar.net/id': sessionId(i), 'canfar.net/username': `user${i % 997}`, 'canfar-net-sessionType': 'carta' } });
+  api.addPod({
+    name: `carta-${sessionId(i)}`,
+    labels: {
+      'canfar.net/id': sessionId(i),
+      'canfar.net/username': `user${i % 997}`,
+      'canfar-net-sessionType': 'carta',
+    },
+  });
 }
 const seeded = performance.now() - t0;
 
@@ -81,7 +96,11 @@ const rssAfterSync = rssMb(app.child.pid);
 const hits = Array.from({ length: 2000 }, (_, k) => ({
   method: 'GET',
   path: '/',
-  headers: { 'x-forwarded-uri': `/session/carta/${sessionId((k * 7919) % SESSIONS)}/static/main.js`, 'x-forwarded-method': 'GET', 'x-forwarded-host': 'carta.example.org' },
+  headers: {
+    'x-forwarded-uri': `/session/carta/${sessionId((k * 7919) % SESSIONS)}/static/main.js`,
+    'x-forwarded-method': 'GET',
+    'x-forwarded-host': 'carta.example.org',
+  },
 }));
 const misses = Array.from({ length: 2000 }, (_, k) => ({
   method: 'GET',
@@ -129,8 +148,12 @@ try {
   await api.close();
 }
 
-console.log(`\ncarta-forwardauth: ${SESSIONS} sessions seeded in ${seeded.toFixed(0)} ms, informers ready in ${readyMs.toFixed(0)} ms (RSS ${rssAfterSync} MB); ` +
-  `${CONNECTIONS} connections, pipelining ${PIPELINING}, ${DURATION} s per scenario, Node ${process.version}`);
+console.log(
+  `\ncarta-forwardauth: ${SESSIONS} sessions seeded in ${seeded.toFixed(0)} ms, informers ready in ${readyMs.toFixed(0)} ms (RSS ${rssAfterSync} MB); ` +
+    `${CONNECTIONS} connections, pipelining ${PIPELINING}, ${DURATION} s per scenario, Node ${process.version}`,
+);
 console.table(rows);
 console.log('targets (issue 6): >= 20000 warm decisions/s, 0 API calls during the run');
-console.log('server CPU us/req: CPU time of the serving process per request; 1e6 / it = decisions/s one core could serve.');
+console.log(
+  'server CPU us/req: CPU time of the serving process per request; 1e6 / it = decisions/s one core could serve.',
+);

@@ -460,16 +460,14 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
               );
             }
             const items = store.list(type.resource, ns).filter(matches).map(stripForList);
-            res
-              .type('application/json')
-              .send(
-                JSON.stringify({
-                  kind: `${type.kind}List`,
-                  apiVersion: apiVersionOf(type),
-                  metadata: { resourceVersion: String(store.resourceVersion) },
-                  items,
-                }),
-              );
+            res.type('application/json').send(
+              JSON.stringify({
+                kind: `${type.kind}List`,
+                apiVersion: apiVersionOf(type),
+                metadata: { resourceVersion: String(store.resourceVersion) },
+                items,
+              }),
+            );
             return;
           }
           return startWatch(req, res, type, matches);

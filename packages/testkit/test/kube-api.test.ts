@@ -254,12 +254,10 @@ describe('extension points', () => {
             namespace: ns,
             path: req.path,
           });
-          res
-            .status(201)
-            .json({
-              kind: 'SelfSubjectRulesReview',
-              status: { resourceRules: allowed ? [{ verbs: ['list'], resources: ['pods'] }] : [] },
-            });
+          res.status(201).json({
+            kind: 'SelfSubjectRulesReview',
+            status: { resourceRules: allowed ? [{ verbs: ['list'], resources: ['pods'] }] : [] },
+          });
         });
       },
     });
