@@ -7,9 +7,9 @@ import {
 } from '@auth-sidecars/auth-core';
 import { proxyEnvShape, proxySettings, type ProxySettings } from '@auth-sidecars/proxy-kit';
 import {
-  ConfigError,
   hostSchema,
   loadConfig,
+  loadConfigParts,
   logLevelSchema,
   portSchema,
   type Env,
@@ -37,19 +37,10 @@ export interface OpenAiProxyConfig extends ProxySettings {
 
 /** Every problem (app variables and credential variables) is reported in one ConfigError. */
 export function loadOpenAiProxyConfig(env: Env): Readonly<OpenAiProxyConfig> {
-  const issues: string[] = [];
-  const collect = <T>(fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      issues.push(...err.issues);
-      return undefined;
-    }
-  };
-  const parsed = collect(() => loadConfig(envSchema, env));
-  const credential = collect(() => credentialConfigFromEnv(loadConfig(credentialEnvSchema, env)));
-  if (parsed === undefined || credential === undefined || issues.length > 0) throw new ConfigError(issues);
+  const { parsed, credential } = loadConfigParts({
+    parsed: () => loadConfig(envSchema, env),
+    credential: () => credentialConfigFromEnv(loadConfig(credentialEnvSchema, env)),
+  });
   return Object.freeze({
     apiBaseUrl: parsed.API_BASE_URL,
     host: parsed.HOST,

@@ -1,49 +1,12 @@
-// openai-proxy entry point: config from the environment, certificate credential, token provider
-// (fail fast unless START_WITHOUT_TOKEN), forwarder, server, graceful drain on SIGTERM.
-import { createCredential, TokenProvider } from '@auth-sidecars/auth-core';
-import { createForwarder, forwardMetrics } from '@auth-sidecars/proxy-kit';
-import { createMetrics, runMain, serve } from '@auth-sidecars/service-kit';
+// openai-proxy entry point: the shared token-injecting proxy shell with the seed's configuration,
+// forwarding to API_BASE_URL.
+import { runTokenProxy } from '@auth-sidecars/proxy-kit';
 import { createListener } from './app.js';
 import { loadOpenAiProxyConfig } from './config.js';
 import { SERVICE } from './constants.js';
 
-await runMain(SERVICE, async ({ env, logger }) => {
-  const config = loadOpenAiProxyConfig(env);
-  const metrics = createMetrics(SERVICE);
-  const credential = createCredential(config.credential, {
-    logger: logger.child({ component: 'credential' }),
-  });
-  const tokens = new TokenProvider({
-    credential,
-    scope: config.scope,
-    logger: logger.child({ component: 'token' }),
-    registry: metrics.registry,
-  });
-  if (config.startWithoutToken) tokens.startInBackground();
-  else await tokens.start();
-
-  const forwarder = createForwarder({
-    target: config.apiBaseUrl,
-    tokens,
-    timeouts: config.timeouts,
-    maxSockets: config.maxConnections,
-    logger: logger.child({ component: 'forwarder' }),
-    onResult: forwardMetrics(metrics.registry).record,
-  });
-  const listener = createListener(config, { tokens, forwarder, logger, metrics });
-  const server = await serve(listener, {
-    host: config.host,
-    port: config.port,
-    logger,
-    shutdownTimeoutMs: config.shutdownTimeoutMs,
-  });
-  logger.info('forwarding', { upstream: new URL(config.apiBaseUrl).origin, scope: config.scope });
-  return {
-    close: async () => {
-      const drained = await server.close();
-      tokens.stop();
-      await forwarder.close();
-      return drained;
-    },
-  };
+await runTokenProxy(SERVICE, {
+  loadConfig: loadOpenAiProxyConfig,
+  upstream: (config) => config.apiBaseUrl,
+  createListener,
 });

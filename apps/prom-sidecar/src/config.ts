@@ -8,9 +8,9 @@ import {
 } from '@auth-sidecars/auth-core';
 import { proxyEnvShape, proxySettings, type ProxySettings } from '@auth-sidecars/proxy-kit';
 import {
-  ConfigError,
   hostSchema,
   loadConfig,
+  loadConfigParts,
   logLevelSchema,
   portSchema,
   type Env,
@@ -86,18 +86,13 @@ export function applyAliases(env: Env): { env: Env; issues: string[] } {
 /** Every problem (app, alias and credential variables) is reported in one ConfigError. */
 export function loadPromSidecarConfig(rawEnv: Env): Readonly<PromSidecarConfig> {
   const { env, issues } = applyAliases(rawEnv);
-  const collect = <T>(fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      issues.push(...err.issues);
-      return undefined;
-    }
-  };
-  const parsed = collect(() => loadConfig(envSchema, env));
-  const credential = collect(() => credentialConfigFromEnv(loadConfig(credentialEnvSchema, env)));
-  if (parsed === undefined || credential === undefined || issues.length > 0) throw new ConfigError(issues);
+  const { parsed, credential } = loadConfigParts(
+    {
+      parsed: () => loadConfig(envSchema, env),
+      credential: () => credentialConfigFromEnv(loadConfig(credentialEnvSchema, env)),
+    },
+    issues,
+  );
   return Object.freeze({
     queryEndpoint: parsed.PROMETHEUS_QUERY_ENDPOINT,
     scope: parsed.AZURE_SCOPE,

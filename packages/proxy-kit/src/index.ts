@@ -6,3 +6,4 @@ export * from './metrics.js';
 export * from './readiness.js';
 export * from './config.js';
 export * from './fast-path.js';
+export * from './run.js';

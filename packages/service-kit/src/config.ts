@@ -33,3 +33,28 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+type Loaded<T extends Record<string, () => unknown>> = { [K in keyof T]: ReturnType<T[K]> };
+
+/**
+ * Runs several config loaders (the app's schema, auth-core's credential variables, ...) and
+ * reports the problems of all of them, plus `knownIssues`, in one ConfigError, so the user fixes
+ * everything in one go instead of one error per restart.
+ */
+export function loadConfigParts<T extends Record<string, () => unknown>>(
+  loaders: T,
+  knownIssues: readonly string[] = [],
+): Loaded<T> {
+  const issues = [...knownIssues];
+  const loaded: Record<string, unknown> = {};
+  for (const [name, load] of Object.entries(loaders)) {
+    try {
+      loaded[name] = load();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      issues.push(...err.issues);
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return loaded as Loaded<T>;
+}

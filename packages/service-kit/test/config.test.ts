@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadConfig, ConfigError } from '../src/index.js';
+import { loadConfig, loadConfigParts, ConfigError } from '../src/index.js';
 
 const schema = z.object({
   AZURE_CLIENT_ID: z.string(),
@@ -27,5 +27,43 @@ describe('loadConfig', () => {
     expect(issues.join('\n')).toMatch(/AZURE_CLIENT_ID: required but not set/);
     expect(issues.join('\n')).toMatch(/API_BASE_URL/);
     expect(issues.join('\n')).toMatch(/PORT/);
+  });
+});
+
+describe('loadConfigParts', () => {
+  const other = z.object({ AZURE_TENANT_ID: z.string() });
+
+  it('returns every part when all load', () => {
+    const parts = loadConfigParts({
+      app: () => loadConfig(schema, { AZURE_CLIENT_ID: 'abc', API_BASE_URL: 'https://x.example' }),
+      credential: () => loadConfig(other, { AZURE_TENANT_ID: 't' }),
+    });
+    expect(parts.app.PORT).toBe(8080);
+    expect(parts.credential.AZURE_TENANT_ID).toBe('t');
+  });
+
+  it('reports the issues of every part and the known ones in one ConfigError', () => {
+    const attempt = () =>
+      loadConfigParts(
+        {
+          app: () => loadConfig(schema, { API_BASE_URL: 'https://x.example' }),
+          credential: () => loadConfig(other, {}),
+        },
+        ['TARGET_HOST: conflicts with PROMETHEUS_QUERY_ENDPOINT'],
+      );
+    expect(attempt).toThrow(ConfigError);
+    try {
+      attempt();
+    } catch (e) {
+      expect((e as ConfigError).issues).toEqual([
+        'TARGET_HOST: conflicts with PROMETHEUS_QUERY_ENDPOINT',
+        'AZURE_CLIENT_ID: required but not set',
+        'AZURE_TENANT_ID: required but not set',
+      ]);
+    }
+  });
+
+  it('lets errors other than ConfigError through', () => {
+    expect(() => loadConfigParts({ broken: () => JSON.parse('{') })).toThrow(SyntaxError);
   });
 });

@@ -1,0 +1,82 @@
+// The entry point both token-injecting proxies share: config, credential, token provider (fail fast
+// unless START_WITHOUT_TOKEN), forwarder, server, and the drain order on SIGTERM.
+import type { RequestListener } from 'node:http';
+import { createCredential, TokenProvider, type CredentialConfig } from '@auth-sidecars/auth-core';
+import {
+  createMetrics,
+  runMain,
+  serve,
+  type Env,
+  type Logger,
+  type Metrics,
+} from '@auth-sidecars/service-kit';
+import type { ProxySettings } from './config.js';
+import { createForwarder, type Forwarder } from './forwarder.js';
+import { forwardMetrics } from './metrics.js';
+
+export interface TokenProxyConfig extends ProxySettings {
+  host: string;
+  port: number;
+  scope: string;
+  credential: CredentialConfig;
+}
+
+export interface TokenProxyDeps {
+  tokens: TokenProvider;
+  forwarder: Forwarder;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface TokenProxyApp<C extends TokenProxyConfig> {
+  loadConfig(env: Env): Readonly<C>;
+  /** Upstream base URL the forwarder sends to. */
+  upstream(config: Readonly<C>): string;
+  createListener(config: Readonly<C>, deps: TokenProxyDeps): RequestListener;
+}
+
+export function runTokenProxy<C extends TokenProxyConfig>(
+  service: string,
+  app: TokenProxyApp<C>,
+): Promise<void> {
+  return runMain(service, async ({ env, logger }) => {
+    const config = app.loadConfig(env);
+    const upstream = app.upstream(config);
+    const metrics = createMetrics(service);
+    const credential = createCredential(config.credential, {
+      logger: logger.child({ component: 'credential' }),
+    });
+    const tokens = new TokenProvider({
+      credential,
+      scope: config.scope,
+      logger: logger.child({ component: 'token' }),
+      registry: metrics.registry,
+    });
+    if (config.startWithoutToken) tokens.startInBackground();
+    else await tokens.start();
+
+    const forwarder = createForwarder({
+      target: upstream,
+      tokens,
+      timeouts: config.timeouts,
+      maxSockets: config.maxConnections,
+      logger: logger.child({ component: 'forwarder' }),
+      onResult: forwardMetrics(metrics.registry).record,
+    });
+    const server = await serve(app.createListener(config, { tokens, forwarder, logger, metrics }), {
+      host: config.host,
+      port: config.port,
+      logger,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+    });
+    logger.info('forwarding', { upstream: new URL(upstream).origin, scope: config.scope });
+    return {
+      close: async () => {
+        const drained = await server.close();
+        tokens.stop();
+        await forwarder.close();
+        return drained;
+      },
+    };
+  });
+}
