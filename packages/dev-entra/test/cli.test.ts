@@ -90,7 +90,12 @@ afterAll(async () => {
 const options = () => ({ authorityHost: listening.url, disableInstanceDiscovery: true });
 
 describe('dev-entra CLI', () => {
-  it('prints URL, tenant, CA path, demo users and example environment', () => {
+  it('prints URL, tenant, CA path, demo users and example environment', async () => {
+    // The readable summary is a second write after the `listening` line: wait for its end.
+    const deadline = Date.now() + 10_000;
+    while (!output.includes('NODE_EXTRA_CA_CERTS=') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     expect(listening.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(listening.caPath).toBe(join(dir, 'ca.pem'));
     expect(readFileSync(listening.caPath, 'utf8')).toContain('BEGIN CERTIFICATE');
