@@ -1,8 +1,8 @@
 // The openai-proxy HTTP surface: probes of its own, everything else forwarded unchanged to
 // API_BASE_URL with the client's Authorization/api-key replaced by the sidecar's bearer.
 import type { IncomingMessage, RequestListener } from 'node:http';
-import type { Forwarder, PlainMiddleware, TokenStatusLike } from '@auth-sidecars/proxy-kit';
-import { fastPathListener, tokenReadiness } from '@auth-sidecars/proxy-kit';
+import type { Forwarder, TokenStatusLike } from '@auth-sidecars/proxy-kit';
+import { proxyListener, tokenReadiness } from '@auth-sidecars/proxy-kit';
 import {
   baseMiddleware,
   errorHandler,
@@ -68,18 +68,13 @@ function pathname(req: IncomingMessage): string {
  * log and metrics, then the forwarder, without express); the probes and /metrics go to createApp.
  */
 export function createListener(config: Readonly<OpenAiProxyConfig>, deps: OpenAiProxyDeps): RequestListener {
-  const app = createApp(config, deps);
-  const proxiedChain = baseMiddleware({
-    logger: deps.logger,
-    metrics: deps.metrics,
-    quietPaths: PROBE_PATHS,
-  }) as unknown as PlainMiddleware[];
-  return fastPathListener({
-    app,
+  return proxyListener({
+    app: createApp(config, deps),
     proxied: (req) => !PROBES.has(pathname(req)),
-    middleware: proxiedChain,
     route: 'proxy',
     forwarder: deps.forwarder,
     logger: deps.logger,
+    metrics: deps.metrics,
+    quietPaths: PROBE_PATHS,
   });
 }

@@ -1,8 +1,8 @@
 // The prom-sidecar HTTP surface: the Prometheus read API forwarded with a fresh Entra bearer,
 // the seed's /health, probes and metrics; any other path is a 404 with a JSON reason.
 import type { IncomingMessage, RequestListener } from 'node:http';
-import type { Forwarder, PlainMiddleware, TokenStatusLike } from '@auth-sidecars/proxy-kit';
-import { fastPathListener, tokenReadiness } from '@auth-sidecars/proxy-kit';
+import type { Forwarder, TokenStatusLike } from '@auth-sidecars/proxy-kit';
+import { proxyListener, tokenReadiness } from '@auth-sidecars/proxy-kit';
 import {
   AppError,
   baseMiddleware,
@@ -102,18 +102,13 @@ function isReadApi(req: IncomingMessage): boolean {
  * 404 and 405 answers) goes to createApp.
  */
 export function createListener(config: Readonly<PromSidecarConfig>, deps: PromSidecarDeps): RequestListener {
-  const app = createApp(config, deps);
-  const proxiedChain = baseMiddleware({
-    logger: deps.logger,
-    metrics: deps.metrics,
-    quietPaths: PROBE_PATHS,
-  }) as unknown as PlainMiddleware[];
-  return fastPathListener({
-    app,
+  return proxyListener({
+    app: createApp(config, deps),
     proxied: isReadApi,
-    middleware: proxiedChain,
     route: 'prometheus',
     forwarder: deps.forwarder,
     logger: deps.logger,
+    metrics: deps.metrics,
+    quietPaths: PROBE_PATHS,
   });
 }

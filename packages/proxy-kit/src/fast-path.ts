@@ -3,7 +3,13 @@
 // while everything else (probes, /metrics, 404s) goes to the app's express app. Express' per-request
 // work (prototype swaps, router walk) roughly doubled the CPU of a forwarded request.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { AppError, toErrorResponse } from '@auth-sidecars/service-kit';
+import {
+  AppError,
+  baseMiddleware,
+  toErrorResponse,
+  type Logger,
+  type Metrics,
+} from '@auth-sidecars/service-kit';
 import type { Forwarder } from './forwarder.js';
 
 /** An express-style middleware that only uses node:http's request and response (as baseMiddleware's do). */
@@ -65,4 +71,26 @@ export function fastPathListener(options: FastPathOptions): RequestListener {
     };
     next();
   };
+}
+
+export interface ProxyListenerOptions {
+  app: RequestListener;
+  proxied(req: IncomingMessage): boolean;
+  route: string;
+  forwarder: Forwarder;
+  logger: Logger;
+  metrics: Metrics;
+  /** Paths whose request lines are logged at debug (probes, /metrics). */
+  quietPaths: readonly string[];
+}
+
+/** fastPathListener with service-kit's baseMiddleware as the chain: what both proxies serve. */
+export function proxyListener(options: ProxyListenerOptions): RequestListener {
+  const { logger, metrics, quietPaths, ...rest } = options;
+  const middleware = baseMiddleware({
+    logger,
+    metrics,
+    quietPaths: [...quietPaths],
+  }) as unknown as PlainMiddleware[];
+  return fastPathListener({ ...rest, middleware, logger });
 }
