@@ -151,10 +151,12 @@ const auth = { authorization: `Bearer ${SECRET}` };
 const tokenPath = `/token?scope=${encodeURIComponent(SCOPE)}`;
 const msiPath = `/msi/token?api-version=2019-08-01&resource=${encodeURIComponent('https://vault.azure.net')}`;
 try {
-  // LOG_LEVEL=info: every issuance writes its audit line, as in production.
-  // LOG_LEVEL=warn switches the audit line of each issuance off: shows what auditing costs.
+  // LOG_LEVEL=info: every issuance writes its audit line, as in production (batched: the default).
+  // LOG_BATCH=false writes each line as it is logged; LOG_LEVEL=warn switches the audit line of
+  // each issuance off. Together they show what auditing and its batching cost.
   for (const [label, env] of [
     ['audit on', { LOG_LEVEL: 'info' }],
+    ['audit on, LOG_BATCH=false', { LOG_LEVEL: 'info', LOG_BATCH: 'false' }],
     ['audit off (LOG_LEVEL=warn)', { LOG_LEVEL: 'warn' }],
   ]) {
     const server = await startServer({ ...env, PORT: await freePort() });

@@ -7,6 +7,7 @@ import {
   healthRoutes,
   metricsRoute,
   notFoundHandler,
+  pathOf,
   ServiceUnavailableError,
   toErrorResponse,
   type Logger,
@@ -126,12 +127,6 @@ function send(
     ...extra,
   });
   res.end(payload);
-}
-
-function pathOf(url: string | undefined): string {
-  if (!url) return '/';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
 }
 
 export function createApp(config: AppConfig, deps: AppDeps): express.Express {

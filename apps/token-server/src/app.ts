@@ -1,13 +1,16 @@
-// Builds the token-server Express app from config and injected dependencies (no I/O, no env).
+// Builds the token-server request listener from config and injected dependencies (no I/O, no env).
 // Three doors to the same Issuer: the seed's /token, App Service managed identity (/msi/token and
 // /), and optionally IMDS; every door authenticates a client, applies its allow-list and audits.
+import type { RequestListener } from 'node:http';
 import express, { type Express, type Handler, type ErrorRequestHandler, type Router } from 'express';
 import {
+  baseFastPathListener,
   baseMiddleware,
   errorHandler,
   healthRoutes,
   metricsRoute,
   notFoundHandler,
+  pathOf,
   type Logger,
   type Metrics,
 } from '@auth-sidecars/service-kit';
@@ -17,13 +20,16 @@ import type { ServerIdentity } from './identity.js';
 import { Issuer } from './issuer.js';
 import { createTokenServerMetrics } from './metrics.js';
 import type { Policy } from './policy.js';
-import { appServiceRoutes } from './protocols/app-service.js';
-import { imdsRoutes } from './protocols/imds.js';
-import { seedRoutes } from './protocols/seed.js';
+import { appServiceDoor } from './protocols/app-service.js';
+import { doorRoute, type TokenDoor } from './protocols/common.js';
+import { imdsDoor } from './protocols/imds.js';
+import { seedDoor } from './protocols/seed.js';
 import type { IssuedToken } from './tokens.js';
 
 export interface TokenSource {
   get(scope: string): Promise<IssuedToken>;
+  /** A synchronous answer from memory when there is one (spares the hot path its awaits). */
+  cached?(scope: string): IssuedToken | undefined;
   ready(): boolean;
   status(): Record<string, unknown>;
   readonly size: number;
@@ -45,7 +51,12 @@ export function serverIdentity(config: TokenServerConfig): ServerIdentity {
   };
 }
 
-export function createApp(config: TokenServerConfig, deps: AppDeps): Express {
+/**
+ * What the server runs: the token doors (GET and HEAD on their paths) take service-kit's fast path
+ * (request id, request log, metrics, then the door, without express); probes, /metrics and every
+ * other request go to the express app.
+ */
+export function createRequestListener(config: TokenServerConfig, deps: AppDeps): RequestListener {
   const { logger, metrics, policy, tokens } = deps;
   const issuer = new Issuer({
     policy,
@@ -56,40 +67,51 @@ export function createApp(config: TokenServerConfig, deps: AppDeps): Express {
   });
   const maxQueryBytes = config[ENV.maxQueryBytes];
   const imdsClient = config[ENV.imdsClient];
-
-  const middleware: Array<Handler | Handler[] | Router | ErrorRequestHandler> = [
+  const doors: Array<[string, TokenDoor]> = [
+    [PATHS.token, seedDoor(issuer)],
+    ...PATHS.appService.map((path): [string, TokenDoor] => [path, appServiceDoor(issuer)]),
+    ...(imdsClient
+      ? [[PATHS.imds, imdsDoor(issuer, () => policy().client(imdsClient))] as [string, TokenDoor]]
+      : []),
+  ];
+  const routes = new Map(doors.map(([path, door]) => [path, doorRoute(path, door, issuer, maxQueryBytes)]));
+  return baseFastPathListener({
+    app: createApp(deps),
+    match: (req) =>
+      req.method === 'GET' || req.method === 'HEAD' ? routes.get(routeKey(req.url)) : undefined,
+    logger,
+    metrics,
     // Successful token requests are recorded by their audit line; a second (request) line for each
     // would double the logging cost of the hot path. Failures are still request-logged.
-    ...baseMiddleware({
-      logger,
-      metrics,
-      quietPaths: [
-        '/livez',
-        '/readyz',
-        '/metrics',
-        PATHS.health,
-        PATHS.token,
-        PATHS.imds,
-        ...PATHS.appService,
-      ],
-    }),
-    // The hot path first: every router a request passes costs a few microseconds.
-    seedRoutes(issuer, { maxQueryBytes }),
-    ...(imdsClient ? [imdsRoutes(issuer, { maxQueryBytes, client: () => policy().client(imdsClient) })] : []),
+    quietPaths: [PATHS.token, PATHS.imds, `${PATHS.imds}/`, ...PATHS.appService],
+  });
+}
+
+/** Everything but the token doors: probes, /health, /metrics, and the 404 of anything else. */
+export function createApp(deps: AppDeps): Express {
+  const { logger, metrics, tokens } = deps;
+  const middleware: Array<Handler | Handler[] | Router | ErrorRequestHandler> = [
+    ...baseMiddleware({ logger, metrics, quietPaths: ['/livez', '/readyz', '/metrics', PATHS.health] }),
     healthRoutes({ ready: () => ({ ready: tokens.ready(), details: { scopes: tokens.status() } }) }),
     metricsRoute(metrics.registry),
     express.Router().get(PATHS.health, (_req, res) => {
       res.set('cache-control', 'no-store').json({ status: 'ok' });
     }),
-    // Last of the routes: the App Service protocol also answers on `/`.
-    appServiceRoutes(issuer, { maxQueryBytes, logger }),
     notFoundHandler(),
     errorHandler(logger),
   ];
-
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   for (const m of middleware) app.use(m as Handler);
   return app;
+}
+
+/**
+ * Paths match as express matched them: case-insensitively and with an optional trailing slash
+ * (msal-node asks IMDS for `/metadata/identity/oauth2/token/`).
+ */
+function routeKey(url: string | undefined): string {
+  const path = pathOf(url).toLowerCase();
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }

@@ -17,7 +17,7 @@ export interface AuditLogger {
 
 export interface IssuerDeps {
   policy: () => Policy;
-  tokens: { get(scope: string): Promise<IssuedToken> };
+  tokens: { get(scope: string): Promise<IssuedToken>; cached?(scope: string): IssuedToken | undefined };
   metrics: TokenServerMetrics;
   audit: AuditLogger;
   identity: ServerIdentity;
@@ -61,7 +61,7 @@ export class Issuer {
     }
     let issued: IssuedToken;
     try {
-      issued = await this.deps.tokens.get(scope);
+      issued = this.deps.tokens.cached?.(scope) ?? (await this.deps.tokens.get(scope));
     } catch (err) {
       this.deny(client, scope, 'token_unavailable', reasonOf(err), ctx);
       throw err;
@@ -84,7 +84,7 @@ export class Issuer {
       client: client.name,
       scope,
       protocol: ctx.protocol,
-      expiresOn: new Date(issued.token.expiresOnTimestamp).toISOString(),
+      expiresOn: this.expiryOf(issued.token.expiresOnTimestamp),
       cacheHit: issued.cacheHit,
       remoteAddress: ctx.remoteAddress,
       requestId: ctx.requestId,
@@ -100,6 +100,14 @@ export class Issuer {
     if (this.lastIdentity?.token !== token)
       this.lastIdentity = { token, identity: effectiveIdentity(this.deps.identity, token) };
     return this.lastIdentity.identity;
+  }
+
+  private lastExpiry = { timestamp: NaN, iso: '' };
+
+  private expiryOf(timestamp: number): string {
+    if (this.lastExpiry.timestamp !== timestamp)
+      this.lastExpiry = { timestamp, iso: new Date(timestamp).toISOString() };
+    return this.lastExpiry.iso;
   }
 
   private deny(

@@ -1,11 +1,12 @@
 // Shared-secret comparison that leaks neither the secret nor which client almost matched:
 // both sides are hashed to fixed-length digests and compared with timingSafeEqual, over all entries.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 export type SecretDigest = Buffer;
 
 export function digestSecret(secret: string): SecretDigest {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  // One-shot hash: half the cost of a createHash() object, and this runs on every request.
+  return hash('sha256', secret, 'buffer');
 }
 
 /**

@@ -83,6 +83,12 @@ export class ScopeTokens {
     return this.lru.size + this.pinned.size;
   }
 
+  /** The token for `scope` when memory answers right now (no acquisition, no await), else undefined. */
+  cached(scope: string): IssuedToken | undefined {
+    const token = (this.pinned.get(scope) ?? this.lru.get(scope))?.provider.current();
+    return token && this.longEnough(token) ? { token, cacheHit: true } : undefined;
+  }
+
   async get(scope: string): Promise<IssuedToken> {
     const entry = this.entry(scope);
     const peek = entry.provider.current();

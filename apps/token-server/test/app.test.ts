@@ -9,7 +9,7 @@ import {
   ServiceUnavailableError,
   type RunningServer,
 } from '@auth-sidecars/service-kit';
-import { createApp, type TokenSource } from '../src/app.js';
+import { createRequestListener, type TokenSource } from '../src/app.js';
 import { loadTokenServerConfig } from '../src/config.js';
 import { loadPolicy } from '../src/policy.js';
 
@@ -67,13 +67,13 @@ beforeAll(async () => {
     clientsJson: JSON.stringify([{ name: 'other', secrets: [OTHER], scopes: ['https://vault.azure.net'] }]),
   });
   tokens = new ScriptedTokens();
-  const app = createApp(config, {
+  const listener = createRequestListener(config, {
     logger,
     metrics: createMetrics('token-server'),
     policy: () => policy,
     tokens,
   });
-  server = await serve(app, { host: '127.0.0.1', port: 0, logger });
+  server = await serve(listener, { host: '127.0.0.1', port: 0, logger });
 });
 
 afterAll(async () => {
@@ -97,6 +97,14 @@ describe('createApp', () => {
       'https://vault.azure.net/.default',
     ]);
     expect(a.headers.get('cache-control')).toBe('no-store');
+    expect(a.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(a.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const head = await fetch(`${server.url}/token?scope=https://vault.azure.net`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${SECRET}` },
+    });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
   });
 
   it('seed errors keep service-kit shape although the App Service router comes later', async () => {
@@ -132,6 +140,9 @@ describe('createApp', () => {
   it('IMDS: attributed to the configured client; selectors checked against config', async () => {
     const base = '/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net';
     expect((await get(base, { metadata: 'true' })).status).toBe(200);
+    // msal-node asks with a trailing slash.
+    const slashed = base.replace('/token?', '/token/?');
+    expect((await get(slashed, { metadata: 'true' })).body).toMatchObject({ token_type: 'Bearer' });
     expect((await get(`${base}&client_id=${CLIENT_ID}`, { metadata: 'true' })).status).toBe(200);
     const wrong = await get(`${base}&msi_res_id=/subscriptions/s/x`, { metadata: 'true' });
     expect(wrong).toMatchObject({ status: 400, body: { error: 'identity_mismatch' } });
@@ -139,8 +150,14 @@ describe('createApp', () => {
     expect(outside.status).toBe(403);
   });
 
-  it('unknown paths are 404 in service-kit shape; health routes answer', async () => {
+  it('unknown paths and methods are 404 in service-kit shape; health routes answer', async () => {
     expect((await get('/nope')).body).toMatchObject({ error: { code: 'not_found' } });
+    const post = await fetch(`${server.url}/token?scope=x`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET}` },
+    });
+    expect(post.status).toBe(404);
+    expect(await post.json()).toEqual({ error: { code: 'not_found', message: 'no route for POST /token' } });
     expect((await get('/livez')).body).toEqual({ status: 'ok' });
     expect((await get('/health')).body).toEqual({ status: 'ok' });
     expect((await get('/readyz')).status).toBe(200);

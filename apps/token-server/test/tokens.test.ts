@@ -92,6 +92,16 @@ describe('ScopeTokens', () => {
     expect(tokens.size).toBe(2);
   });
 
+  it('cached(): the held token without an await, never a new provider or a short-lived token', async () => {
+    const { tokens, providers } = setup({ minValidityMs: 5 * 60_000 });
+    expect(tokens.cached('a/.default')).toBeUndefined();
+    expect(providers).toHaveLength(0); // asking memory creates nothing
+    const first = await tokens.get('a/.default');
+    expect(tokens.cached('a/.default')).toEqual({ token: first.token, cacheHit: true });
+    providers[0]!.token = { token: 'short', expiresOnTimestamp: Date.now() + 60_000 };
+    expect(tokens.cached('a/.default')).toBeUndefined(); // get() refreshes it first
+  });
+
   it('bounds the number of providers (LRU) and stops evicted ones', async () => {
     const { tokens, providers, evicted } = setup({ maxScopes: 2 });
     await tokens.get('a');

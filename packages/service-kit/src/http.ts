@@ -119,7 +119,8 @@ function routeOf(req: Request, res: Response): string {
 }
 
 /** The path only: query strings can carry codes, assertions and tokens. */
-function pathOf(url: string): string {
+export function pathOf(url: string | undefined): string {
+  if (!url) return '/';
   const q = url.search(/[?#]/);
   return q === -1 ? url : url.slice(0, q);
 }

@@ -5,6 +5,7 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './health.js';
 export * from './http.js';
+export * from './fast-path.js';
 export * from './server.js';
 export * from './main.js';
 export * from './schema.js';

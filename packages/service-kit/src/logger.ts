@@ -32,14 +32,12 @@ const LEADING = ['timestamp', 'level', 'message', 'service', 'component', 'reque
 
 /** Redacts, orders and serializes; the last step of the format pipeline. */
 const jsonLine = winston.format((info) => {
-  const fields = redactFields(info);
-  const ordered: Record<string, unknown> = { timestamp: new Date().toISOString() };
-  for (const key of LEADING) if (fields[key] !== undefined) ordered[key] = fields[key];
-  for (const [key, value] of Object.entries(fields))
-    if (!(key in ordered) && value !== undefined) ordered[key] = value;
-  if (typeof ordered.message !== 'string')
-    ordered.message = ordered.message === undefined ? '' : JSON.stringify(ordered.message);
-  (info as Record<symbol, unknown>)[MESSAGE] = JSON.stringify(ordered);
+  // A caller's own `timestamp` field wins.
+  if (info.timestamp === undefined) info.timestamp = new Date().toISOString();
+  const line = redactFields(info, LEADING);
+  if (typeof line.message !== 'string')
+    line.message = line.message === undefined ? '' : JSON.stringify(line.message);
+  (info as Record<symbol, unknown>)[MESSAGE] = JSON.stringify(line);
   return info;
 });
 

@@ -21,6 +21,11 @@ export interface RunMainOptions {
   logger?: Logger;
   /** Hard stop after a signal if close() hangs (default: longest serve() deadline + 5 s). */
   forceExitAfterMs?: number;
+  /**
+   * LOG_BATCH when the environment does not set it (default false). An app whose hot path writes
+   * a line per request (token-server's audit line) turns it on: one stdout write per event-loop turn.
+   */
+  logBatchDefault?: boolean;
 }
 
 export const EXIT_OK = 0;
@@ -38,7 +43,11 @@ export async function runMain(
   const env = options.env ?? process.env;
   const logger =
     options.logger ??
-    createLogger({ service, level: env.LOG_LEVEL, batch: /^(true|1|yes|on)$/i.test(env.LOG_BATCH ?? '') });
+    createLogger({
+      service,
+      level: env.LOG_LEVEL,
+      batch: parseSwitch(env.LOG_BATCH) ?? options.logBatchDefault ?? false,
+    });
   let running: Stoppable | undefined;
   let stopping = false;
 
@@ -98,6 +107,14 @@ export async function runMain(
     },
   );
   await startup;
+}
+
+/** true/1/yes/on and false/0/no/off (any case); anything else is unset. */
+function parseSwitch(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (/^(true|1|yes|on)$/i.test(value)) return true;
+  if (/^(false|0|no|off)$/i.test(value)) return false;
+  return undefined;
 }
 
 let exiting = false;

@@ -183,14 +183,23 @@ export function redact(value: unknown): unknown {
 
 /**
  * The fields of a log entry, redacted as `redact(entry)` would (its own enumerable string keys; the
- * entry itself is not copied first).
+ * entry itself is not copied first), `leading` keys first and in that order, undefined values left
+ * out. One pass: the logger's line is this object, serialized.
  */
-export function redactFields(entry: object): Record<string, unknown> {
+export function redactFields(entry: object, leading: readonly string[] = []): Record<string, unknown> {
+  const fields = entry as Record<string, unknown>;
   const seen = new WeakSet<object>();
   seen.add(entry);
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(entry))
-    out[key] = redactEntry(key, (entry as Record<string, unknown>)[key], 0, seen);
+  for (const key of leading) {
+    const v = fields[key];
+    if (v !== undefined && Object.hasOwn(fields, key)) out[key] = redactEntry(key, v, 0, seen);
+  }
+  for (const key of Object.keys(entry)) {
+    if (key in out) continue;
+    const v = redactEntry(key, fields[key], 0, seen);
+    if (v !== undefined) out[key] = v;
+  }
   return out;
 }
 

@@ -2,14 +2,11 @@
 // without privileges through AZURE_POD_IDENTITY_AUTHORITY_HOST (msal-node, Python, .NET honour it).
 // IMDS carries no secret, so every such request is attributed to one configured client
 // (TOKEN_SERVER_IMDS_CLIENT) whose allow-list applies; anyone who can reach the port can use it.
-import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import { AppError, AuthError, BadRequestError } from '@auth-sidecars/service-kit';
-import { HEADERS, IMDS_API_VERSIONS, PATHS, QUERY } from '../constants.js';
-import { requestedSelector } from '../identity.js';
+import { HEADERS, IMDS_API_VERSIONS } from '../constants.js';
 import type { Issuer } from '../issuer.js';
 import type { Client } from '../policy.js';
-import { resourceToScope, scopeProblem, scopeToResource } from '../scope.js';
-import { checkQueryLength, contextOf, epochSeconds, secondsLeft, singleHeader } from './common.js';
+import { epochSeconds, managedIdentityAsk, secondsLeft, singleHeader, type TokenDoor } from './common.js';
 
 export interface ImdsResponse {
   access_token: string;
@@ -22,85 +19,61 @@ export interface ImdsResponse {
   token_type: 'Bearer';
 }
 
-export function imdsRoutes(
-  issuer: Issuer,
-  options: { maxQueryBytes: number; client: () => Client | undefined },
-): Router {
-  const handler: RequestHandler = async (req, res) => {
-    res.locals.protocol = 'imds';
-    const ctx = contextOf(req, 'imds');
-    checkQueryLength(req, options.maxQueryBytes, issuer, ctx);
-    // Real IMDS refuses proxied requests and requests without the header (SSRF protection).
-    if (singleHeader(req, HEADERS.metadata)?.toLowerCase() !== 'true') {
-      issuer.reject(
-        new BadRequestError('Required metadata header not specified', 'invalid_request'),
-        'bad_request',
-        ctx,
-      );
-    }
-    if (req.headers[HEADERS.forwardedFor] !== undefined) {
-      issuer.reject(
-        new BadRequestError('Request contains X-Forwarded-For header', 'invalid_request'),
-        'bad_request',
-        ctx,
-      );
-    }
-    const client = options.client();
-    if (!client)
-      issuer.reject(new AuthError('IMDS client not configured', 'unauthorized'), 'unauthenticated', ctx);
-    const apiVersion = req.query[QUERY.apiVersion];
-    if (typeof apiVersion !== 'string' || !(IMDS_API_VERSIONS as readonly string[]).includes(apiVersion)) {
-      issuer.reject(
-        new BadRequestError('Missing or invalid api-version', 'invalid_request'),
-        'bad_request',
-        ctx,
+export function imdsDoor(issuer: Issuer, imdsClient: () => Client | undefined): TokenDoor {
+  return {
+    protocol: 'imds',
+    async answer(request): Promise<ImdsResponse> {
+      const { headers, ctx } = request;
+      // Real IMDS refuses proxied requests and requests without the header (SSRF protection).
+      if (singleHeader(headers, HEADERS.metadata)?.toLowerCase() !== 'true') {
+        issuer.reject(
+          new BadRequestError('Required metadata header not specified', 'invalid_request'),
+          'bad_request',
+          ctx,
+        );
+      }
+      if (headers[HEADERS.forwardedFor] !== undefined) {
+        issuer.reject(
+          new BadRequestError('Request contains X-Forwarded-For header', 'invalid_request'),
+          'bad_request',
+          ctx,
+        );
+      }
+      const client = imdsClient();
+      if (!client)
+        issuer.reject(new AuthError('IMDS client not configured', 'unauthorized'), 'unauthenticated', ctx);
+      const { resource, scope, selector } = managedIdentityAsk(
+        request,
+        issuer,
         client,
+        IMDS_API_VERSIONS,
+        'Missing or invalid api-version',
       );
-    }
-    const resource = req.query[QUERY.resource];
-    const problem = scopeProblem(resource, QUERY.resource);
-    if (problem) issuer.reject(new BadRequestError(problem, 'invalid_resource'), 'bad_request', ctx, client);
-    let selector;
-    try {
-      selector = requestedSelector(req.query);
-    } catch (err) {
-      issuer.reject(err as AppError, 'bad_request', ctx, client);
-    }
-    const { token, identity } = await issuer.issue(
-      client!,
-      resourceToScope(resource as string),
-      ctx,
-      selector,
-    );
-    const left = String(secondsLeft(token.expiresOnTimestamp));
-    const body: ImdsResponse = {
-      access_token: token.token,
-      client_id: identity().clientId ?? '',
-      expires_in: left,
-      expires_on: String(epochSeconds(token.expiresOnTimestamp)),
-      ext_expires_in: left,
-      not_before: String(epochSeconds(Date.now())),
-      resource: scopeToResource(resource as string),
-      token_type: 'Bearer',
-    };
-    res.set('cache-control', 'no-store').json(body);
-  };
-  return Router().get(PATHS.imds, handler).use(imdsErrorHandler());
-}
-
-/** IMDS's OAuth-style error shape: `{ error, error_description }`. */
-export function imdsErrorHandler(): ErrorRequestHandler {
-  return (err: unknown, _req, res, next) => {
-    // Errors of other protocols pass through to their own handler.
-    if (res.locals.protocol !== 'imds' || res.headersSent) return next(err);
-    const status = err instanceof AppError ? err.status : 500;
-    const exposed = err instanceof AppError && err.expose;
-    res
-      .status(status)
-      .set('cache-control', 'no-store')
-      .json({
-        error: exposed ? err.code : 'server_error',
-        error_description: exposed ? err.message : 'internal error',
-      });
+      const { token, identity } = await issuer.issue(client, scope, ctx, selector);
+      const left = String(secondsLeft(token.expiresOnTimestamp));
+      return {
+        access_token: token.token,
+        client_id: identity().clientId ?? '',
+        expires_in: left,
+        expires_on: String(epochSeconds(token.expiresOnTimestamp)),
+        ext_expires_in: left,
+        not_before: String(epochSeconds(Date.now())),
+        resource,
+        token_type: 'Bearer',
+      };
+    },
+    // IMDS's OAuth-style error shape: `{ error, error_description }`.
+    errorResponse(err) {
+      const status = err instanceof AppError ? err.status : 500;
+      const exposed = err instanceof AppError && err.expose;
+      return {
+        status,
+        headers: {},
+        body: {
+          error: exposed ? err.code : 'server_error',
+          error_description: exposed ? err.message : 'internal error',
+        },
+      };
+    },
   };
 }

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchApp } from '@auth-sidecars/testkit/process';
-import { getJson, launchServer, MAIN, startFixture, VAULT, type Fixture } from './support.js';
+import { getJson, launchServer, logsMatching, MAIN, startFixture, VAULT, type Fixture } from './support.js';
 
 let fx: Fixture;
 
@@ -54,7 +54,8 @@ describe('token-server lifecycle', () => {
       });
       expect(res.status).toBe(200);
       expect(fx.entra.stats().tokenRequests).toBe(0);
-      expect(server.logs().find((l) => l.audit === 'issued')).toMatchObject({ cacheHit: true });
+      const [issued] = await logsMatching(server, (l) => l.audit === 'issued');
+      expect(issued).toMatchObject({ cacheHit: true });
     } finally {
       await fx.entra.setDown(false);
       await server.close();
@@ -105,7 +106,7 @@ describe('token-server lifecycle', () => {
       writeFileSync(file, `${newSecret}\n`);
       await new Promise((r) => setTimeout(r, 1600));
       expect([await status(oldSecret), await status(newSecret)]).toEqual([401, 200]);
-      expect(server.logs().filter((l) => l.message === 'clients reloaded')).toHaveLength(2);
+      expect(await logsMatching(server, (l) => l.message === 'clients reloaded', 2)).toHaveLength(2);
     } finally {
       await server.close();
     }

@@ -121,3 +121,23 @@ export async function getJson(
   }
   return { status: res.status, body };
 }
+
+type LogLine = Record<string, unknown>;
+
+/**
+ * The log lines matching `test`, once at least `atLeast` of them were read: the server batches its
+ * lines (LOG_BATCH defaults to true), so a line reaches the pipe just after the response it belongs to.
+ */
+export async function logsMatching(
+  server: LaunchedProcess,
+  test: (line: LogLine) => boolean,
+  atLeast = 1,
+): Promise<LogLine[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const found = server.logs().filter(test);
+    // On timeout the caller's assertion on what was found tells what is missing.
+    if (found.length >= atLeast || Date.now() > deadline) return found;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -18,7 +18,7 @@ import {
 } from '@auth-sidecars/dev-entra';
 import type { LaunchedProcess } from '@auth-sidecars/testkit/process';
 import { AuthServerCredential } from '@auth-sidecars/token-client';
-import { launchServer, SECRETS, startFixture, VAULT, type Fixture } from './support.js';
+import { launchServer, logsMatching, SECRETS, startFixture, VAULT, type Fixture } from './support.js';
 
 interface Upstream {
   url: string;
@@ -96,7 +96,7 @@ describe('AuthServerCredential with bearerTokenAuthenticationPolicy', () => {
     expect(upstream.seen.filter((s) => s.status === 200)).toHaveLength(5);
     expect(upstream.seen.every((s) => s.aud === undefined || s.aud === VAULT)).toBe(true);
     expect(fx.entra.stats().tokenRequests).toBe(1);
-    const issued = server.logs().filter((l) => l.audit === 'issued' && l.client === 'api');
+    const issued = await logsMatching(server, (l) => l.audit === 'issued' && l.client === 'api');
     expect(issued).toHaveLength(1); // the credential's cache answered the other four
   });
 

@@ -4,6 +4,7 @@ import {
   decodeJwt,
   getJson,
   launchServer,
+  logsMatching,
   MANAGEMENT,
   SECRETS,
   startFixture,
@@ -26,8 +27,13 @@ async function token(scope: string, secret: string) {
   return res;
 }
 
-function auditLines(kind: 'issued' | 'denied') {
-  return server.logs().filter((l) => l.component === 'audit' && l.audit === kind);
+/** Audit lines of `kind` matching `where`, once at least `atLeast` of them were logged. */
+function auditLines(
+  kind: 'issued' | 'denied',
+  where: (line: Record<string, unknown>) => boolean = () => true,
+  atLeast = 1,
+) {
+  return logsMatching(server, (l) => l.component === 'audit' && l.audit === kind && where(l), atLeast);
 }
 
 beforeAll(async () => {
@@ -60,9 +66,8 @@ describe('GET /token (seed protocol)', () => {
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ error: { code: 'unauthorized', message: 'authentication required' } });
     }
-    expect(auditLines('denied').filter((l) => l.reason === 'unauthenticated').length).toBeGreaterThanOrEqual(
-      3,
-    );
+    const denials = await auditLines('denied', (l) => l.reason === 'unauthenticated', 3);
+    expect(denials.length).toBeGreaterThanOrEqual(3);
   });
 
   it('400 for a missing, repeated or malformed scope', async () => {
@@ -79,7 +84,7 @@ describe('GET /token (seed protocol)', () => {
     const res = await getJson(`${server.url}/token?scope=${'a'.repeat(5000)}`, bearer(SECRETS.default));
     expect(res.status).toBe(414);
     expect(res.body.error.code).toBe('uri_too_long');
-    expect(auditLines('denied').some((l) => l.reason === 'query_too_long')).toBe(true);
+    expect(await auditLines('denied', (l) => l.reason === 'query_too_long')).toHaveLength(1);
   });
 
   it('per-client allow-lists: 403 outside the list with an audit line, both rotation secrets work', async () => {
@@ -88,7 +93,7 @@ describe('GET /token (seed protocol)', () => {
     const denied = await token(`${MANAGEMENT}/.default`, SECRETS.apiNew);
     expect(denied.status).toBe(403);
     expect(denied.body.error.code).toBe('scope_not_allowed');
-    expect(auditLines('denied')).toContainEqual(
+    expect(await auditLines('denied', (l) => l.reason === 'scope_not_allowed')).toContainEqual(
       expect.objectContaining({
         client: 'api',
         scope: `${MANAGEMENT}/.default`,
@@ -100,7 +105,7 @@ describe('GET /token (seed protocol)', () => {
   });
 
   it('audits every issuance with client, scope and expiry', async () => {
-    const lines = auditLines('issued');
+    const lines = await auditLines('issued', () => true, 4);
     expect(lines.length).toBeGreaterThanOrEqual(4);
     expect(lines).toContainEqual(
       expect.objectContaining({ client: 'api', scope: `${STORAGE}/.default`, protocol: 'seed' }),
@@ -143,7 +148,7 @@ describe('GET /token (seed protocol)', () => {
       const res = await token('api://while-down/.default', SECRETS.default);
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('token_unavailable');
-      const denial = auditLines('denied').find((l) => l.reason === 'token_unavailable');
+      const [denial] = await auditLines('denied', (l) => l.reason === 'token_unavailable');
       expect(denial?.detail).toMatch(
         /no token available for this scope: no valid access token for scope api:\/\/while-down/,
       );
