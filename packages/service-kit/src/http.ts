@@ -72,6 +72,8 @@ export function baseMiddleware(options: BaseMiddlewareOptions): RequestHandler[]
         seconds,
       );
       const level = quiet.has(path) && status < 400 ? 'debug' : 'info';
+      // A hidden line (probes, hot paths at debug) is not even built.
+      if (!options.logger.isLevelEnabled(level)) return;
       // Through req.log if the app used or replaced it, else the same line from the root logger
       // without creating a child for it (requestId has a fixed place in the line either way).
       const own = requestLoggerIfCreated(req);
@@ -91,8 +93,8 @@ export function baseMiddleware(options: BaseMiddlewareOptions): RequestHandler[]
           req.id === undefined ? fields : { requestId: req.id, ...fields },
         );
     };
-    // `on`, not `once`: the `done` flag already makes it run once, without once()'s wrappers.
-    res.on('finish', finish);
+    // A response emits 'close' once it finished or its connection went away ('finish' alone would
+    // miss aborts). `on`, not `once`: the `done` flag already makes it run once, without a wrapper.
     res.on('close', finish);
     next();
   };

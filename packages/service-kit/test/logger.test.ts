@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createLogger } from '../src/logger.js';
+import winston from 'winston';
+import { createLogger, lineLogger } from '../src/logger.js';
 import { captureLogger, until } from './helpers.js';
 
 // Distinctive secret values: none of them may appear anywhere in the log output.
@@ -289,5 +290,61 @@ describe('createLogger cost', () => {
     const thrown = await run('throw');
     expect(thrown.code).toBe(1);
     expect(thrown.stdout).toContain('"message":"from a timer"');
+  });
+});
+
+describe('lineLogger', () => {
+  it('writes the line a child logger writes: same fields, order and redaction', async () => {
+    const { logger, lines, entries } = captureLogger('info');
+    const fields = { audit: 'issued', client: 'api', scope: JWT, cacheHit: true, requestId: 'r-1' };
+    logger.child({ component: 'audit' }).info('token issued', fields);
+    lineLogger(logger, { component: 'audit' }).info('token issued', fields);
+    await until(() => lines.length === 2);
+    const [viaChild, viaLine] = entries().map(({ timestamp, ...rest }) => {
+      expect(typeof timestamp).toBe('string');
+      return rest;
+    });
+    expect(Object.keys(viaLine!)).toEqual(Object.keys(viaChild!));
+    expect(viaLine).toEqual(viaChild);
+    expect(viaLine).toMatchObject({
+      level: 'info',
+      service: 'test-svc',
+      component: 'audit',
+      scope: '[REDACTED]',
+    });
+    expect(lines.join('\n')).not.toContain(JWT);
+  });
+
+  it('follows the logger level, also when it changes at run time', async () => {
+    const { logger, lines, entries } = captureLogger('warn');
+    const audit = lineLogger(logger, { component: 'audit' });
+    audit.info('hidden');
+    expect(audit.isLevelEnabled('info')).toBe(false);
+    audit.warn('shown', { reason: 'x' });
+    logger.level = 'info';
+    audit.info('shown too');
+    await until(() => lines.length === 2);
+    expect(entries().map((e) => [e.level, e.message])).toEqual([
+      ['warn', 'shown'],
+      ['info', 'shown too'],
+    ]);
+  });
+
+  it('takes winston’s own path when another transport was added', async () => {
+    const { logger, lines } = captureLogger('info');
+    const extra: string[] = [];
+    logger.add(
+      new winston.transports.Stream({
+        stream: new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            extra.push(chunk.toString('utf8'));
+            cb();
+          },
+        }),
+      }),
+    );
+    lineLogger(logger, { component: 'audit' }).info('to both', { client: 'api' });
+    await until(() => lines.length === 1 && extra.length === 1);
+    expect(JSON.parse(extra[0]!)).toMatchObject({ message: 'to both', client: 'api', component: 'audit' });
   });
 });
