@@ -72,8 +72,13 @@ export function fastPathListener(options: FastPathOptions): RequestListener {
       }
       const m = middleware[index];
       index += 1;
-      if (m !== undefined) m(req, res, next);
-      else route.handle(req, res, fail);
+      // A synchronous throw is a failure of this request, never of the server.
+      try {
+        if (m !== undefined) m(req, res, next);
+        else route.handle(req, res, fail);
+      } catch (thrown) {
+        fail(thrown);
+      }
     };
     next();
   };
