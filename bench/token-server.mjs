@@ -8,7 +8,7 @@
 // drifts by up to 2x within a minute, and interleaving exposes every target to the same drift.
 // Each figure is the median over the rounds, with the range of req/s beside it.
 //   npm run bench -w apps/token-server     (builds first)   or   node bench/token-server.mjs
-// Env: BENCH_DURATION (s per run, default 4), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 50).
+// Env: BENCH_DURATION (s per run, default 4), BENCH_ROUNDS (default 4), BENCH_CONNECTIONS (default 50).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -21,7 +21,7 @@ import { DevEntra } from '@auth-sidecars/dev-entra';
 
 const root = join(import.meta.dirname, '..');
 const duration = Number(process.env.BENCH_DURATION ?? 4);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECRET = 'bench-secret-0123456789abcdef';
 const SCOPE = 'https://vault.azure.net/.default';
@@ -130,7 +130,8 @@ function rssMb(pid) {
 
 /** One measured run (after a short JIT warm-up) of `url`: throughput, latency, server CPU per request. */
 async function load(url, headers, pid) {
-  await autocannon({ url, connections, duration: 1, headers }); // warm-up, not measured
+  // Warm-up, not measured: a server that sat idle while the others ran is slow for its first second.
+  await autocannon({ url, connections, duration: 2, headers });
   const cpuBefore = cpuMs(pid);
   const result = await autocannon({ url, connections, duration, headers });
   const cpuAfter = cpuMs(pid);
