@@ -67,11 +67,7 @@ async function startServer(extraEnv) {
   return {
     url,
     pid: child.pid,
-    close: async () => {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-      sink.kill();
-    },
+    close: () => stop(child, sink),
   };
 }
 
@@ -93,11 +89,15 @@ async function startBareServer(body) {
   return {
     url,
     pid: child.pid,
-    close: async () => {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
+    close: () => stop(child),
   };
+}
+
+/** SIGTERM, wait for the exit, then stop the process's log sink (if any). */
+async function stop(child, sink) {
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  sink?.kill();
 }
 
 /** A free loopback port (bound and released; the tiny race is fine for a benchmark). */

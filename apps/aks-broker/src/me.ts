@@ -29,10 +29,7 @@ export function meRoutes(deps: MeDeps): Router {
       if (!NAMESPACE.test(requested))
         throw new BadRequestError('namespace must be a DNS label', 'invalid_namespace');
       const token = await deps.token(session);
-      let review: { status: number; body: unknown };
-      try {
-        review = await deps.client.selfSubjectRulesReview(token, requested);
-      } catch (error) {
+      const audit = (status: number) =>
         deps.audit.record({
           user: session.user.username,
           oid: session.user.oid,
@@ -40,26 +37,20 @@ export function meRoutes(deps: MeDeps): Router {
           apiGroup: 'authorization.k8s.io',
           resource: 'selfsubjectrulesreviews',
           namespace: requested,
-          status: 502,
+          status,
           requestId: req.id,
           durationMs: Date.now() - started,
           path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
         });
+      let review: { status: number; body: unknown };
+      try {
+        review = await deps.client.selfSubjectRulesReview(token, requested);
+      } catch (error) {
+        audit(502);
         throw error;
       }
       deps.metrics?.kubeCalls.inc({ verb: 'create', code: String(review.status) });
-      deps.audit.record({
-        user: session.user.username,
-        oid: session.user.oid,
-        verb: 'create',
-        apiGroup: 'authorization.k8s.io',
-        resource: 'selfsubjectrulesreviews',
-        namespace: requested,
-        status: review.status,
-        requestId: req.id,
-        durationMs: Date.now() - started,
-        path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
-      });
+      audit(review.status);
       if (review.status >= 500 || review.status === 401)
         throw new UpstreamError(`the Kubernetes API server answered ${review.status} to the rules review`);
       const status = (review.body as { status?: Record<string, unknown> } | undefined)?.status;

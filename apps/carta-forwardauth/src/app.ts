@@ -8,6 +8,7 @@ import {
   metricsRoute,
   notFoundHandler,
   pathOf,
+  sendJsonText,
   ServiceUnavailableError,
   toErrorResponse,
   type Logger,
@@ -88,10 +89,10 @@ export function forwardAuthHandler(
     logDecision(log, decision, req);
     if (decision.result === 'unavailable') {
       counters.labels('unavailable', 'index_unavailable').inc();
-      send(res, 503, unavailable, { 'retry-after': '1' });
+      sendJsonText(res, 503, unavailable, { 'retry-after': '1' });
     } else {
       counters.labels('deny', decision.reason).inc();
-      send(res, 403, forbidden);
+      sendJsonText(res, 403, forbidden);
     }
   };
 }
@@ -112,21 +113,6 @@ function logDecision(log: Logger, d: Exclude<Decision, { result: 'allow' }>, req
   };
   if (d.result === 'unavailable') log.warn('decision unavailable', fields);
   else log.info('access denied', fields);
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  payload: string,
-  extra: Record<string, string> = {},
-): void {
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(payload)),
-    'cache-control': 'no-store',
-    ...extra,
-  });
-  res.end(payload);
 }
 
 export function createApp(config: AppConfig, deps: AppDeps): express.Express {

@@ -12,7 +12,6 @@ import type { IssuedToken } from './tokens.js';
 export interface AuditLogger {
   info(message: string, meta?: Record<string, unknown>): unknown;
   warn(message: string, meta?: Record<string, unknown>): unknown;
-  isLevelEnabled?(level: string): boolean;
 }
 
 export interface IssuerDeps {
@@ -76,9 +75,6 @@ export class Issuer {
       }
     }
     this.deps.metrics.issued(client.name, scope, ctx.protocol);
-    // winston formats (redacts, serializes) every entry before its level filter: skip the work
-    // when issuances are not logged at all (LOG_LEVEL=warn).
-    if (this.deps.audit.isLevelEnabled?.('info') === false) return { token: issued.token, identity };
     this.deps.audit.info('token issued', {
       audit: 'issued',
       client: client.name,

@@ -150,8 +150,8 @@ export function lineLogger(logger: Logger, meta: Record<string, unknown>): LineL
       message,
     };
     info[LEVEL] = level;
-    const [transport, ...others] = logger.transports;
-    if (others.length > 0 || !(transport instanceof LineTransport) || logger.silent || transport.silent) {
+    const transport = logger.transports.length === 1 ? logger.transports[0] : undefined;
+    if (!(transport instanceof LineTransport) || logger.silent || transport.silent) {
       logger.log(info as unknown as winston.LogEntry);
       return;
     }

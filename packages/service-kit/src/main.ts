@@ -3,6 +3,7 @@
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { redactString } from './redact.js';
+import { parseFlag } from './schema.js';
 import { shutdownState } from './server.js';
 import type { Env } from './config.js';
 
@@ -46,7 +47,7 @@ export async function runMain(
     createLogger({
       service,
       level: env.LOG_LEVEL,
-      batch: parseSwitch(env.LOG_BATCH) ?? options.logBatchDefault ?? false,
+      batch: parseFlag(env.LOG_BATCH) ?? options.logBatchDefault ?? false,
     });
   let running: Stoppable | undefined;
   let stopping = false;
@@ -107,14 +108,6 @@ export async function runMain(
     },
   );
   await startup;
-}
-
-/** true/1/yes/on and false/0/no/off (any case); anything else is unset. */
-function parseSwitch(value: string | undefined): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (/^(true|1|yes|on)$/i.test(value)) return true;
-  if (/^(false|0|no|off)$/i.test(value)) return false;
-  return undefined;
 }
 
 let exiting = false;

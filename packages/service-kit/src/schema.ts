@@ -23,15 +23,23 @@ export function portSchema(defaultPort: number) {
 const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
 
+/** true/false/1/0/yes/no/on/off (any case) as a boolean; anything else is undefined. */
+export function parseFlag(value: string | undefined): boolean | undefined {
+  const v = value?.trim().toLowerCase();
+  if (v === undefined) return undefined;
+  if (TRUE.has(v)) return true;
+  if (FALSE.has(v)) return false;
+  return undefined;
+}
+
 /** true/false/1/0/yes/no/on/off (any case); anything else is a configuration error. */
 export function booleanFlag(defaultValue: boolean) {
   return z
     .union([z.boolean(), z.string()])
     .transform((value, ctx) => {
       if (typeof value === 'boolean') return value;
-      const v = value.trim().toLowerCase();
-      if (TRUE.has(v)) return true;
-      if (FALSE.has(v)) return false;
+      const flag = parseFlag(value);
+      if (flag !== undefined) return flag;
       ctx.addIssue({ code: 'custom', message: 'expected true/false (also 1/0, yes/no, on/off)' });
       return z.NEVER;
     })
