@@ -92,7 +92,7 @@ describe('helm chart: what broke in ordinary setups', () => {
     ) as unknown as {
       spec: { containers: Container[] };
     };
-    expect(testPod.spec.containers[0]!.command!.at(-1)).toMatch(
+    expect(testPod.spec.containers[0]!.command!.at(-2)).toMatch(
       /^https:\/\/.*token-server\.auth\.svc:8080\/readyz$/,
     );
     const monitor = ofKind(manifests, 'ServiceMonitor').find((m) =>

@@ -2,7 +2,8 @@
 // and gives the tests typed views of what came out. Renders are cached per argument list: the same
 // scenario is read by many tests.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -13,12 +14,12 @@ export const RELEASE = 'release';
 export const NAMESPACE = 'auth';
 
 const valuesDir = mkdtempSync(join(tmpdir(), 'helm-values-'));
-let valuesCount = 0;
 
-/** A values file holding `values`, for `-f`. */
+/** A values file holding `values`, for `-f`; named after its content, so equal values hit the render cache. */
 export function valuesFile(values: object): string {
-  const file = join(valuesDir, `values-${valuesCount++}.yaml`);
-  writeFileSync(file, stringify(values));
+  const text = stringify(values);
+  const file = join(valuesDir, `${createHash('sha256').update(text).digest('hex').slice(0, 16)}.yaml`);
+  if (!existsSync(file)) writeFileSync(file, text);
   return file;
 }
 
