@@ -169,15 +169,15 @@ projected, under a fixed file name, so the env above can name the file.
 {{- define "auth-sidecars.secretMounts" -}}
 {{- $ctx := . -}}
 {{- if and (eq .key "openaiProxy") (eq (include "auth-sidecars.credentialKind" .) "certificate") }}
-{{- $ref := include "auth-sidecars.secretKeyRef" (dict "root" .root "app" .app "ref" .values.certificate "internalKey" "certificate") | fromYaml }}
+{{- $ref := include "auth-sidecars.secretKeyRef" (dict "root" .root "app" .app "ref" .values.certificate "internalKey" "cert.pem") | fromYaml }}
 - { name: certificate, secret: {{ $ref.name }}, items: [{ key: {{ $ref.key | quote }}, path: cert.pem }], path: {{ include "auth-sidecars.mountDir" "certificate" }} }
 {{- else if eq .key "tokenServer" }}
 {{- if include "auth-sidecars.secretSet" .values.sharedSecret }}
-{{- $ref := include "auth-sidecars.secretKeyRef" (dict "root" .root "app" .app "ref" .values.sharedSecret "internalKey" "shared-secret") | fromYaml }}
+{{- $ref := include "auth-sidecars.secretKeyRef" (dict "root" .root "app" .app "ref" .values.sharedSecret "internalKey" "secret") | fromYaml }}
 - { name: shared-secret, secret: {{ $ref.name }}, items: [{ key: {{ $ref.key | quote }}, path: secret }], path: {{ include "auth-sidecars.mountDir" "shared-secret" }} }
 {{- end }}
 {{- if include "auth-sidecars.secretSet" .values.clients }}
-{{- $ref := include "auth-sidecars.secretKeyRef" (dict "root" .root "app" .app "ref" .values.clients "internalKey" "clients") | fromYaml }}
+{{- $ref := include "auth-sidecars.secretKeyRef" (dict "root" .root "app" .app "ref" .values.clients "internalKey" "clients.json") | fromYaml }}
 - { name: clients, secret: {{ $ref.name }}, items: [{ key: {{ $ref.key | quote }}, path: clients.json }], path: {{ include "auth-sidecars.mountDir" "clients" }} }
 {{- end }}
 {{- with .values.tls.existingSecret }}
@@ -197,10 +197,10 @@ Entries of the chart-made Secret of one app (inline values only), as a dict inte
 {{- end }}
 {{- end }}
 {{- if eq .key "openaiProxy" }}
-{{- with .values.certificate }}{{ if and .value (not .existingSecret) }}{{ $_ := set $out "certificate" .value }}{{ end }}{{ end }}
+{{- with .values.certificate }}{{ if and .value (not .existingSecret) }}{{ $_ := set $out "cert.pem" .value }}{{ end }}{{ end }}
 {{- else if eq .key "tokenServer" }}
-{{- with .values.sharedSecret }}{{ if and .value (not .existingSecret) }}{{ $_ := set $out "shared-secret" .value }}{{ end }}{{ end }}
-{{- with .values.clients }}{{ if and .value (not .existingSecret) }}{{ $_ := set $out "clients" .value }}{{ end }}{{ end }}
+{{- with .values.sharedSecret }}{{ if and .value (not .existingSecret) }}{{ $_ := set $out "secret" .value }}{{ end }}{{ end }}
+{{- with .values.clients }}{{ if and .value (not .existingSecret) }}{{ $_ := set $out "clients.json" .value }}{{ end }}{{ end }}
 {{- else if eq .key "aksBroker" }}
 {{- if not .values.secrets.existingSecret }}
 {{- $_ := set $out "session-secret" .values.secrets.sessionSecret }}

@@ -242,7 +242,9 @@ describe('helm chart: every secret has an existingSecret form', () => {
     }
     const data = (app: string) =>
       (forApp(manifests, 'Secret', app) as Manifest & { data: Record<string, string> }).data;
-    expect(Object.keys(data('token-server')).sort()).toEqual(['clients', 'shared-secret']);
+    // Keyed by the file each value is mounted as.
+    expect(Object.keys(data('token-server')).sort()).toEqual(['clients.json', 'secret']);
+    expect(Object.keys(data('openai-proxy'))).toEqual(['cert.pem']);
     expect(Object.keys(data('aks-broker')).sort()).toEqual([
       'cache-encryption-key',
       'redis-password',
@@ -261,8 +263,9 @@ describe('helm chart: every secret has an existingSecret form', () => {
     expect(brokerChecksum(rotated)).toBe(brokerChecksum(manifests));
 
     expect(notes(inline)).toContain(
-      'inline secrets: aks-broker (cache-encryption-key), aks-broker (redis-password), aks-broker (session-secret), ' +
-        'openai-proxy (certificate), token-server (clients), token-server (shared-secret) sit in your values',
+      'inline secrets (apps.aksBroker.secrets.cacheEncryptionKey, apps.aksBroker.redisPassword.value, ' +
+        'apps.aksBroker.secrets.sessionSecret, apps.openaiProxy.certificate.value, apps.tokenServer.clients.value, ' +
+        'apps.tokenServer.sharedSecret.value) sit in your values',
     );
     expect(notes('all-apps-values.yaml')).not.toMatch(/inline secrets/);
   });
