@@ -87,7 +87,8 @@ interface Playable {
  * The rendered Deployment as podman can play it. Added, and nothing else:
  * - `hostNetwork: true`: the app and the stand-ins meet on the host's loopback;
  * - `optional: false` on Secret volumes: podman 4.3 dereferences the field without a nil check;
- * - no `ports` list: podman turns it into port mappings, which it refuses with the host network.
+ * - no `ports` list: podman turns it into port mappings, which it refuses with the host network;
+ * - one replica: the pods share the host's network, where the app's port can be bound once.
  * Every Secret it references must be one the chart rendered (these values use inline secrets only).
  */
 function playable(manifests: Manifest[], app: string): Playable {
@@ -95,6 +96,7 @@ function playable(manifests: Manifest[], app: string): Playable {
   const pod = d.spec.template.spec as Deployment['spec']['template']['spec'] & { hostNetwork?: boolean };
   pod.hostNetwork = true;
   delete mainContainer(d).ports;
+  d.spec.replicas = 1;
   const rendered = new Map(
     ofKind<Manifest & { data: Record<string, string> }>(manifests, 'Secret').map((s) => [
       s.metadata.name,
@@ -321,6 +323,7 @@ describe('helm chart: podman kube play', () => {
     const expected = structuredClone(deployment(manifests, 'token-server'));
     Object.assign(expected.spec.template.spec, { hostNetwork: true });
     delete mainContainer(expected).ports;
+    expected.spec.replicas = 1;
     for (const v of expected.spec.template.spec.volumes ?? [])
       if (v.secret) Object.assign(v.secret, { optional: false });
     expect(token.deployment).toEqual(expected);
@@ -367,11 +370,12 @@ describe('helm chart: podman kube play', () => {
         const workDir = mkdtempSync(join(tmpdir(), `kube-play-${app}-`));
         const created: string[] = [];
         let podId = '';
+        const file = join(workDir, 'deployment.yaml');
         try {
           for (const [name, { data, usedByEnv }] of secrets) {
-            const file = join(workDir, `${name}.json`);
-            writeFileSync(file, podmanSecret(name, data, usedByEnv));
-            podman(['secret', 'create', name, file]);
+            const secretFile = join(workDir, `${name}.json`);
+            writeFileSync(secretFile, podmanSecret(name, data, usedByEnv));
+            podman(['secret', 'create', name, secretFile]);
             created.push(name);
           }
           const configMaps = join(workDir, 'configmaps.yaml');
@@ -384,7 +388,6 @@ describe('helm chart: podman kube play', () => {
               data: { 'ca.crt': world.kube.caPem },
             }),
           );
-          const file = join(workDir, 'deployment.yaml');
           writeFileSync(file, stringify(d));
           const out = podman(['kube', 'play', '--configmap', configMaps, file]);
           podId = /Pod:\s*\n([0-9a-f]{12,})/.exec(out)?.[1] ?? '';
@@ -407,6 +410,8 @@ describe('helm chart: podman kube play', () => {
             expect((JSON.parse(body) as { access_token?: string }).access_token).toMatch(/^eyJ/);
           }
         } finally {
+          // Removes what the play created, also when it failed half-way.
+          spawnSync('podman', ['kube', 'play', '--down', file], { env: podmanEnv });
           if (podId) spawnSync('podman', ['pod', 'rm', '-f', podId], { env: podmanEnv });
           for (const name of created) spawnSync('podman', ['secret', 'rm', name], { env: podmanEnv });
           rmSync(workDir, { recursive: true, force: true });
