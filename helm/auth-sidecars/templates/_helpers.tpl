@@ -163,6 +163,13 @@ certificate, workload identity, else the DefaultAzureCredential chain (managed i
 {{- end -}}
 {{- end -}}
 
+{{/*
+Named container ports the probes and the scrapers use. Every app serves its probes and /metrics on
+its one `http` port today; an app that moves them to a port of their own changes these two.
+*/}}
+{{- define "auth-sidecars.probePortName" -}}http{{- end -}}
+{{- define "auth-sidecars.metricsPortName" -}}http{{- end -}}
+
 {{/* Probe defaults; apps.<name>.probes.<kind> is merged over them. */}}
 {{- define "auth-sidecars.probeDefaults" -}}
 liveness: { path: /livez, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 }
@@ -188,7 +195,7 @@ exec:
 {{- else }}
 httpGet:
   path: {{ $probe.path }}
-  port: http
+  port: {{ include "auth-sidecars.probePortName" . }}
   scheme: {{ upper $scheme }}
 {{- end }}
 {{- toYaml (omit $probe "path") | nindent 0 }}
