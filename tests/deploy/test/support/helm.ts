@@ -6,8 +6,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jest } from '@jest/globals';
 import { stringify } from 'yaml';
 import { chartDir, helmBinary, parseManifests, type Manifest } from './repo.js';
+
+// Each render runs helm as a child process: on a busy 2-core machine a test with a few renders can
+// take tens of seconds, which says nothing about the chart.
+jest.setTimeout(120_000);
 
 export const helm = helmBinary();
 export const RELEASE = 'release';
