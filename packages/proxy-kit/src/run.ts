@@ -19,6 +19,10 @@ export interface TokenProxyConfig extends ProxySettings {
   port: number;
   scope: string;
   credential: CredentialConfig;
+  /** TokenProvider's refreshFraction (auth-core's default when undefined). */
+  refreshFraction?: number | undefined;
+  /** Logged as warnings right after the config is loaded, before anything can fail. */
+  warnings?: readonly string[];
 }
 
 export interface TokenProxyDeps {
@@ -41,6 +45,7 @@ export function runTokenProxy<C extends TokenProxyConfig>(
 ): Promise<void> {
   return runMain(service, async ({ env, logger }) => {
     const config = app.loadConfig(env);
+    for (const warning of config.warnings ?? []) logger.warn(warning);
     const upstream = app.upstream(config);
     const metrics = createMetrics(service);
     const credential = createCredential(config.credential, {
@@ -49,6 +54,7 @@ export function runTokenProxy<C extends TokenProxyConfig>(
     const tokens = new TokenProvider({
       credential,
       scope: config.scope,
+      refreshFraction: config.refreshFraction,
       logger: logger.child({ component: 'token' }),
       registry: metrics.registry,
     });
