@@ -21,7 +21,10 @@ let clientId: string;
 let certPath: string;
 const launched: LaunchedProcess[] = [];
 
-async function start(env: Record<string, string> = {}, waitForListening = true): Promise<LaunchedProcess> {
+async function start(
+  env: Record<string, string | undefined> = {},
+  waitForListening = true,
+): Promise<LaunchedProcess> {
   const app = await launchApp(ENTRY, {
     env: {
       AZURE_CLIENT_ID: clientId,
@@ -326,5 +329,30 @@ describe('openai-proxy end to end', () => {
     }
     expect(status).toBe(200);
     expect((await fetch(`${app.url}/v1/models`)).status).toBe(200);
+  });
+
+  it('exits 78 with what to set when the seed variables lack AZURE_CERTIFICATE_PATH (no silent fall-back)', async () => {
+    const app = await start({ AZURE_CERTIFICATE_PATH: undefined }, false);
+    expect(await app.exited).toBe(78);
+    const stderr = app.lines.filter((l) => !l.startsWith('{')).join('\n');
+    expect(stderr).toMatch(/AZURE_CERTIFICATE_PATH: required \(the path of the PEM file/);
+    expect(stderr).toMatch(/AZURE_CREDENTIAL_KIND/);
+    // It never got as far as asking for a token as some other identity.
+    expect(app.lines.join('\n')).not.toMatch(/credential configured/);
+  });
+
+  it('uses another credential kind when AZURE_CREDENTIAL_KIND asks for it (client secret)', async () => {
+    const secretApp = entra.registerApp({ name: 'openai-proxy-secret', clientSecret: 'proxy-secret-1' });
+    const app = await start({
+      AZURE_CERTIFICATE_PATH: undefined,
+      AZURE_CREDENTIAL_KIND: 'client-secret',
+      AZURE_CLIENT_ID: secretApp.clientId,
+      AZURE_CLIENT_SECRET: 'proxy-secret-1',
+    });
+    const res = await fetch(`${app.url}/v1/models`);
+    expect(res.status).toBe(200);
+    const seen = upstream.requests.at(-1)!;
+    expect(seen.claims?.appid ?? seen.claims?.azp).toBe(secretApp.clientId);
+    expect(app.lines.join('\n')).not.toContain('proxy-secret-1');
   });
 });
