@@ -20,6 +20,9 @@ export const SEED_CREDENTIAL_ENV = Object.freeze({
   certificatePath: 'AZURE_CERTIFICATE_PATH',
 });
 
+/** OpenAI's Realtime API takes a browser client's key as this subprotocol: never sent upstream. */
+export const KEY_SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
+
 export const DEFAULT_SCOPE = 'https://cognitiveservices.azure.com/.default';
 export const DEFAULT_PORT = 8080;
 

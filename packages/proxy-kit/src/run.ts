@@ -13,6 +13,7 @@ import {
 import type { ProxySettings } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
 import { forwardMetrics } from './metrics.js';
+import { createUpgradeProxy, type UpgradeProxyOptions } from './upgrade.js';
 
 export interface TokenProxyConfig extends ProxySettings {
   host: string;
@@ -37,6 +38,8 @@ export interface TokenProxyApp<C extends TokenProxyConfig> {
   /** Upstream base URL the forwarder sends to. */
   upstream(config: Readonly<C>): string;
   createListener(config: Readonly<C>, deps: TokenProxyDeps): RequestListener;
+  /** WebSocket passthrough (upgrade.ts): which upgrades are taken; absent, none are. */
+  upgrades?(config: Readonly<C>): Pick<UpgradeProxyOptions, 'accepts' | 'dropSubprotocol'>;
 }
 
 export function runTokenProxy<C extends TokenProxyConfig>(
@@ -61,26 +64,41 @@ export function runTokenProxy<C extends TokenProxyConfig>(
     if (config.startWithoutToken) tokens.startInBackground();
     else await tokens.start();
 
+    const { record } = forwardMetrics(metrics.registry);
     const forwarder = createForwarder({
       target: upstream,
       tokens,
       timeouts: config.timeouts,
       maxSockets: config.maxConnections,
       logger: logger.child({ component: 'forwarder' }),
-      onResult: forwardMetrics(metrics.registry).record,
+      onResult: record,
     });
+    const upgradePolicy = app.upgrades?.(config);
+    const upgrades =
+      upgradePolicy &&
+      createUpgradeProxy({
+        ...upgradePolicy,
+        target: upstream,
+        tokens,
+        timeouts: config.timeouts,
+        maxSockets: config.maxConnections,
+        logger: logger.child({ component: 'websocket' }),
+        onResult: record,
+      });
     const server = await serve(app.createListener(config, { tokens, forwarder, logger, metrics }), {
       host: config.host,
       port: config.port,
       logger,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
     });
+    upgrades?.attach(server.server);
     logger.info('forwarding', { upstream: new URL(upstream).origin, scope: config.scope });
     return {
       close: async () => {
         const drained = await server.close();
         tokens.stop();
         await forwarder.close();
+        await upgrades?.close();
         return drained;
       },
     };
