@@ -266,6 +266,7 @@ describe('createApp', () => {
           'invalid_scope',
         ],
         ['tenant not a string', await azd({ ...scope, tenantId: 7 }), 400, 'invalid_scope'],
+        ['tenant too long', await azd({ ...scope, tenantId: 't'.repeat(300) }), 400, 'invalid_scope'],
         ['array body', await azd([scope]), 400, 'invalid_scope'],
         ['huge body', await azd({ ...scope, pad: 'x'.repeat(20_000) }), 413, 'payload_too_large'],
       ];

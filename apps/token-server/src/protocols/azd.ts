@@ -93,8 +93,8 @@ function parseAsk(
   if (!Array.isArray(scopes) || scopes.length !== 1) refuse('scopes must be an array of exactly one scope');
   const problem = scopeProblem(scopes[0], 'scopes[0]');
   if (problem) refuse(problem);
-  if (tenantId !== undefined && tenantId !== '' && typeof tenantId !== 'string')
-    refuse('tenantId must be a string');
+  if (tenantId !== undefined && tenantId !== '' && (typeof tenantId !== 'string' || tenantId.length > 256))
+    refuse('tenantId must be a tenant id or domain (a string of at most 256 characters)');
   return {
     scope: scopes[0] as string,
     tenantId: tenantId === '' ? undefined : (tenantId as string | undefined),
