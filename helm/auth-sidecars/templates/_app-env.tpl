@@ -13,8 +13,16 @@ Every template here takes the app context (dict "root" "key" "app" "values" "met
   value: {{ .values.port | quote }}
 {{- end -}}
 
-{{/* The Entra identity. Under workload identity the webhook adds AZURE_FEDERATED_TOKEN_FILE. */}}
+{{/*
+The Entra identity. Under workload identity the webhook adds AZURE_FEDERATED_TOKEN_FILE. The apps on
+auth-core get the credential kind the chart chose, so none of them falls back to another identity
+(openai-proxy requires its certificate unless told otherwise); aks-broker only knows workload identity.
+*/}}
 {{- define "auth-sidecars.env.entra" -}}
+{{- if ne .key "aksBroker" }}
+- name: AZURE_CREDENTIAL_KIND
+  value: {{ include "auth-sidecars.credentialKind" . | quote }}
+{{- end }}
 {{- with .root.Values.azure.authorityHost }}
 - name: AZURE_AUTHORITY_HOST
   value: {{ . | quote }}

@@ -121,6 +121,19 @@ const VARIANTS = {
 const cases = [
   ...SCENARIOS.map((s): [string, Array<string | object>] => [s, [s]]),
   ['client-secret and clients variants', [VARIANTS]] as [string, Array<string | object>],
+  [
+    'workload identity off: the DefaultAzureCredential chain',
+    [
+      {
+        azure: { workloadIdentity: { enabled: false } },
+        apps: {
+          promSidecar: { enabled: true, queryEndpoint: 'https://ws.prometheus.monitor.azure.com' },
+          openaiProxy: { enabled: true, apiBaseUrl: 'https://example.openai.azure.com' },
+          tokenServer: { enabled: true, sharedSecret: { existingSecret: 'ts' } },
+        },
+      },
+    ],
+  ] as [string, Array<string | object>],
 ];
 
 describe("helm chart: the env it writes is the apps' config", () => {
@@ -190,6 +203,12 @@ describe("helm chart: the env it writes is the apps' config", () => {
       authorityHost: 'https://login.microsoftonline.us',
     });
     expect(secretProm.scope).toBe('https://prometheus.monitor.azure.us/.default');
+    // openai-proxy runs only on the credential the chart names: without a certificate, the one the
+    // user chose (here the DefaultAzureCredential chain), never a silent fall-back.
+    const chain = (await loader('openaiProxy'))(
+      containerEnv(deployment(render(...cases.at(-1)![1]), 'openai-proxy')),
+    ) as { credential: { kind: string } };
+    expect(chain.credential.kind).toBe('default');
   });
 
   it.each(Object.keys(APPS) as AppKey[])(
@@ -220,7 +239,7 @@ describe("helm chart: the env it writes is the apps' config", () => {
       const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as {
         apps: Record<AppKey, { port: number }>;
       };
-      const d = deployment(render(...cases.at(-1)![1], 'all-apps-values.yaml'), APPS[key]);
+      const d = deployment(render(...cases.at(-2)![1], 'all-apps-values.yaml'), APPS[key]);
       const env = containerEnv(d);
       delete env.PORT;
       const config = (await loader(key))(env);
