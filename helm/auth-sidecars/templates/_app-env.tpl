@@ -61,6 +61,8 @@
 {{- define "auth-sidecars.env.cartaForwardauth" -}}
 - name: TARGET_NAMESPACE
   value: {{ .values.targetNamespace | quote }}
+- name: PROBE_PORT
+  value: {{ .values.probePort | quote }}
 {{- end -}}
 
 {{- define "auth-sidecars.env.aksBroker" -}}

@@ -95,6 +95,33 @@ describe('helm chart', () => {
     expect(manifests.filter((m) => m.kind === 'NetworkPolicy')).toHaveLength(5);
   });
 
+  it('probes carta-forwardauth on its probe port: on its http port every path is a decision', () => {
+    const manifests = render(['-f', join(chartDir, 'ci/all-apps-values.yaml')]);
+    const deployment = manifests.find(
+      (m) => m.kind === 'Deployment' && m.metadata.name.endsWith('carta-forwardauth'),
+    ) as unknown as {
+      spec: {
+        template: {
+          spec: {
+            containers: Array<{
+              ports: Array<{ name: string; containerPort: number }>;
+              env: Array<{ name: string; value?: string }>;
+              livenessProbe: { httpGet: { port: string } };
+              readinessProbe: { httpGet: { port: string } };
+              startupProbe: { httpGet: { port: string } };
+            }>;
+          };
+        };
+      };
+    };
+    const c = deployment.spec.template.spec.containers[0]!;
+    const probes = c.ports.find((p) => p.name === 'probes');
+    expect(probes?.containerPort).toBe(8001);
+    expect(c.env.find((e) => e.name === 'PROBE_PORT')?.value).toBe('8001');
+    for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe])
+      expect(probe.httpGet.port).toBe('probes');
+  });
+
   it('refuses values that the schema forbids or an enabled app without its required setting', () => {
     expect(() => render(['--set', 'apps.unknownApp.enabled=true'])).toThrow(/additional properties/);
     expect(() => render(['--set', 'apps.promSidecar.enabled=true'])).toThrow(/queryEndpoint is required/);
