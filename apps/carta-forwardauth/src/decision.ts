@@ -77,6 +77,15 @@ export function decide(input: DecisionInput, index: SessionIndexReader, options:
       claimed ??= { id: r.id, source };
     }
   }
+  // A proxy sets one URI header; with both present, the other came from the client. They must
+  // agree, also on naming no session, or a client could lend a session to a URI that names none.
+  if (input.forwardedUri && input.originalUri && primaries[0]![1].kind !== primaries[1]![1].kind)
+    return {
+      result: 'deny',
+      reason: 'conflicting_session_ids',
+      sessionId: claimed?.id,
+      source: 'x-original-uri',
+    };
   if (referer && assets) {
     // Nothing claimed: every source named no session, and the first one present is the URI.
     const uri = primaries[0]![1];

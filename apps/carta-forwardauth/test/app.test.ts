@@ -129,6 +129,11 @@ describe('carta-forwardauth against the Kubernetes API stand-in', () => {
 
   it('refuses conflicting and injected headers', async () => {
     const cases: Array<Array<[string, string]>> = [
+      // a client's own X-Original-URI lending a session to a URI that names none
+      [
+        ['X-Forwarded-Uri', '/admin/secret'],
+        ['X-Original-URI', '/session/carta/abc123/'],
+      ],
       // Traefik and nginx headers disagreeing
       [
         ['X-Forwarded-Uri', '/session/carta/abc123/'],

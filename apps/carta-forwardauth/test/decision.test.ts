@@ -56,6 +56,19 @@ describe('decide', () => {
     expect(
       run({ requestTarget: '/session/carta/def/', forwardedUri: ['/session/carta/abc/'] }),
     ).toMatchObject({ result: 'deny', reason: 'conflicting_session_ids' });
+    // one URI header naming no session, a second one (the client's) naming one
+    for (const [forwardedUri, originalUri] of [
+      ['/admin/', '/session/carta/abc/'],
+      ['/session/carta/abc/', '/static/app.js'],
+    ])
+      expect(run({ forwardedUri: [forwardedUri!], originalUri: [originalUri!] })).toMatchObject({
+        result: 'deny',
+        reason: 'conflicting_session_ids',
+      });
+    expect(run({ forwardedUri: ['/a'], originalUri: ['/b'] })).toEqual({
+      result: 'deny',
+      reason: 'no_session',
+    });
     expect(calls).toEqual(['abc']);
   });
 

@@ -96,7 +96,8 @@ export function rawRequest(
     '',
   ].join('\r\n');
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.end(head));
+    // write, not end: nginx takes a half-closed client for a gone one (499, no answer)
+    const socket = connect(Number(port), hostname, () => socket.write(head));
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', reject);
