@@ -84,11 +84,19 @@ for (let i = 0; i < SESSIONS; i++) {
 const seeded = performance.now() - t0;
 
 const app = await launchApp(entry, {
-  env: { KUBECONFIG: api.writeKubeconfig(SA, NS), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+  env: {
+    KUBECONFIG: api.writeKubeconfig(SA, NS),
+    PORT: '0',
+    PROBE_PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+  },
   startTimeoutMs: 60_000,
 });
+// Probes listen on their own port; its `listening` line comes after the decision port's.
+const probes = await app.waitForLog((l) => l.message === 'listening' && l.component === 'probes', 30_000);
 const readyStart = performance.now();
-while ((await fetch(`${app.url}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 50));
+while ((await fetch(`${probes.url}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 50));
 const readyMs = performance.now() - readyStart;
 const rssAfterSync = rssMb(app.child.pid);
 

@@ -56,6 +56,8 @@ const FIXED_PORTS = {
   'openai-proxy': 8082,
   'token-server': 8083,
   'carta-forwardauth': 8000,
+  // its /livez, /readyz and /metrics (PROBE_PORT): never on the decision port
+  'carta-forwardauth-probes': 8001,
   'aks-broker': 8085,
 };
 
@@ -315,7 +317,7 @@ async function main() {
       ...appJobs.flatMap((job) => [
         `  - job_name: ${job}`,
         '    static_configs:',
-        `      - targets: ['127.0.0.1:${ports[job]}']`,
+        `      - targets: ['127.0.0.1:${ports[`${job}-probes`] ?? ports[job]}']`,
       ]),
       '',
     ].join('\n'),
@@ -419,6 +421,7 @@ async function main() {
     'carta-forwardauth': {
       ...common,
       PORT: String(ports['carta-forwardauth']),
+      PROBE_PORT: String(ports['carta-forwardauth-probes']),
       KUBECONFIG: file('carta-forwardauth.kubeconfig'),
       TARGET_NAMESPACE: 'skaha-workload',
     },

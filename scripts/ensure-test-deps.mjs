@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Installs what the tests run against when it is missing, so `npm test` works on a fresh machine:
-// the real servers (Prometheus, nginx, Redis, Chromium) from Debian's packages (root or sudo), and
+// the real servers (Prometheus, nginx, Caddy, Redis, Chromium) from Debian's packages (root or sudo), and
 // helm for the chart checks (scripts/ensure-helm.mjs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,13 +9,15 @@ import { ensureHelm } from './ensure-helm.mjs';
 const REQUIRED = [
   { bin: '/usr/bin/prometheus', pkg: 'prometheus' },
   { bin: '/usr/sbin/nginx', pkg: 'nginx-light' },
+  // carta-forwardauth's README snippets run behind real nginx and Caddy
+  { bin: '/usr/bin/caddy', pkg: 'caddy' },
   { bin: '/usr/bin/redis-server', pkg: 'redis-server' },
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
   { bin: '/usr/bin/unzip', pkg: 'unzip' },
   { bin: '/usr/lib/python3/dist-packages/azure/identity/__init__.py', pkg: 'python3-azure' },
 ];
 // Debian starts packaged daemons on install; tests start their own on loopback ports.
-const PACKAGED_DAEMONS = ['prometheus', 'nginx', 'redis-server'];
+const PACKAGED_DAEMONS = ['prometheus', 'nginx', 'redis-server', 'caddy'];
 
 console.log(`auth-sidecars tests on node ${process.version}`);
 const missing = REQUIRED.filter((r) => !existsSync(r.bin)).map((r) => r.pkg);

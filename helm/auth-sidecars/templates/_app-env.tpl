@@ -91,6 +91,8 @@ auth-core get the credential kind the chart chose, so none of them falls back to
 {{- define "auth-sidecars.env.cartaForwardauth" -}}
 - name: TARGET_NAMESPACE
   value: {{ .values.targetNamespace | quote }}
+- name: PROBE_PORT
+  value: {{ .values.probePort | quote }}
 {{- end -}}
 
 {{/*
