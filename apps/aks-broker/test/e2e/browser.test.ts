@@ -35,7 +35,7 @@ beforeAll(async () => {
       LOG_LEVEL: 'info',
       NODE_EXTRA_CA_CERTS: world.entra.caPath,
     }),
-    startTimeoutMs: 20_000,
+    startTimeoutMs: 60_000,
   });
   chromium = await launchChromium({ ignoreCertificateErrors: true });
   await mkdir(RESULTS, { recursive: true });
