@@ -235,6 +235,10 @@ Entries of the chart-made Secret of one app (inline values only), as a dict inte
 {{- fail (printf "%s needs a client: set %s.sharedSecret.existingSecret (or .value), or %s.clients.existingSecret (or .value)" $p $p $p) }}
 {{- end }}
 {{- with $v.sharedSecret.value }}{{ if lt (len .) 16 }}{{ fail (printf "%s.sharedSecret.value must be at least 16 characters" $p) }}{{ end }}{{ end }}
+{{- else if eq .key "cartaForwardauth" }}
+{{- if not $v.probePort }}{{ fail (printf "%s.probePort is required: /livez, /readyz and /metrics are served there, since on %s.port every path is a ForwardAuth decision (PROBE_PORT)" $p $p) }}{{ end }}
+{{- if eq (int $v.probePort) (int $v.port) }}{{ fail (printf "%s.probePort must differ from %s.port (%d): on that port every path is a ForwardAuth decision" $p $p (int $v.port)) }}{{ end }}
+{{- if hasKey $env "PROBE_PORT" }}{{ fail (printf "%s.env.PROBE_PORT: set %s.probePort instead; the container port, probes, Service, NetworkPolicy and monitors follow it" $p $p) }}{{ end }}
 {{- else if eq .key "aksBroker" }}
 {{- if not $v.publicUrl }}{{ fail (printf "%s.publicUrl is required: the broker's public URL; <publicUrl>/callback is the redirect URI registered in Entra (PUBLIC_URL)" $p) }}{{ end }}
 {{- if and (gt (int $v.replicas) 1) (not $v.redisUrl) }}

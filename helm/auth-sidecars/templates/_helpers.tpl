@@ -164,11 +164,15 @@ certificate, workload identity, else the DefaultAzureCredential chain (managed i
 {{- end -}}
 
 {{/*
-Named container ports the probes and the scrapers use. Every app serves its probes and /metrics on
-its one `http` port today; an app that moves them to a port of their own changes these two.
+Named container ports the probes and the scrapers use; call with the app context. An app with a
+`probePort` (carta-forwardauth's PROBE_PORT) serves /livez, /readyz and /metrics there: on its `http`
+port every method and path is a ForwardAuth decision, so a probe there would get a 403, not an
+answer. The others serve all of it on `http`.
 */}}
-{{- define "auth-sidecars.probePortName" -}}http{{- end -}}
-{{- define "auth-sidecars.metricsPortName" -}}http{{- end -}}
+{{- define "auth-sidecars.probePortName" -}}{{ if .values.probePort }}probes{{ else }}http{{ end }}{{- end -}}
+{{- define "auth-sidecars.metricsPortName" -}}{{ include "auth-sidecars.probePortName" . }}{{- end -}}
+{{/* The number behind probePortName. */}}
+{{- define "auth-sidecars.probePort" -}}{{ .values.probePort | default .values.port }}{{- end -}}
 
 {{/* Probe defaults; apps.<name>.probes.<kind> is merged over them. */}}
 {{- define "auth-sidecars.probeDefaults" -}}
@@ -191,7 +195,7 @@ exec:
   command:
     - node
     - -e
-    - {{ printf "fetch('%s://127.0.0.1:%v%s').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" $scheme .values.port $probe.path | quote }}
+    - {{ printf "fetch('%s://127.0.0.1:%v%s').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" $scheme (include "auth-sidecars.probePort" .) $probe.path | quote }}
 {{- else }}
 httpGet:
   path: {{ $probe.path }}
@@ -231,6 +235,11 @@ lifecycle:
 {{/* In-cluster URL of an app's Service; call with the app context. */}}
 {{- define "auth-sidecars.serviceUrl" -}}
 {{- printf "%s://%s.%s.svc:%v" (include "auth-sidecars.scheme" .) (include "auth-sidecars.appFullname" .) .root.Release.Namespace .values.port -}}
+{{- end -}}
+
+{{/* The same Service on the port of /livez, /readyz and /metrics (the app port unless it has a probePort). */}}
+{{- define "auth-sidecars.probeServiceUrl" -}}
+{{- printf "%s://%s.%s.svc:%v" (include "auth-sidecars.scheme" .) (include "auth-sidecars.appFullname" .) .root.Release.Namespace (include "auth-sidecars.probePort" .) -}}
 {{- end -}}
 
 {{/* The URL a proxy's forward-auth call goes to. */}}

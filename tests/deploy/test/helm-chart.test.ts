@@ -12,11 +12,14 @@ import {
   AZURE,
   deployment,
   envMap,
+  forApp,
   helm,
   helmTemplate,
   mainContainer,
+  notes,
   ofKind,
   render,
+  renderError,
   type Container,
   type Deployment,
 } from './support/helm.js';
@@ -393,6 +396,163 @@ describe('helm chart: issue 13 and 14 hardening', () => {
     }
     const off = render('promSidecar-values.yaml', { preStop: { sleepSeconds: 0 } });
     expect(mainContainer(deployment(off, 'prom-sidecar')).lifecycle).toBeUndefined();
+  });
+});
+
+describe("helm chart: carta-forwardauth's probe port (on its http port every path is a decision)", () => {
+  interface ServiceSpec {
+    ports: Array<{ name: string; port: number; targetPort: string | number }>;
+  }
+  interface Endpoint {
+    port: string;
+    path: string;
+  }
+  const carta = (manifests: Manifest[]) => mainContainer(deployment(manifests, 'carta-forwardauth'));
+  const containerPort = (c: Container, name: string) => c.ports?.find((p) => p.name === name)?.containerPort;
+  const servicePorts = (manifests: Manifest[]) =>
+    (forApp(manifests, 'Service', 'carta-forwardauth') as unknown as { spec: ServiceSpec }).spec.ports;
+  const testUrl = (manifests: Manifest[]) =>
+    (
+      ofKind(manifests, 'Pod').find((p) => p.metadata.name.endsWith('carta-forwardauth-test')) as unknown as {
+        spec: { containers: Container[] };
+      }
+    ).spec.containers[0]!.command!.at(-2);
+
+  it.each([
+    ['the default', {}, 8001],
+    ['a chosen probePort', { apps: { cartaForwardauth: { probePort: 9102 } } }, 9102],
+  ])(
+    'probes, PROBE_PORT, the Service, the test pod and both monitors all use the probe port (%s)',
+    (_name, values, probePort) => {
+      const manifests = render('all-apps-values.yaml', values);
+      const c = carta(manifests);
+      expect(c.ports).toEqual([
+        { name: 'http', containerPort: 8000, protocol: 'TCP' },
+        { name: 'probes', containerPort: probePort, protocol: 'TCP' },
+      ]);
+      expect(envMap(c).get('PROBE_PORT')?.value).toBe(String(probePort));
+      expect(envMap(c).get('PORT')?.value).toBe('8000');
+      for (const [probe, path] of [
+        [c.livenessProbe, '/livez'],
+        [c.readinessProbe, '/readyz'],
+        [c.startupProbe, '/livez'],
+      ] as const) {
+        expect(probe?.httpGet).toEqual({ path, port: 'probes', scheme: 'HTTP' });
+      }
+      // The Service carries both: the decisions on http, the probe port for the test pod and a ServiceMonitor.
+      expect(servicePorts(manifests)).toEqual([
+        { name: 'http', port: 8000, targetPort: 'http', protocol: 'TCP' },
+        { name: 'probes', port: probePort, targetPort: 'probes', protocol: 'TCP' },
+      ]);
+      expect(testUrl(manifests)).toBe(
+        `http://release-auth-sidecars-carta-forwardauth.auth.svc:${probePort}/readyz`,
+      );
+      // A ServiceMonitor names a Service port, a PodMonitor a container port: both lead to the probe port.
+      const sm = forApp(manifests, 'ServiceMonitor', 'carta-forwardauth') as unknown as {
+        spec: { endpoints: Endpoint[] };
+      };
+      const smPort = servicePorts(manifests).find((p) => p.name === sm.spec.endpoints[0]!.port)!;
+      expect(containerPort(c, String(smPort.targetPort))).toBe(probePort);
+      expect(sm.spec.endpoints[0]!.path).toBe('/metrics');
+      const pm = forApp(manifests, 'PodMonitor', 'carta-forwardauth') as unknown as {
+        spec: { podMetricsEndpoints: Endpoint[] };
+      };
+      expect(containerPort(c, pm.spec.podMetricsEndpoints[0]!.port)).toBe(probePort);
+      expect(pm.spec.podMetricsEndpoints[0]!.path).toBe('/metrics');
+      // The forward-auth addresses stay on the decision port.
+      const middleware = ofKind(manifests, 'Middleware')[0] as unknown as {
+        spec: { forwardAuth: { address: string } };
+      };
+      expect(middleware.spec.forwardAuth.address).toBe(
+        'http://release-auth-sidecars-carta-forwardauth.auth.svc:8000/',
+      );
+    },
+  );
+
+  it('keeps the other apps on their one http port', () => {
+    const manifests = render('all-apps-values.yaml');
+    for (const app of ['prom-sidecar', 'openai-proxy', 'token-server', 'aks-broker']) {
+      const c = mainContainer(deployment(manifests, app));
+      expect(c.ports?.map((p) => p.name)).toEqual(['http']);
+      expect(c.readinessProbe?.httpGet?.port).toBe('http');
+      expect(envMap(c).has('PROBE_PORT')).toBe(false);
+    }
+  });
+
+  it('bound to loopback, it is probed from inside the container on the probe port', () => {
+    const c = carta(render({ apps: { cartaForwardauth: { enabled: true, env: { HOST: '127.0.0.1' } } } }));
+    expect(c.livenessProbe?.exec?.command[2]).toMatch(/^fetch\('http:\/\/127\.0\.0\.1:8001\/livez'\)/);
+    expect(c.readinessProbe?.exec?.command[2]).toMatch(/^fetch\('http:\/\/127\.0\.0\.1:8001\/readyz'\)/);
+  });
+
+  it('admits Prometheus and the helm test pods to the probe port, and the ingress peers to the decision port only', () => {
+    const ingress = policy(render('all-apps-values.yaml'), 'carta-forwardauth').ingress;
+    const testPods = {
+      podSelector: {
+        matchLabels: { 'app.kubernetes.io/component': 'helm-test', 'app.kubernetes.io/instance': 'release' },
+      },
+    };
+    expect(ingress).toEqual([
+      {
+        ports: [{ port: 'http', protocol: 'TCP' }],
+        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress' } } }],
+      },
+      {
+        ports: [{ port: 'probes', protocol: 'TCP' }],
+        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+      },
+      { ports: [{ port: 'probes', protocol: 'TCP' }], from: [testPods] },
+    ]);
+    // Without ingressFrom both ports are open, as the http port of every app is.
+    const open = policy(
+      render({ apps: { cartaForwardauth: { enabled: true, networkPolicy: { enabled: true } } } }),
+      'carta-forwardauth',
+    ).ingress;
+    expect(open).toEqual([
+      {
+        ports: [
+          { port: 'http', protocol: 'TCP' },
+          { port: 'probes', protocol: 'TCP' },
+        ],
+      },
+    ]);
+    // With nobody to admit to it, no rule names the probe port: a rule without `from` would admit everyone.
+    // (The kubelet's probes come from the pod's own node, which a NetworkPolicy does not block.)
+    const closed = policy(
+      render('all-apps-values.yaml', { networkPolicy: { metricsFrom: [] }, tests: { enabled: false } }),
+      'carta-forwardauth',
+    ).ingress;
+    expect(closed).toEqual([ingress[0]]);
+  });
+
+  it('refuses a probe port that is missing, equal to the decision port, or set around it in env', () => {
+    const base = { apps: { cartaForwardauth: { enabled: true } } };
+    expect(renderError(base, { apps: { cartaForwardauth: { probePort: 8000 } } })).toMatch(
+      /apps\.cartaForwardauth\.probePort must differ from apps\.cartaForwardauth\.port \(8000\)/,
+    );
+    expect(renderError(base, { apps: { cartaForwardauth: { probePort: null } } })).toMatch(
+      /apps\.cartaForwardauth\.probePort is required/,
+    );
+    expect(renderError(base, { apps: { cartaForwardauth: { env: { PROBE_PORT: 'off' } } } })).toMatch(
+      /apps\.cartaForwardauth\.env\.PROBE_PORT: set apps\.cartaForwardauth\.probePort instead/,
+    );
+    expect(renderError(base, { apps: { cartaForwardauth: { probePort: 'x' } } })).toMatch(/probePort/);
+    expect(renderError(base, { apps: { promSidecar: { probePort: 9000 } } })).toMatch(
+      /additional properties 'probePort'/,
+    );
+  });
+
+  it('NOTES.txt gives the decision URL and the probe URL apart', () => {
+    const text = notes('cartaForwardauth-values.yaml');
+    expect(text).toContain(
+      'http://release-auth-sidecars-carta-forwardauth.auth.svc:8000  (every method and path is a ForwardAuth decision)',
+    );
+    expect(text).toContain(
+      'http://release-auth-sidecars-carta-forwardauth.auth.svc:8001  (probes /livez /readyz, metrics /metrics)',
+    );
+    expect(text).toContain(
+      'nginx.ingress.kubernetes.io/auth-url: "http://release-auth-sidecars-carta-forwardauth.auth.svc:8000/"',
+    );
   });
 });
 

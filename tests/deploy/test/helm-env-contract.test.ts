@@ -16,22 +16,49 @@ import {
   type AppKey,
   type Deployment,
   type EnvVar,
+  type Probe,
 } from './support/helm.js';
 
 type Env = Record<string, string>;
 type Loader = (env: Env) => Record<string, unknown>;
 
-/** Each app's config loader and where its parsed port and bind address live. */
+type Parsed = Record<string, unknown>;
+
+/**
+ * Each app's config loader and where its parsed port and bind address live; `probePort` for an app
+ * that serves /livez, /readyz and /metrics on a port of their own (the others serve them on `port`).
+ */
 const LOADERS: Record<
   AppKey,
-  { fn: string; port: (c: Record<string, unknown>) => unknown; host: (c: Record<string, unknown>) => unknown }
+  {
+    fn: string;
+    port: (c: Parsed) => unknown;
+    host: (c: Parsed) => unknown;
+    probePort?: (c: Parsed) => unknown;
+  }
 > = {
   promSidecar: { fn: 'loadPromSidecarConfig', port: (c) => c.port, host: (c) => c.host },
   openaiProxy: { fn: 'loadOpenAiProxyConfig', port: (c) => c.port, host: (c) => c.host },
   tokenServer: { fn: 'loadTokenServerConfig', port: (c) => c.PORT, host: (c) => c.HOST },
-  cartaForwardauth: { fn: 'readConfig', port: (c) => c.PORT, host: (c) => c.HOST },
+  cartaForwardauth: {
+    fn: 'readConfig',
+    port: (c) => c.PORT,
+    host: (c) => c.HOST,
+    probePort: (c) => c.PROBE_PORT,
+  },
   aksBroker: { fn: 'loadBrokerConfig', port: (c) => c.port, host: (c) => c.host },
 };
+
+/** The port the app serves its probes on, as it parsed its env. */
+const parsedProbePort = (key: AppKey, config: Parsed): unknown =>
+  (LOADERS[key].probePort ?? LOADERS[key].port)(config);
+
+/** The container port number an httpGet probe names (by port name, as the chart writes it). */
+function probedPort(d: Deployment, probe: Probe | undefined): number | undefined {
+  const port = probe?.httpGet?.port;
+  if (typeof port === 'number') return port;
+  return mainContainer(d).ports?.find((p) => p.name === port)?.containerPort;
+}
 
 async function loader(key: AppKey): Promise<Loader> {
   const url = pathToFileURL(join(repoRoot, 'apps', APPS[key], 'dist/config.js')).href;
@@ -151,8 +178,19 @@ describe("helm chart: the env it writes is the apps' config", () => {
       } catch (error) {
         throw new Error(`${app} refused the chart's env: ${String(error)}\n${JSON.stringify(env, null, 2)}`);
       }
-      const port = mainContainer(d).ports![0]!.containerPort;
-      expect(LOADERS[key].port(config)).toBe(port);
+      const c = mainContainer(d);
+      const http = c.ports!.find((p) => p.name === 'http')!.containerPort;
+      expect(LOADERS[key].port(config)).toBe(http);
+      // The kubelet probes the port the app serves /livez and /readyz on (carta-forwardauth's
+      // PROBE_PORT: on its http port every path is a decision, a probe there would get 403).
+      for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
+        if (probe?.exec) continue; // loopback-bound: probed from inside the container (another test)
+        expect({ app, probed: probedPort(d, probe) }).toEqual({ app, probed: parsedProbePort(key, config) });
+      }
+      // Every container port the chart declares is one the app listens on.
+      expect(new Set(c.ports!.map((p) => p.containerPort))).toEqual(
+        new Set([http, parsedProbePort(key, config)]),
+      );
     }
   });
 
@@ -237,13 +275,16 @@ describe("helm chart: the env it writes is the apps' config", () => {
     "%s: the chart's default port (and bind address) are the app's own",
     async (key) => {
       const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as {
-        apps: Record<AppKey, { port: number }>;
+        apps: Record<AppKey, { port: number; probePort?: number }>;
       };
       const d = deployment(render(...cases.at(-2)![1], 'all-apps-values.yaml'), APPS[key]);
       const env = containerEnv(d);
       delete env.PORT;
+      delete env.PROBE_PORT;
       const config = (await loader(key))(env);
       expect(LOADERS[key].port(config)).toBe(values.apps[key].port);
+      // An app with a probe port of its own has the chart's default for it; the others have none.
+      expect(values.apps[key].probePort).toBe(LOADERS[key].probePort?.(config));
       if (key === 'tokenServer') {
         // With the chart's HOST removed, the app falls back to loopback, as the chart does without TLS.
         delete env.HOST;

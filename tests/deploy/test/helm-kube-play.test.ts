@@ -143,6 +143,27 @@ function podmanSecret(name: string, data: Record<string, string>, usedByEnv: boo
   });
 }
 
+/**
+ * The URL the kubelet's probe asks, from the pod's network (the host's here, podman runs no probes
+ * without systemd): an httpGet's named container port, or the URL of a loopback app's exec probe.
+ */
+function probeUrl(d: Deployment, kind: 'readinessProbe' | 'livenessProbe'): string {
+  const c = mainContainer(d);
+  const probe = c[kind];
+  if (probe?.exec) {
+    const url = /fetch\('([^']+)'\)/.exec(probe.exec.command.join(' '))?.[1];
+    if (!url)
+      throw new Error(`${kind} of ${d.metadata.name} fetches no URL: ${probe.exec.command.join(' ')}`);
+    return url;
+  }
+  const get = probe?.httpGet;
+  if (!get) throw new Error(`${d.metadata.name} has no ${kind}`);
+  const port =
+    typeof get.port === 'number' ? get.port : c.ports?.find((p) => p.name === get.port)?.containerPort;
+  if (port === undefined) throw new Error(`${kind} of ${d.metadata.name} names no container port`);
+  return `${(get.scheme ?? 'HTTP').toLowerCase()}://127.0.0.1:${port}${get.path}`;
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -172,6 +193,8 @@ interface World {
   dir: string;
   values: object;
   ports: Record<AppKey, number>;
+  /** carta-forwardauth's probe port (a free one: the pods share the host's network). */
+  cartaProbePort: number;
   close(): Promise<void>;
 }
 
@@ -226,6 +249,7 @@ async function startWorld(): Promise<World> {
   const ports = Object.fromEntries(
     await Promise.all(APP_KEYS.map(async (k) => [k, await freePort()])),
   ) as Record<AppKey, number>;
+  const cartaProbePort = await freePort();
   const broker = federated('aks-broker');
   const values = {
     ...imageValues,
@@ -258,6 +282,7 @@ async function startWorld(): Promise<World> {
       cartaForwardauth: {
         enabled: true,
         port: ports.cartaForwardauth,
+        probePort: cartaProbePort,
         env: { HOST: '127.0.0.1', ...inCluster },
         extraVolumes: [{ name: 'service-account', hostPath: { path: cartaSa, type: 'Directory' } }],
         extraVolumeMounts: [
@@ -283,6 +308,7 @@ async function startWorld(): Promise<World> {
     dir,
     values,
     ports,
+    cartaProbePort,
     close: async () => {
       await kube.close();
       await entra.close();
@@ -333,6 +359,20 @@ describe('helm chart: podman kube play', () => {
     );
     // The images podman must have are the ones the chart names.
     for (const key of APP_KEYS) expect(images[key]).toMatch(new RegExp(`/${APPS[key]}:[^/]+$`));
+    // Readiness is checked where the kubelet's probe asks: carta-forwardauth's on its probe port (on
+    // its http port every path, /readyz too, is a ForwardAuth decision), bound to loopback or not.
+    expect(probeUrl(deployment(manifests, 'carta-forwardauth'), 'readinessProbe')).toBe(
+      'http://127.0.0.1:8001/readyz',
+    );
+    const loopbackCarta = render(inline, imageValues, {
+      apps: { cartaForwardauth: { port: 9200, probePort: 9201, env: { HOST: '127.0.0.1' } } },
+    });
+    expect(probeUrl(deployment(loopbackCarta, 'carta-forwardauth'), 'readinessProbe')).toBe(
+      'http://127.0.0.1:9201/readyz',
+    );
+    expect(probeUrl(deployment(manifests, 'openai-proxy'), 'readinessProbe')).toBe(
+      'http://127.0.0.1:8080/readyz',
+    );
   });
 
   if (REQUIRED) {
@@ -367,6 +407,10 @@ describe('helm chart: podman kube play', () => {
         const app = APPS[key];
         const manifests = helmTemplate(valuesArgs(world.values), RELEASE);
         const { deployment: d, secrets } = playable(manifests, app);
+        const readyz = probeUrl(deployment(manifests, app), 'readinessProbe');
+        const livez = probeUrl(deployment(manifests, app), 'livenessProbe');
+        const probePort = key === 'cartaForwardauth' ? world.cartaProbePort : world.ports[key];
+        expect(new URL(readyz).port).toBe(String(probePort));
         const workDir = mkdtempSync(join(tmpdir(), `kube-play-${app}-`));
         const created: string[] = [];
         let podId = '';
@@ -394,9 +438,15 @@ describe('helm chart: podman kube play', () => {
           expect(podId).not.toBe('');
 
           const base = `http://127.0.0.1:${world.ports[key]}`;
-          const ready = await until(async () => (await fetch(`${base}/readyz`)).status === 200, 180_000);
+          const ready = await until(async () => (await fetch(readyz)).status === 200, 180_000);
           if (!ready) throw new Error(`${app} never became ready:\n${podLogs(podId)}`);
-          expect((await fetch(`${base}/livez`)).status).toBe(200);
+          expect((await fetch(livez)).status).toBe(200);
+          if (key === 'cartaForwardauth') {
+            // On the decision port a /readyz is a request like any other: no session named, denied.
+            const res = await fetch(`${base}/readyz`);
+            expect(res.status).toBe(403);
+            expect(((await res.json()) as { error: { code: string } }).error.code).toBe('forbidden');
+          }
           if (key === 'tokenServer') {
             // The shared secret came through the chart's Secret file mount (AZD_AUTH_SECRET_FILE).
             const res = await fetch(

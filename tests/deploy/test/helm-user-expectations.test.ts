@@ -407,7 +407,7 @@ describe('helm chart: HorizontalPodAutoscaler', () => {
 });
 
 describe('helm chart: helm test', () => {
-  it("renders one test pod per reachable app that GETs the app's /readyz through its Service", () => {
+  it("renders one test pod per reachable app that GETs the app's /readyz through its Service, on the port its readinessProbe uses", () => {
     const manifests = render(REACHABLE);
     const pods = ofKind(manifests, 'Pod') as unknown as Array<
       Manifest & {
@@ -422,11 +422,16 @@ describe('helm chart: helm test', () => {
       expect(pod.spec.automountServiceAccountToken).toBe(false);
       const c = pod.spec.containers[0]!;
       const service = forApp(manifests, 'Service', app) as unknown as {
-        spec: { ports: Array<{ port: number }> };
+        spec: { ports: Array<{ port: number; targetPort: string }> };
       };
+      // The Service port leading to the container port the kubelet probes (carta-forwardauth's is
+      // its probe port: on its http port /readyz would be a ForwardAuth decision).
+      const probed = mainContainer(deployment(manifests, app)).readinessProbe!.httpGet!.port;
+      const port = service.spec.ports.find((p) => p.targetPort === probed)!.port;
+      expect(port).toBe(app === 'carta-forwardauth' ? 8001 : service.spec.ports[0]!.port);
       const scheme = app === 'token-server' ? 'https' : 'http';
       expect(c.command!.slice(-2)).toEqual([
-        `${scheme}://release-auth-sidecars-${app}.auth.svc:${service.spec.ports[0]!.port}/readyz`,
+        `${scheme}://release-auth-sidecars-${app}.auth.svc:${port}/readyz`,
         '60',
       ]);
       expect(c.image).toBe(mainContainer(deployment(manifests, app)).image);
