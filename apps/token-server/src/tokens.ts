@@ -1,6 +1,7 @@
 // One token provider per scope, created on first use and kept in a bounded LRU, so the IdP sees one
 // request per scope per refresh no matter how many callers there are. Enforces the minimum
-// remaining lifetime of a handed-out token by forcing a refresh first.
+// remaining lifetime of a handed-out token by forcing a refresh first (the provider's invalidate()
+// collapses concurrent forced refreshes into one and spaces them out; nothing here repeats that).
 import type { AccessToken } from '@azure/core-auth';
 import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
 import { LRUCache } from 'lru-cache';
@@ -41,8 +42,6 @@ export interface ScopeTokensOptions {
 interface Entry {
   provider: ScopeProvider;
   ready: Promise<void>;
-  /** The refresh we forced because the token was too close to expiry (shared by concurrent callers). */
-  forcing?: Promise<AccessToken> | undefined;
   /** The token our last forced refresh produced: forcing again would not get a longer one. */
   lastForced?: string | undefined;
 }
@@ -155,21 +154,13 @@ export class ScopeTokens {
     return token.expiresOnTimestamp - Date.now() >= this.options.minValidityMs;
   }
 
-  private forceRefresh(entry: Entry): Promise<AccessToken> {
-    if (!entry.forcing) {
-      entry.forcing = entry.provider
-        .invalidate()
-        .then((token) => {
-          entry.lastForced = token.token;
-          return token;
-        })
-        .catch((err: unknown) => {
-          throw unavailable('token too close to expiry and the refresh failed', err);
-        })
-        .finally(() => {
-          entry.forcing = undefined;
-        });
+  private async forceRefresh(entry: Entry): Promise<AccessToken> {
+    try {
+      const token = await entry.provider.invalidate();
+      entry.lastForced = token.token;
+      return token;
+    } catch (err) {
+      throw unavailable('token too close to expiry and the refresh failed', err);
     }
-    return entry.forcing;
   }
 }

@@ -39,12 +39,17 @@ class FakeProvider implements ScopeProvider {
   current() {
     return this.token && this.token.expiresOnTimestamp > Date.now() ? this.token : undefined;
   }
-  async invalidate() {
-    this.invalidations += 1;
-    await new Promise((r) => setTimeout(r, 10));
-    if (this.failInvalidate) throw new Error('idp down');
-    this.token = this.mint();
-    return this.token;
+  private forcing: Promise<AccessToken> | undefined;
+  // Single-flight, as auth-core's invalidate() is: ScopeTokens relies on it rather than repeating it.
+  invalidate() {
+    this.forcing ??= (async () => {
+      this.invalidations += 1;
+      await new Promise((r) => setTimeout(r, 10));
+      if (this.failInvalidate) throw new Error('idp down');
+      this.token = this.mint();
+      return this.token;
+    })().finally(() => (this.forcing = undefined));
+    return this.forcing;
   }
   status() {
     return {
@@ -137,7 +142,7 @@ describe('ScopeTokens', () => {
     expect(providers).toHaveLength(2);
   });
 
-  it('never hands out less than the minimum validity: one forced refresh, shared', async () => {
+  it("never hands out less than the minimum validity: one forced refresh, shared (the provider's single-flight)", async () => {
     const { tokens, providers } = setup({ minValidityMs: 5 * 60_000 });
     await tokens.get('s');
     const p = providers[0]!;
