@@ -22,6 +22,16 @@ export interface ScopeProvider {
   stop(): void;
 }
 
+export interface ScopeTokensStatus {
+  /** Scopes with a live provider (warm ones included). */
+  providers: number;
+  /** Of those, how many hold a valid token. */
+  valid: number;
+  /** TOKEN_SERVER_WARM_SCOPES, and how many of them hold a valid token. */
+  warm: number;
+  warmValid: number;
+}
+
 export interface IssuedToken {
   token: AccessToken;
   /** True when no IdP round trip was needed for this answer. */
@@ -108,22 +118,17 @@ export class ScopeTokens {
     return { token, cacheHit };
   }
 
-  /** Per scope: whether a valid token is held, when it expires, the last error. */
-  status(): Record<
-    string,
-    { valid: boolean; expiresAt?: string | undefined; lastError?: string | undefined; warm: boolean }
-  > {
-    const out: Record<
-      string,
-      { valid: boolean; expiresAt?: string | undefined; lastError?: string | undefined; warm: boolean }
-    > = {};
-    const add = (scope: string, entry: Entry, warm: boolean) => {
-      const s = entry.provider.status();
-      out[scope] = { valid: s.valid, expiresAt: s.expiresAt?.toISOString(), lastError: s.lastError, warm };
-    };
-    for (const [scope, entry] of this.pinned) add(scope, entry, true);
-    for (const [scope, entry] of this.lru.entries()) add(scope, entry, false);
-    return out;
+  /**
+   * Counts for /readyz, which anyone who can reach the port may call: how many providers, how many
+   * warm scopes hold a valid token. Never which scopes (that would tell a caller without a secret
+   * what the server hands out); those are in the logs and, per scope, in /metrics.
+   */
+  status(): ScopeTokensStatus {
+    let warmValid = 0;
+    for (const entry of this.pinned.values()) if (entry.provider.status().valid) warmValid += 1;
+    let valid = warmValid;
+    for (const entry of this.lru.values()) if (entry.provider.status().valid) valid += 1;
+    return { providers: this.size, valid, warm: this.pinned.size, warmValid };
   }
 
   /** Ready when every warm scope holds a valid token (trivially true without warm scopes). */
