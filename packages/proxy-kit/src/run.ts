@@ -13,6 +13,7 @@ import {
 import type { ProxySettings } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
 import { forwardMetrics } from './metrics.js';
+import { refuseConnect } from './request-guard.js';
 
 export interface TokenProxyConfig extends ProxySettings {
   host: string;
@@ -68,7 +69,10 @@ export function runTokenProxy<C extends TokenProxyConfig>(
       port: config.port,
       logger,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
+      headersTimeoutMs: config.clientHeadersTimeoutMs,
+      maxConnections: config.clientMaxConnections,
     });
+    server.server.on('connect', refuseConnect);
     logger.info('forwarding', { upstream: new URL(upstream).origin, scope: config.scope });
     return {
       close: async () => {
