@@ -137,6 +137,7 @@ export class Issuer {
 /** The operator-facing reason: the error and its cause (auth-core's reasons never carry a secret). */
 function reasonOf(err: unknown): string {
   if (!(err instanceof Error)) return 'token unavailable';
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  const cause =
+    err.cause instanceof Error && !err.message.includes(err.cause.message) ? `: ${err.cause.message}` : '';
   return `${err.message}${cause}`;
 }

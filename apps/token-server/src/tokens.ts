@@ -59,8 +59,14 @@ interface Entry {
 /** Seconds an SDK should wait before asking again after a 503 (the throttling policies honour it). */
 const RETRY_AFTER_SECONDS = 5;
 
+/**
+ * A 503 with Retry-After. When the provider said why (auth-core's TokenUnavailableError, e.g. "the
+ * identity provider is unreachable"), that message is the answer's: the caller learns which side
+ * is at fault.
+ */
 function unavailable(message: string, cause?: unknown): ServiceUnavailableError {
-  const err = new ServiceUnavailableError(message, 'token_unavailable', { cause });
+  const reason = cause instanceof ServiceUnavailableError ? `${message}: ${cause.message}` : message;
+  const err = new ServiceUnavailableError(reason, 'token_unavailable', { cause });
   err.headers['retry-after'] = String(RETRY_AFTER_SECONDS);
   return err;
 }

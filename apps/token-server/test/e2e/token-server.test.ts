@@ -148,6 +148,10 @@ describe('GET /token (seed protocol)', () => {
       const res = await token('api://while-down/.default', SECRETS.default);
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('token_unavailable');
+      // Says which side is at fault: an outage, not the configuration.
+      expect(res.body.error.message).toMatch(
+        /^no token available for this scope: no valid access token for scope api:\/\/while-down\/\.default: the identity provider is unreachable/,
+      );
       const [denial] = await auditLines('denied', (l) => l.reason === 'token_unavailable');
       expect(denial?.detail).toMatch(
         /no token available for this scope: no valid access token for scope api:\/\/while-down/,
