@@ -137,9 +137,20 @@ export class ScopeTokens {
     return { providers: this.size, valid, warm: this.pinned.size, warmValid };
   }
 
-  /** Ready when every warm scope holds a valid token (trivially true without warm scopes). */
+  /**
+   * Ready when every warm scope holds a valid token (trivially true without warm scopes). A warm
+   * scope without one is asked for it: an unready server gets no traffic through its Service, so
+   * the probe is the demand that lets its provider try again within demandRetryIntervalMs rather
+   * than at the background backoff (up to 60 s).
+   */
   ready(): boolean {
-    return [...this.pinned.values()].every((entry) => entry.provider.status().valid);
+    let ready = true;
+    for (const entry of this.pinned.values()) {
+      if (entry.provider.status().valid) continue;
+      ready = false;
+      entry.provider.getToken().catch(() => undefined);
+    }
+    return ready;
   }
 
   stop(): void {

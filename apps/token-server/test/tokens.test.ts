@@ -174,6 +174,23 @@ describe('ScopeTokens', () => {
     expect((err as ServiceUnavailableError).headers['retry-after']).toBe('5');
   });
 
+  it('an unready warm scope is asked for its token by the readiness check (the probe is demand)', async () => {
+    const { tokens, providers } = setup({ warmScopes: ['w'] });
+    const warm = providers[0]!;
+    let asked = 0;
+    const getToken = warm.getToken.bind(warm);
+    warm.getToken = () => {
+      asked += 1;
+      return getToken();
+    };
+    expect(tokens.ready()).toBe(false); // not started yet: asked
+    expect(asked).toBe(1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(tokens.ready()).toBe(true); // valid: not asked
+    expect(asked).toBe(1);
+    tokens.stop();
+  });
+
   it('starts warm scopes at once, keeps them out of the LRU and reports readiness', async () => {
     const { tokens, providers } = setup({ maxScopes: 1, warmScopes: ['w'] });
     expect(tokens.ready()).toBe(false);
