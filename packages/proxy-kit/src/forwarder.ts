@@ -28,7 +28,11 @@ export interface BearerSource {
   getToken(): Promise<{ token: string }>;
   /** Synchronous peek at a valid cached token: skips a promise hop on the hot path. */
   current?(): { token: string } | undefined;
-  /** Forced refresh (single-flight in auth-core). */
+  /**
+   * Forced refresh. The source owns single-flight and the minimum interval between forced refreshes
+   * (auth-core's TokenProvider): within it, it answers with the token already held, and the engine,
+   * seeing the token it used, passes the upstream's 401 through instead of replaying.
+   */
   invalidate(): Promise<{ token: string }>;
 }
 
@@ -60,8 +64,6 @@ export interface ForwarderOptions {
   timeouts?: Partial<ForwarderTimeouts>;
   /** Request bodies up to this size are retained while streaming so that a 401 can be replayed. */
   replayBodyLimitBytes?: number;
-  /** A forced refresh is not repeated within this window (protects Entra from a 401 storm). */
-  minForcedRefreshIntervalMs?: number;
   /**
    * Request bodies with a Content-Length up to this size are read before dispatch and sent as one
    * buffer (a chat request or a PromQL form arrives in a packet or two; undici's streamed-body path
@@ -99,6 +101,15 @@ const TIMEOUT_CODES: Record<string, string> = {
 /** A pooled connection that the upstream closed as we reused it. */
 const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** A 401 body larger than this is passed through at once rather than held for a possible replay. */
+const MAX_HELD_401_BYTES = 64 * 1024;
+
+interface HeldResponse {
+  headers: IncomingHttpHeaders;
+  statusMessage: string | undefined;
+  chunks: Buffer[];
+  bytes: number;
+}
 
 /** Per-forwarder settings shared by every exchange. */
 interface Context {
@@ -109,8 +120,6 @@ interface Context {
   strip: ReadonlySet<string> | undefined;
   replayLimit: number;
   smallBodyBytes: number;
-  minForcedRefreshIntervalMs: number;
-  lastForcedRefreshAt: number;
   logger: ForwarderLogger | undefined;
   onResult: ((result: ForwardResult) => void) | undefined;
 }
@@ -139,8 +148,6 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       : undefined,
     replayLimit: options.replayBodyLimitBytes ?? DEFAULT_REPLAY_BODY_LIMIT_BYTES,
     smallBodyBytes: options.smallBodyBytes ?? DEFAULT_SMALL_BODY_BYTES,
-    minForcedRefreshIntervalMs: options.minForcedRefreshIntervalMs ?? 5_000,
-    lastForcedRefreshAt: 0,
     logger: options.logger,
     onResult: options.onResult,
   };
@@ -220,7 +227,7 @@ class Exchange {
     else
       this.ctx.tokens.getToken().then(
         (t) => this.attempt(t.token),
-        (err: unknown) => this.fail(err),
+        (err: unknown) => this.fail(tokenSourceError(err)),
       );
   }
 
@@ -290,16 +297,21 @@ class Exchange {
     }
   }
 
-  /** A token other than `used` (refreshing it if needed), or undefined within the refresh back-off window. */
-  freshBearer(used: string): Promise<string> | undefined {
+  /**
+   * The token to replay with: one newer than `used` if held already, else the answer of a forced
+   * refresh - which is `used` again when the token source holds its refreshes back (nothing to replay).
+   */
+  freshBearer(used: string): Promise<string> {
     const ctx = this.ctx;
-    const now = Date.now();
     const cur = ctx.tokens.current?.();
     if (cur !== undefined && cur.token !== used) return Promise.resolve(cur.token);
-    if (now - ctx.lastForcedRefreshAt < ctx.minForcedRefreshIntervalMs) return undefined;
-    ctx.lastForcedRefreshAt = now;
     ctx.logger?.debug('upstream said 401: forcing a token refresh', { path: this.url });
-    return ctx.tokens.invalidate().then((t) => t.token);
+    return ctx.tokens.invalidate().then(
+      (t) => t.token,
+      (err: unknown) => {
+        throw tokenSourceError(err);
+      },
+    );
   }
 }
 
@@ -307,8 +319,10 @@ class Exchange {
 class Attempt implements Dispatcher.DispatchHandler {
   status = 0;
   responseStarted = false;
-  /** Set when this attempt's 401 gets replayed: its body is drained and dropped. */
+  /** Set while this attempt's 401 may be replayed: the token to replay with. */
   replay: Promise<string> | undefined;
+  /** The 401 held back meanwhile: the answer if no newer token comes. */
+  held: HeldResponse | undefined;
 
   constructor(
     readonly ex: Exchange,
@@ -340,15 +354,16 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (statusCode === 401 && !ex.replayed && !ex.finished) {
       const fresh = ex.freshBearer(this.bearer);
       // Replayable only when the whole body is known: none, or complete and retained.
-      if (fresh !== undefined && ex.bodyComplete && (ex.retained !== undefined || !ex.hasBody)) {
+      if (ex.bodyComplete && (ex.retained !== undefined || !ex.hasBody)) {
         ex.replayed = true;
         this.replay = fresh;
-        // Handled when the 401's body has been drained; until then a rejection is not "unhandled".
+        this.held = { headers, statusMessage, chunks: [], bytes: 0 };
+        // Handled when the 401's body has been read; until then a rejection is not "unhandled".
         fresh.catch(() => undefined);
         return;
       }
       // Not replayable: the 401 goes to the client, the refreshed token serves its retry.
-      fresh?.catch((err: unknown) =>
+      fresh.catch((err: unknown) =>
         ex.ctx.logger?.warn('forced token refresh failed', { reason: String(err) }),
       );
     }
@@ -361,7 +376,15 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const ex = this.ex;
-    if (this.replay !== undefined || ex.finished) return;
+    if (this.replay !== undefined) {
+      const held = this.held!;
+      held.chunks.push(chunk);
+      held.bytes += chunk.length;
+      // Not a 401 worth holding (an OAuth error body is a few hundred bytes): it goes through as is.
+      if (held.bytes > MAX_HELD_401_BYTES) this.release(controller);
+      return;
+    }
+    if (ex.finished) return;
     if (!ex.res.write(chunk)) {
       controller.pause();
       ex.res.once('drain', () => controller.resume());
@@ -384,7 +407,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     const ex = this.ex;
     if (ex.finished) return;
     if (this.replay !== undefined) {
-      this.replayNow();
+      this.replayNow(err);
       return;
     }
     const code = (err as NodeJS.ErrnoException).code ?? '';
@@ -413,12 +436,45 @@ class Attempt implements Dispatcher.DispatchHandler {
     ex.fail(err);
   }
 
-  private replayNow(): void {
+  /** Replays with a newer token; with the same one (refresh held back), the held 401 is the answer. */
+  private replayNow(bodyError?: Error): void {
     const ex = this.ex;
     this.replay!.then(
-      (t) => ex.attempt(t),
+      (t) => {
+        if (t !== this.bearer) ex.attempt(t);
+        else if (bodyError === undefined) this.sendHeld();
+        else ex.fail(bodyError);
+      },
       (err: unknown) => ex.fail(err),
     );
+  }
+
+  private sendHeld(): void {
+    const ex = this.ex;
+    const held = this.held!;
+    this.held = undefined;
+    if (ex.finished) return;
+    ex.finished = true;
+    ex.replayed = false;
+    ex.res.writeHead(this.status, held.statusMessage, downstreamHeaders(held.headers));
+    for (const chunk of held.chunks) ex.res.write(chunk);
+    ex.result(this.status);
+    ex.res.end();
+  }
+
+  /** Gives up the replay of a 401 whose body outgrew the hold: what was held goes out, the rest streams. */
+  private release(controller: Dispatcher.DispatchController): void {
+    const ex = this.ex;
+    const held = this.held!;
+    this.replay = undefined;
+    this.held = undefined;
+    ex.replayed = false;
+    if (ex.finished) {
+      controller.abort(new Error('client gone'));
+      return;
+    }
+    ex.res.writeHead(this.status, held.statusMessage, downstreamHeaders(held.headers));
+    for (const chunk of held.chunks) ex.res.write(chunk);
   }
 }
 
@@ -431,10 +487,15 @@ export function toAppError(err: unknown): AppError {
   }
   if (code === 'ETIMEDOUT') return new UpstreamTimeoutError(`upstream timed out (${code})`, { cause: err });
   if (typeof code === 'string') return new UpstreamError(`upstream unreachable (${code})`, { cause: err });
-  if (err instanceof Error && /token/i.test(err.message)) {
-    return new ServiceUnavailableError('no valid token for the upstream', 'token_unavailable', {
-      cause: err,
-    });
-  }
   return new UpstreamError('upstream request failed', { cause: err });
+}
+
+/**
+ * A failure of the token source, typed where it happens: auth-core's TokenUnavailableError (an
+ * AppError: 503 with retry-after and the reason) as it is; anything else a source may throw becomes
+ * a 503 `token_unavailable`, never a 502 that would blame the upstream.
+ */
+function tokenSourceError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  return new ServiceUnavailableError('no valid token for the upstream', 'token_unavailable', { cause: err });
 }

@@ -6,5 +6,6 @@ export * from './metrics.js';
 export * from './readiness.js';
 export * from './config.js';
 export * from './fast-path.js';
+export * from './request-guard.js';
 export * from './run.js';
 export * from './upgrade.js';
