@@ -48,12 +48,6 @@ export function loadSession(deps: Pick<AuthDeps, 'signer' | 'cookie' | 'sessions
   };
 }
 
-/** 401 with a pointer to /login when there is no live session. */
-export const requireSession: RequestHandler = (_req, res, next) => {
-  if (res.locals.session) return next();
-  next(new AuthError('sign in first', 'login_required', { 'x-login-url': PATHS.login }));
-};
-
 /**
  * Unsafe methods need the custom header (cross-site forms cannot send it; a cross-origin fetch
  * with it needs a CORS preflight the broker never grants) and, when present, our own Origin.

@@ -2,7 +2,12 @@
 // Variable names follow the workload-identity webhook (AZURE_*) and the in-cluster conventions.
 import { z } from 'zod';
 import { ConfigError, loadConfig, type Env } from '@auth-sidecars/service-kit';
-import { AKS_SERVER_APP_ID, DEFAULT_AUTHORITY_HOST, DEFAULT_KUBE_CA_FILE } from './constants.js';
+import {
+  AKS_SERVER_APP_ID,
+  DEFAULT_AUTHORITY_HOST,
+  DEFAULT_KUBE_CA_FILE,
+  RISKY_SUBRESOURCES,
+} from './constants.js';
 
 const flag = (defaultValue: boolean) =>
   z
@@ -77,6 +82,14 @@ export const configSchema = z
     KUBE_API_URL: z.url().optional(),
     KUBE_CA_FILE: z.string().default(DEFAULT_KUBE_CA_FILE),
     KUBE_REQUEST_TIMEOUT_SECONDS: positiveInt(30),
+    KUBE_MAX_STREAMS_PER_USER: positiveInt(20),
+    KUBE_ALLOW_SUBRESOURCES: csv('').pipe(
+      z.array(
+        z.enum(RISKY_SUBRESOURCES, {
+          error: `each entry must be one of ${RISKY_SUBRESOURCES.join(', ')}`,
+        }),
+      ),
+    ),
 
     RATE_LIMIT_REQUESTS: positiveInt(120),
     RATE_LIMIT_WINDOW_SECONDS: positiveInt(60),
@@ -122,6 +135,8 @@ export const configSchema = z
         ),
         caFile: env.KUBE_CA_FILE,
         requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
+        allowedSubresources: env.KUBE_ALLOW_SUBRESOURCES,
+        maxStreamsPerUser: env.KUBE_MAX_STREAMS_PER_USER,
       },
       rateLimit: { points: env.RATE_LIMIT_REQUESTS, durationSeconds: env.RATE_LIMIT_WINDOW_SECONDS },
       ui: { namespaces: env.UI_NAMESPACES },

@@ -53,19 +53,60 @@ export const KUBE_STRIPPED_REQUEST_HEADERS = new Set([
 ]);
 /** Any request header starting with one of these is dropped (the broker never impersonates). */
 export const KUBE_STRIPPED_REQUEST_HEADER_PREFIXES = ['impersonate-'];
-export const KUBE_STRIPPED_RESPONSE_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'set-cookie',
-  'www-authenticate',
+/**
+ * The only upstream response headers passed to the browser. Anything else (Set-Cookie, CORS, CSP,
+ * X-Frame-Options, Location, Refresh, Link ...) could let what runs behind the API server (a pod
+ * reached through `proxy`, an aggregated API) speak for the broker's origin.
+ */
+export const KUBE_RESPONSE_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'etag',
+  'last-modified',
+  'retry-after',
+  'warning',
+  'audit-id',
+  'x-kubernetes-pf-flowschema-uid',
+  'x-kubernetes-pf-prioritylevel-uid',
+] as const;
+
+/** Media types the Kubernetes API itself answers with; anything else is sent as a download. */
+export const KUBE_API_MEDIA_TYPES = new Set([
+  'application/json',
+  'application/yaml',
+  'application/vnd.kubernetes.protobuf',
 ]);
+
+/**
+ * Subresources that reach into a workload (its HTTP server, a shell, a terminal, a port): refused
+ * unless KUBE_ALLOW_SUBRESOURCES names them.
+ */
+export const RISKY_SUBRESOURCES = ['proxy', 'exec', 'attach', 'portforward'] as const;
+export type RiskySubresource = (typeof RISKY_SUBRESOURCES)[number];
+
+/** The broker's own headers on every answer; set last on proxied answers so no upstream can replace them. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+});
+
+/** Kubernetes answers are data, never a document: no script, no plugin, no form, no frame, even if opened. */
+export const KUBE_RESPONSE_CSP =
+  "sandbox; default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 export const METRICS = {
   signIns: 'aks_broker_sign_ins_total',
   tokenAcquisitions: 'aks_broker_token_acquisitions_total',
   kubeCalls: 'aks_broker_kube_requests_total',
   rateLimited: 'aks_broker_rate_limited_total',
+  openStreams: 'aks_broker_open_streams',
+  streamsRefused: 'aks_broker_streams_refused_total',
 } as const;
 
 export const ENV = {

@@ -67,6 +67,18 @@ describe('config', () => {
     ).toContain('32 bytes');
     expect(run({ ...base, KUBERNETES_SERVICE_HOST: undefined }).join()).toContain('KUBE_API_URL');
     expect(run({ ...base, TLS_CERT_FILE: '/tls.crt' }).join()).toContain('TLS_KEY_FILE');
+    expect(run({ ...base, KUBE_ALLOW_SUBRESOURCES: 'proxy,log' }).join()).toMatch(
+      /KUBE_ALLOW_SUBRESOURCES.*proxy, exec, attach, portforward/,
+    );
+    expect(run({ ...base, KUBE_MAX_STREAMS_PER_USER: '0' }).join()).toContain('KUBE_MAX_STREAMS_PER_USER');
+  });
+
+  it('refuses the risky subresources and caps streams at 20 per user unless told otherwise', () => {
+    expect(loadBrokerConfig(base).kube).toMatchObject({ allowedSubresources: [], maxStreamsPerUser: 20 });
+    expect(
+      loadBrokerConfig({ ...base, KUBE_ALLOW_SUBRESOURCES: ' proxy , exec', KUBE_MAX_STREAMS_PER_USER: '5' })
+        .kube,
+    ).toMatchObject({ allowedSubresources: ['proxy', 'exec'], maxStreamsPerUser: 5 });
   });
 
   it('takes a hex or base64 key, several session secrets, an explicit API URL and plain-http cookies', () => {

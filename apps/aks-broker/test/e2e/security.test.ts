@@ -1,6 +1,15 @@
 // Security properties: open redirects, state replay, session isolation between users, rate limits,
 // CSRF on unsafe methods, and no token, code or cookie value in any log line.
-import { ALICE, BOB, Client, startBroker, startWorld, type InProcessBroker, type World } from '../helpers.js';
+import {
+  ALICE,
+  BOB,
+  Client,
+  HOSTILE_POD_PAGE,
+  startBroker,
+  startWorld,
+  type InProcessBroker,
+  type World,
+} from '../helpers.js';
 
 let world: World;
 let broker: InProcessBroker;
@@ -287,6 +296,100 @@ describe('rate limit and CSRF', () => {
       expect([path, await raw(path)]).toEqual([path, 400]);
     }
     expect(await raw('/k8s/api/v1/namespaces/team-a/pods')).toBe(200);
+  });
+});
+
+describe('upstream answers cannot speak for the broker', () => {
+  const risky = [
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/proxy/',
+    '/k8s/api/v1/namespaces/team-a/pods/api-0:8080/proxy/admin',
+    '/k8s/api/v1/namespaces/team-a/services/web:80/proxy/',
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/exec?command=sh&stdin=true',
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/attach?stdin=true',
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/portforward?ports=80',
+    '/k8s/api/v1/proxy/namespaces/team-a/pods/api-0/',
+    '/k8s/api/v1/nodes/node-1/proxy/metrics',
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/%70roxy/',
+  ];
+
+  it('refuses the proxy, exec, attach and portforward subresources unless allowed; nothing reaches the API server', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    const before = world.kube.requestLog.length;
+    for (const path of risky) {
+      const res = await alice.fetch(path);
+      expect([path, res.status, res.json<{ error: { code: string } }>().error.code]).toEqual([
+        path,
+        403,
+        'subresource_not_allowed',
+      ]);
+    }
+    expect(world.kube.requestLog.length).toBe(before);
+    // A pod's logs are not a way in: still forwarded.
+    expect((await alice.fetch('/k8s/api/v1/namespaces/team-a/pods/api-0/log')).status).not.toBe(403);
+  });
+
+  it("allowed by KUBE_ALLOW_SUBRESOURCES=proxy, a pod's web page comes back as an inert download under the broker's headers", async () => {
+    const open = await startBroker(world, { KUBE_ALLOW_SUBRESOURCES: 'proxy' });
+    try {
+      const alice = new Client(open.url);
+      await alice.signIn(ALICE);
+      const cookiesBefore = new Map(alice.cookies);
+      const page = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods/api-0/proxy/', {
+        headers: { origin: 'https://evil.example' },
+      });
+      expect(page.status).toBe(200);
+      expect(page.text).toBe(HOSTILE_POD_PAGE); // forwarded unchanged, but...
+      expect(page.headers.get('content-disposition')).toBe('attachment');
+      const csp = page.headers.get('content-security-policy')!;
+      expect(csp.split(';').map((d) => d.trim())).toEqual(
+        expect.arrayContaining(['sandbox', "default-src 'none'", "frame-ancestors 'none'"]),
+      );
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+      for (const name of [
+        'access-control-allow-origin',
+        'access-control-allow-credentials',
+        'set-cookie',
+        'refresh',
+        'link',
+      ])
+        expect([name, page.headers.get(name)]).toEqual([name, null]);
+      expect(alice.cookies).toEqual(cookiesBefore);
+      expect(world.kube.requestLog.at(-1)).toMatchObject({ user: ALICE, status: 200 });
+
+      // The API's own JSON stays readable data, under the same headers.
+      const pods = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods');
+      expect(pods.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(pods.headers.get('content-disposition')).toBeNull();
+      expect(pods.headers.get('content-security-policy')).toBe(csp);
+      // exec, attach and portforward stay refused: only what was named is allowed.
+      expect((await alice.fetch('/k8s/api/v1/namespaces/team-a/pods/api-0/exec?command=sh')).status).toBe(
+        403,
+      );
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('a watch spelled the way the API server also reads it (watch=yes) counts as a stream', async () => {
+    const capped = await startBroker(world, { KUBE_MAX_STREAMS_PER_USER: '1' });
+    const controller = new AbortController();
+    try {
+      const alice = new Client(capped.url);
+      await alice.signIn(ALICE);
+      const first = await fetch(new URL('/k8s/api/v1/namespaces/team-a/pods?watch=yes', capped.url), {
+        headers: { cookie: alice.cookieHeader() },
+        signal: controller.signal,
+      });
+      expect(first.status).toBe(200);
+      const second = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods?watch=T');
+      expect(second.status).toBe(429);
+      expect(second.json()).toEqual({ error: { code: 'too_many_streams', message: expect.any(String) } });
+    } finally {
+      controller.abort();
+      await capped.close();
+    }
   });
 });
 
