@@ -141,7 +141,8 @@ export function authRoutes(deps: AuthDeps): Router {
         'set-cookie',
         serializeCookie(deps.signer.sign(id), { ...deps.cookie, maxAgeSeconds: deps.sessions.ttlMs / 1000 }),
       );
-      noStore(res).redirect(303, pending.returnTo);
+      // Checked when the sign-in began; checked again here, as this is the string that goes into Location.
+      noStore(res).redirect(303, safeReturnTo(pending.returnTo) ?? PATHS.home);
     } catch (error) {
       next(error);
     }

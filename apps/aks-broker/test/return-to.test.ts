@@ -8,8 +8,18 @@ describe('safeReturnTo', () => {
     '/a/b#frag',
     '/k8s/api/v1/namespaces/x/pods?watch=1',
     '/%7Euser',
+    '/x/%2F%2Fevil.example',
   ])('accepts %s', (path) => {
     expect(safeReturnTo(path)).toBe(path);
+  });
+
+  it.each([
+    ['/a/../b', '/b'],
+    ['/./pods?ns=a', '/pods?ns=a'],
+    ['/..', '/'],
+    ['/.?//evil.example', '/?//evil.example'], // a query on our own page
+  ])('normalises %s to %s', (value, location) => {
+    expect(safeReturnTo(value)).toBe(location);
   });
 
   it.each([
@@ -38,7 +48,19 @@ describe('safeReturnTo', () => {
     '/%',
     '',
     '///evil.example',
-    `/${'a'.repeat(3000)}`,
+    `/${'a'.repeat(1100)}`,
+    // Dot segments that normalise into a protocol-relative URL (the attack review's finds).
+    '/.//evil.example',
+    '/a/../..//evil.example',
+    '/%2e%2e//evil.example',
+    '/%2E//evil.example',
+    '/a/%2e%2e//evil.example',
+    '/./%2e/.//evil.example',
+    '/.%2e//evil.example',
+    '/./\\evil.example',
+    '/%2e/%2fevil.example',
+    '/./%5Cevil.example',
+    '/.//%09evil.example',
   ])('rejects %j', (value) => {
     expect(safeReturnTo(value)).toBeUndefined();
   });

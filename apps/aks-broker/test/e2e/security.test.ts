@@ -41,6 +41,12 @@ describe('returnTo', () => {
     '/%252F%252Fevil.example',
     '/%09/evil.example',
     '/\t/evil.example',
+    // Dot segments that normalise into `//evil.example` (found by the attack review).
+    '/.//evil.example',
+    '/a/../..//evil.example',
+    '/%2e%2e//evil.example',
+    '/%2E/%2fevil.example',
+    '/./%5Cevil.example',
   ])('rejects %j at /login without contacting Entra', async (returnTo) => {
     const client = new Client(broker.url);
     const before = world.entra.requestLog.length;
