@@ -25,7 +25,8 @@ import { kubeProxy, type KubeClient } from './kube.js';
 import { meRoutes } from './me.js';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
 import { rateLimitByUser } from './rate-limit.js';
-import { LoginStateStore, SessionStore } from './sessions.js';
+import { LoginStates } from './login-state.js';
+import { SessionStore } from './sessions.js';
 import type { KeyValueStore } from './store.js';
 import { StreamLimiter } from './streams.js';
 import type { TokenCachePartitions } from './token-cache.js';
@@ -36,7 +37,7 @@ export interface AppDeps {
   brokerMetrics?: BrokerMetrics;
   /** Sessions and login state (memory or Redis). */
   store: KeyValueStore;
-  /** Seals login state at rest (the same key as the cache partitions). */
+  /** Seals what the broker keeps at rest and the sign-in cookies (CACHE_ENCRYPTION_KEY). */
   box: CryptoBox;
   partitions: TokenCachePartitions;
   entra: EntraClient;
@@ -58,9 +59,9 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
   const { logger, metrics } = deps;
   const brokerMetrics = deps.brokerMetrics ?? createBrokerMetrics(metrics.registry);
   const sessions = new SessionStore(deps.store, config.session.ttlMs);
-  const loginStates = new LoginStateStore(deps.store, deps.box);
   const signer = new CookieSigner(config.session.secrets);
   const cookie = { name: config.session.cookieName, secure: config.session.cookieSecure };
+  const logins = new LoginStates({ box: deps.box, store: deps.store, cookie });
   const audit = new AuditLog(logger);
   const streams = new StreamLimiter(config.kube.maxStreamsPerUser);
   const perUser = rateLimitByUser(deps.rateLimiter, () => brokerMetrics.rateLimited.inc());
@@ -88,7 +89,7 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
     authRoutes({
       entra: deps.entra,
       sessions,
-      loginStates,
+      logins,
       partitions: deps.partitions,
       signer,
       cookie,

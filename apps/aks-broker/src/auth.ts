@@ -1,19 +1,21 @@
-// Sign-in, callback and sign-out (authorization code + PKCE through MSAL), and the session check the
-// protected routes share. State is server side and single use; each sign-in gets a new session id.
+// Sign-in, callback and sign-out (authorization code + PKCE through MSAL), and the session loading
+// the protected routes share. A sign-in can only be finished in the browser that began it (its state
+// travels in a sealed cookie there), once; each sign-in gets a new session id.
 import { Router, type RequestHandler, type Response } from 'express';
 import { AuthError, BadRequestError, ForbiddenError, type Logger } from '@auth-sidecars/service-kit';
 import { HEADERS, PATHS } from './constants.js';
 import { clearCookie, readCookie, serializeCookie, type CookieSigner } from './cookies.js';
 import type { EntraClient } from './entra.js';
 import { safeReturnTo } from './return-to.js';
-import { randomId, type LoginStateStore, type Session, type SessionStore } from './sessions.js';
+import type { LoginStates } from './login-state.js';
+import { randomId, type Session, type SessionStore } from './sessions.js';
 import type { TokenCachePartitions } from './token-cache.js';
 import type { BrokerMetrics } from './metrics.js';
 
 export interface AuthDeps {
   entra: EntraClient;
   sessions: SessionStore;
-  loginStates: LoginStateStore;
+  logins: LoginStates;
   partitions: TokenCachePartitions;
   signer: CookieSigner;
   cookie: { name: string; secure: boolean };
@@ -86,10 +88,14 @@ export function authRoutes(deps: AuthDeps): Router {
       }
       const pkce = await deps.entra.generatePkce();
       const nonce = randomId();
-      const state = await deps.loginStates.create({ codeVerifier: pkce.verifier, nonce, returnTo });
+      const { state, setCookies } = deps.logins.begin(
+        { codeVerifier: pkce.verifier, nonce, returnTo },
+        req.headers.cookie,
+      );
       const prompt =
         req.query.prompt === 'select_account' || req.query.prompt === 'login' ? req.query.prompt : undefined;
       const url = await deps.entra.authCodeUrl({ state, nonce, codeChallenge: pkce.challenge, prompt });
+      res.append('set-cookie', setCookies);
       noStore(res).redirect(302, url);
     } catch (error) {
       next(error);
@@ -103,11 +109,13 @@ export function authRoutes(deps: AuthDeps): Router {
         deps.metrics?.signIns.inc({ result: 'invalid_state' });
         throw new BadRequestError('missing state', 'invalid_state');
       }
-      const pending = await deps.loginStates.take(state);
+      // Nothing about this browser's session changes unless the sign-in began in this browser.
+      const { login: pending, clear } = deps.logins.find(state, req.headers.cookie);
+      if (clear) res.append('set-cookie', clear);
       if (!pending) {
         deps.metrics?.signIns.inc({ result: 'invalid_state' });
         throw new BadRequestError(
-          'unknown, expired or already used sign-in state; start again at /login',
+          'this sign-in was not started in this browser, has expired or was already used; start again at /login',
           'invalid_state',
         );
       }
@@ -131,13 +139,18 @@ export function authRoutes(deps: AuthDeps): Router {
         await deps.partitions.delete(partition);
         throw e;
       }
+      if (!(await deps.logins.markRedeemed(pending))) {
+        deps.metrics?.signIns.inc({ result: 'invalid_state' });
+        await deps.partitions.delete(partition);
+        throw new BadRequestError('this sign-in was already used; start again at /login', 'invalid_state');
+      }
       // No fixation: whatever session the browser had is dropped, the new one gets a fresh id.
       const previous = sessionIdOf(req.headers.cookie, deps);
       if (previous !== undefined) await dropSession(previous, deps);
       const { id } = await deps.sessions.create(user, partition);
       deps.metrics?.signIns.inc({ result: 'success' });
       log.info('signed in', { user: user.username, oid: user.oid });
-      res.setHeader(
+      res.append(
         'set-cookie',
         serializeCookie(deps.signer.sign(id), { ...deps.cookie, maxAgeSeconds: deps.sessions.ttlMs / 1000 }),
       );
@@ -155,7 +168,7 @@ export function authRoutes(deps: AuthDeps): Router {
         const session = await dropSession(id, deps);
         if (session) log.info('signed out', { user: session.user.username, oid: session.user.oid });
       }
-      res.setHeader('set-cookie', clearCookie(deps.cookie));
+      res.append('set-cookie', clearCookie(deps.cookie));
       noStore(res).redirect(303, await deps.entra.logoutUrl(`${deps.publicUrl}/`));
     } catch (error) {
       next(error);

@@ -17,12 +17,15 @@ export const PATHS = {
   home: '/',
 } as const;
 
-/** Login state (state, nonce, PKCE verifier, returnTo) lives server side this long, single use. */
+/** A sign-in (state, nonce, PKCE verifier, returnTo) must finish within this time, in the browser that began it. */
 export const LOGIN_STATE_TTL_MS = 10 * 60_000;
+/** Sign-ins one browser may have pending at once (a cookie each, up to ~1.5 kB); the oldest gives way. */
+export const MAX_PENDING_LOGINS = 3;
 
 export const STORE_PREFIX = {
   session: 'session:',
-  loginState: 'state:',
+  /** A redeemed sign-in state, kept until it would have expired anyway: single use across replicas. */
+  redeemedState: 'redeemed-state:',
   tokenCache: 'msal:',
   rateLimit: 'ratelimit',
 } as const;

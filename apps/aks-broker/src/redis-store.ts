@@ -27,6 +27,11 @@ export class RedisStore implements KeyValueStore {
     await this.client.set(this.prefix + key, value, 'PX', Math.ceil(ttlMs));
   }
 
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (!(ttlMs > 0)) throw new RangeError('ttlMs must be positive');
+    return (await this.client.set(this.prefix + key, value, 'PX', Math.ceil(ttlMs), 'NX')) === 'OK';
+  }
+
   async take(key: string): Promise<string | undefined> {
     return (await this.client.getdel(this.prefix + key)) ?? undefined;
   }

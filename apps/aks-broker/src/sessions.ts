@@ -1,9 +1,7 @@
-// Server-side sessions and single-use login state on a KeyValueStore. The browser only holds a
-// random session id (in a signed cookie); the store is keyed by its SHA-256, so a store dump does
-// not reveal live cookie values.
+// Server-side sessions on a KeyValueStore. The browser only holds a random session id (in a signed
+// cookie); the store is keyed by its SHA-256, so a store dump does not reveal live cookie values.
 import { createHash, randomBytes } from 'node:crypto';
-import { LOGIN_STATE_TTL_MS, STORE_PREFIX } from './constants.js';
-import type { CryptoBox } from './crypto-box.js';
+import { STORE_PREFIX } from './constants.js';
 import type { KeyValueStore } from './store.js';
 
 export interface SessionUser {
@@ -54,43 +52,5 @@ export class SessionStore {
   async destroy(id: string): Promise<Session | undefined> {
     const raw = await this.store.take(STORE_PREFIX.session + digest(id));
     return raw === undefined ? undefined : (JSON.parse(raw) as Session);
-  }
-}
-
-export interface LoginState {
-  codeVerifier: string;
-  nonce: string;
-  returnTo: string;
-  createdAt: number;
-}
-
-/**
- * Pending sign-ins keyed by the OAuth `state`: any number of tabs and browsers can sign in at once,
- * each state is redeemable once, for 10 minutes. Sealed at rest (it holds the PKCE verifier).
- */
-export class LoginStateStore {
-  constructor(
-    private readonly store: KeyValueStore,
-    private readonly box: CryptoBox,
-    readonly ttlMs = LOGIN_STATE_TTL_MS,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  async create(data: Omit<LoginState, 'createdAt'>): Promise<string> {
-    const state = randomId();
-    const key = STORE_PREFIX.loginState + digest(state);
-    const value: LoginState = { ...data, createdAt: this.now() };
-    await this.store.set(key, this.box.seal(JSON.stringify(value), key), this.ttlMs);
-    return state;
-  }
-
-  /** The state's data exactly once; undefined when unknown, expired or already used. */
-  async take(state: string): Promise<LoginState | undefined> {
-    if (typeof state !== 'string' || state.length === 0 || state.length > 256) return undefined;
-    const key = STORE_PREFIX.loginState + digest(state);
-    const sealed = await this.store.take(key);
-    if (sealed === undefined) return undefined;
-    const value = JSON.parse(this.box.open(sealed, key)) as LoginState;
-    return this.now() - value.createdAt < this.ttlMs ? value : undefined;
   }
 }

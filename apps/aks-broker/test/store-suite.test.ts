@@ -1,10 +1,9 @@
 // One suite, every backend (the oauth2-proxy habit): memory and a real redis-server must behave alike
-// for sessions, single-use login state and sealed MSAL cache partitions.
-import { createHash } from 'node:crypto';
+// for sessions, single-use claims and sealed MSAL cache partitions.
 import { startRedis, type RunningRedis } from '@auth-sidecars/testkit/redis';
 import { MemoryStore, type KeyValueStore } from '../src/store.js';
 import { RedisStore } from '../src/redis-store.js';
-import { SessionStore, LoginStateStore, type SessionUser } from '../src/sessions.js';
+import { SessionStore, type SessionUser } from '../src/sessions.js';
 import { TokenCachePartitions } from '../src/token-cache.js';
 import { CryptoBox, DecryptError } from '../src/crypto-box.js';
 import { STORE_PREFIX } from '../src/constants.js';
@@ -105,43 +104,16 @@ describe.each(backends)('%s store', (kind, make) => {
     });
   });
 
-  describe('login state', () => {
-    it('is redeemable exactly once', async () => {
-      const states = new LoginStateStore(store, CryptoBox.random());
-      const state = await states.create({ codeVerifier: 'v', nonce: 'n', returnTo: '/x' });
-      expect(await states.take(state)).toMatchObject({ codeVerifier: 'v', nonce: 'n', returnTo: '/x' });
-      expect(await states.take(state)).toBeUndefined();
-      expect(await states.take('unknown-state')).toBeUndefined();
-    });
-
-    it('many pending sign-ins coexist', async () => {
-      const states = new LoginStateStore(store, CryptoBox.random());
-      const created = await Promise.all(
-        Array.from({ length: 5 }, (_, i) =>
-          states.create({ codeVerifier: `v${i}`, nonce: `n${i}`, returnTo: '/' }),
-        ),
-      );
-      const taken = await Promise.all([...created].reverse().map((s) => states.take(s)));
-      expect(taken.map((t) => t?.codeVerifier)).toEqual(['v4', 'v3', 'v2', 'v1', 'v0']);
-    });
-
-    it('expires after its ttl', async () => {
-      const states = new LoginStateStore(store, CryptoBox.random(), 100);
-      const state = await states.create({ codeVerifier: 'v', nonce: 'n', returnTo: '/' });
-      await sleep(250);
-      expect(await states.take(state)).toBeUndefined();
-    });
-
-    it('is sealed at rest under a digest of the state', async () => {
-      const states = new LoginStateStore(store, CryptoBox.random());
-      const state = await states.create({ codeVerifier: 'the-verifier-secret', nonce: 'n', returnTo: '/' });
-      expect(await store.get(STORE_PREFIX.loginState + state)).toBeUndefined();
-      const raw = await store.get(
-        STORE_PREFIX.loginState + createHash('sha256').update(state).digest('base64url'),
-      );
-      expect(raw).toMatch(/^v1\./);
-      expect(raw).not.toContain('the-verifier-secret');
-    });
+  it('setIfAbsent stores only when the key is free, one winner under concurrency, with its ttl', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.setIfAbsent('claim', `v${i}`, 150)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.get('claim')).toBe(`v${results.indexOf(true)}`);
+    expect(await store.setIfAbsent('claim', 'again', 10_000)).toBe(false);
+    await sleep(300);
+    expect(await store.setIfAbsent('claim', 'after-expiry', 10_000)).toBe(true);
+    await expect(store.setIfAbsent('k2', 'v', 0)).rejects.toThrow(RangeError);
   });
 
   describe('MSAL cache partitions', () => {

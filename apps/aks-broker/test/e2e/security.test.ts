@@ -81,6 +81,62 @@ describe('state', () => {
     expect(replay.json()).toEqual({ error: { code: 'invalid_state', message: expect.any(String) } });
   });
 
+  it("a callback begun in browser A and opened in browser B signs B in as nobody and leaves B's session alone", async () => {
+    const a = new Client(broker.url);
+    const { authorizeUrl } = await a.startSignIn('/?ns=team-a');
+    const callback = await Client.pickUser(authorizeUrl, ALICE);
+    secrets.add(new URL(callback).searchParams.get('code')!);
+
+    // B is signed in as bob; the attacker gets B to open A's callback URL (a link, an <img>, a redirect).
+    const b = new Client(broker.url);
+    await b.signIn(BOB);
+    const bobCookies = new Map(b.cookies);
+    const attack = await b.fetch(callback);
+    expect(attack.status).toBe(400);
+    expect(attack.json()).toEqual({ error: { code: 'invalid_state', message: expect.any(String) } });
+    expect(b.cookies).toEqual(bobCookies);
+    expect((await b.fetch('/api/me')).json<{ user: { username: string } }>().user.username).toBe(BOB);
+
+    // A browser without any cookie gets nothing either.
+    const c = new Client(broker.url);
+    expect((await c.fetch(callback)).status).toBe(400);
+    expect(c.cookies.size).toBe(0);
+
+    // Neither attempt used A's sign-in up: A finishes it.
+    const own = await a.fetch(callback);
+    expect(own.status).toBe(303);
+    expect(own.headers.get('location')).toBe('/?ns=team-a');
+    expect((await a.fetch('/api/me')).json<{ user: { username: string } }>().user.username).toBe(ALICE);
+  });
+
+  it('/login keeps nothing server side: anonymous hits do not grow the store', async () => {
+    const { MemoryStore } = await import('../../src/store.js');
+    const store = broker.deps.store as InstanceType<typeof MemoryStore>;
+    expect(store).toBeInstanceOf(MemoryStore);
+    const before = store.size;
+    for (let i = 0; i < 200; i++) {
+      const res = await fetch(new URL('/login', broker.url), { redirect: 'manual' });
+      expect(res.status).toBe(302);
+      await res.text();
+    }
+    expect(store.size).toBe(before);
+  });
+
+  it('one browser keeps at most three pending sign-ins (a cookie each), the oldest gives way', async () => {
+    const client = new Client(broker.url);
+    const started: Array<{ authorizeUrl: string; state: string }> = [];
+    for (let i = 0; i < 5; i++) started.push(await client.startSignIn(`/?tab=${i}`));
+    expect([...client.cookies.keys()].filter((k) => k.startsWith('aks-broker-login-'))).toHaveLength(3);
+    // The two oldest are gone; the three newest each finish (in any order).
+    for (const i of [4, 2, 3]) {
+      const callback = await Client.pickUser(started[i]!.authorizeUrl, ALICE);
+      const res = await client.fetch(callback);
+      expect([i, res.status, res.headers.get('location')]).toEqual([i, 303, `/?tab=${i}`]);
+    }
+    const stale = await Client.pickUser(started[0]!.authorizeUrl, ALICE);
+    expect((await client.fetch(stale)).status).toBe(400);
+  });
+
   it('an unknown or missing state is refused', async () => {
     const client = new Client(broker.url);
     expect((await client.fetch('/callback?code=abc&state=never-issued')).status).toBe(400);
@@ -108,13 +164,17 @@ describe('state', () => {
 
   it('an ID token whose nonce differs from the one stored with the state is refused', async () => {
     const { CryptoProvider } = await import('@azure/msal-node');
-    const { LoginStateStore } = await import('../../src/sessions.js');
+    const { LoginStates } = await import('../../src/login-state.js');
     const pkce = await new CryptoProvider().generatePkceCodes();
-    const state = await new LoginStateStore(broker.deps.store, broker.deps.box).create({
-      codeVerifier: pkce.verifier,
-      nonce: 'the-nonce-we-sent',
-      returnTo: '/',
-    });
+    const client = new Client(broker.url);
+    // A genuine sign-in cookie for this browser (sealed with the broker's key), as /login would set it.
+    const { state, setCookies } = new LoginStates({
+      box: broker.deps.box,
+      store: broker.deps.store,
+      cookie: { name: broker.config.session.cookieName, secure: broker.config.session.cookieSecure },
+    }).begin({ codeVerifier: pkce.verifier, nonce: 'the-nonce-we-sent', returnTo: '/' }, undefined);
+    const [pair] = setCookies.at(-1)!.split(';');
+    client.cookies.set(pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1));
     // An authorization response for the right state and PKCE, but minted with another nonce.
     const authorize = new URL(`${world.entra.authority}/oauth2/v2.0/authorize`);
     for (const [k, v] of Object.entries({
@@ -134,7 +194,6 @@ describe('state', () => {
     const issued = await fetch(authorize, { redirect: 'manual' });
     const callback = new URL(issued.headers.get('location')!);
     secrets.add(callback.searchParams.get('code')!);
-    const client = new Client(broker.url);
     const res = await client.fetch(callback.pathname + callback.search);
     expect(res.status).toBe(401);
     expect(res.json()).toEqual({ error: { code: 'sign_in_failed', message: expect.any(String) } });
