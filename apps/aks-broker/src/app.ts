@@ -58,7 +58,7 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
 export function createApp(config: BrokerConfig, deps: AppDeps): express.Express {
   const { logger, metrics } = deps;
   const brokerMetrics = deps.brokerMetrics ?? createBrokerMetrics(metrics.registry);
-  const sessions = new SessionStore(deps.store, config.session.ttlMs);
+  const sessions = new SessionStore(deps.store, deps.box, config.session.ttlMs);
   const signer = new CookieSigner(config.session.secrets);
   const cookie = { name: config.session.cookieName, secure: config.session.cookieSecure };
   const logins = new LoginStates({ box: deps.box, store: deps.store, cookie });

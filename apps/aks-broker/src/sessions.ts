@@ -1,7 +1,10 @@
 // Server-side sessions on a KeyValueStore. The browser only holds a random session id (in a signed
 // cookie); the store is keyed by its SHA-256, so a store dump does not reveal live cookie values.
+// Records are sealed (AES-256-GCM, the store key as associated data): one user's record written
+// over another's key does not open, so whoever can write to Redis still cannot swap identities.
 import { createHash, randomBytes } from 'node:crypto';
 import { STORE_PREFIX } from './constants.js';
+import type { CryptoBox } from './crypto-box.js';
 import type { KeyValueStore } from './store.js';
 
 export interface SessionUser {
@@ -28,6 +31,7 @@ const digest = (id: string): string => createHash('sha256').update(id).digest('b
 export class SessionStore {
   constructor(
     private readonly store: KeyValueStore,
+    private readonly box: CryptoBox,
     readonly ttlMs: number,
     private readonly now: () => number = Date.now,
   ) {}
@@ -37,20 +41,30 @@ export class SessionStore {
     const id = randomId();
     const createdAt = this.now();
     const session: Session = { user, cacheKey, createdAt, expiresAt: createdAt + this.ttlMs };
-    await this.store.set(STORE_PREFIX.session + digest(id), JSON.stringify(session), this.ttlMs);
+    const key = STORE_PREFIX.session + digest(id);
+    await this.store.set(key, this.box.seal(JSON.stringify(session), key), this.ttlMs);
     return { id, session };
   }
 
   async get(id: string): Promise<Session | undefined> {
-    const raw = await this.store.get(STORE_PREFIX.session + digest(id));
-    if (raw === undefined) return undefined;
-    const session = JSON.parse(raw) as Session;
-    return session.expiresAt > this.now() ? session : undefined;
+    const key = STORE_PREFIX.session + digest(id);
+    const session = this.open(key, await this.store.get(key));
+    return session && session.expiresAt > this.now() ? session : undefined;
   }
 
   /** Removes the session; returns what it held (to clean up its cache partition). */
   async destroy(id: string): Promise<Session | undefined> {
-    const raw = await this.store.take(STORE_PREFIX.session + digest(id));
-    return raw === undefined ? undefined : (JSON.parse(raw) as Session);
+    const key = STORE_PREFIX.session + digest(id);
+    return this.open(key, await this.store.take(key));
+  }
+
+  /** A record that does not open (moved, forged, another key) is no session at all. */
+  private open(key: string, sealed: string | undefined): Session | undefined {
+    if (sealed === undefined) return undefined;
+    try {
+      return JSON.parse(this.box.open(sealed, key)) as Session;
+    } catch {
+      return undefined;
+    }
   }
 }

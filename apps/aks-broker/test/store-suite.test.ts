@@ -1,5 +1,6 @@
 // One suite, every backend (the oauth2-proxy habit): memory and a real redis-server must behave alike
 // for sessions, single-use claims and sealed MSAL cache partitions.
+import { createHash } from 'node:crypto';
 import { startRedis, type RunningRedis } from '@auth-sidecars/testkit/redis';
 import { MemoryStore, type KeyValueStore } from '../src/store.js';
 import { RedisStore } from '../src/redis-store.js';
@@ -71,8 +72,10 @@ describe.each(backends)('%s store', (kind, make) => {
   });
 
   describe('sessions', () => {
+    const box = CryptoBox.random();
+
     it('creates a fresh random id each time and reads it back', async () => {
-      const sessions = new SessionStore(store, 60_000);
+      const sessions = new SessionStore(store, box, 60_000);
       const a = await sessions.create(alice, 'cache-1');
       const b = await sessions.create(alice, 'cache-2');
       expect(a.id).not.toBe(b.id);
@@ -82,13 +85,13 @@ describe.each(backends)('%s store', (kind, make) => {
     });
 
     it('does not store the raw session id as a key', async () => {
-      const sessions = new SessionStore(store, 60_000);
+      const sessions = new SessionStore(store, box, 60_000);
       const { id } = await sessions.create(alice, 'c');
       expect(await store.get(STORE_PREFIX.session + id)).toBeUndefined();
     });
 
     it('unknown ids and destroyed sessions yield nothing', async () => {
-      const sessions = new SessionStore(store, 60_000);
+      const sessions = new SessionStore(store, box, 60_000);
       expect(await sessions.get('nope')).toBeUndefined();
       const { id } = await sessions.create(alice, 'c');
       expect((await sessions.destroy(id))?.cacheKey).toBe('c');
@@ -96,8 +99,30 @@ describe.each(backends)('%s store', (kind, make) => {
       expect(await sessions.destroy(id)).toBeUndefined();
     });
 
+    it("is sealed at rest: no name in clear, and a record moved under another session's key does not open", async () => {
+      const sessions = new SessionStore(store, box, 60_000);
+      const a = await sessions.create(alice, 'cache-a');
+      const b = await sessions.create({ ...alice, oid: 'oid-b', username: 'bob@contoso.test' }, 'cache-b');
+      const keyOf = (id: string) =>
+        STORE_PREFIX.session + createHash('sha256').update(id).digest('base64url');
+      const sealedB = (await store.get(keyOf(b.id)))!;
+      expect(sealedB).toMatch(/^v1\./);
+      expect(sealedB).not.toContain('bob@contoso.test');
+      await store.set(keyOf(a.id), sealedB, 60_000);
+      expect(await sessions.get(a.id)).toBeUndefined();
+      // A plaintext record, as an older broker wrote them (or a forger would), is no session either.
+      await store.set(
+        keyOf(a.id),
+        JSON.stringify({ user: alice, cacheKey: 'c', createdAt: 0, expiresAt: 9e15 }),
+        60_000,
+      );
+      expect(await sessions.get(a.id)).toBeUndefined();
+      expect(await new SessionStore(store, CryptoBox.random(), 60_000).get(b.id)).toBeUndefined();
+      expect((await sessions.get(b.id))?.user.username).toBe('bob@contoso.test');
+    });
+
     it('expires with its ttl', async () => {
-      const sessions = new SessionStore(store, 100);
+      const sessions = new SessionStore(store, box, 100);
       const { id } = await sessions.create(alice, 'c');
       await sleep(250);
       expect(await sessions.get(id)).toBeUndefined();

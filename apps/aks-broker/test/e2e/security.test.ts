@@ -259,7 +259,7 @@ describe('session isolation', () => {
     await alice.fetch('/k8s/api/v1/namespaces/team-a/pods');
     const sessionId = [...alice.cookies.values()][0]!.split('.')[0]!;
     const { SessionStore } = await import('../../src/sessions.js');
-    const session = await new SessionStore(broker.deps.store, 60_000).get(sessionId);
+    const session = await new SessionStore(broker.deps.store, broker.deps.box, 60_000).get(sessionId);
     expect(session?.user.username).toBe(ALICE);
     const cache = JSON.parse((await broker.deps.partitions.read(session!.cacheKey))!) as {
       Account: Record<string, { username: string }>;
