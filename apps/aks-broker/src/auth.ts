@@ -1,9 +1,9 @@
 // Sign-in, callback and sign-out (authorization code + PKCE through MSAL), and the session loading
 // the protected routes share. A sign-in can only be finished in the browser that began it (its state
 // travels in a sealed cookie there), once; each sign-in gets a new session id.
-import { Router, type RequestHandler, type Response } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { AuthError, BadRequestError, ForbiddenError, type Logger } from '@auth-sidecars/service-kit';
-import { HEADERS, PATHS } from './constants.js';
+import { HEADERS, PATHS, SECURITY_HEADERS } from './constants.js';
 import { clearCookie, readCookie, serializeCookie, type CookieSigner } from './cookies.js';
 import type { EntraClient } from './entra.js';
 import { safeReturnTo } from './return-to.js';
@@ -51,15 +51,25 @@ export function loadSession(deps: Pick<AuthDeps, 'signer' | 'cookie' | 'sessions
 }
 
 /**
- * Unsafe methods need the custom header (cross-site forms cannot send it; a cross-origin fetch
- * with it needs a CORS preflight the broker never grants) and, when present, our own Origin.
+ * Unsafe methods need proof that our own page sent them: the custom header (cross-site forms cannot
+ * send it; a cross-origin fetch with it needs a CORS preflight the broker never grants) or, where a
+ * route takes one, a form token; and whatever the browser tells about the sender (Origin,
+ * Sec-Fetch-Site) must say "this origin".
  */
-export function csrfGuard(publicUrl: string): RequestHandler {
+export function csrfGuard(
+  publicUrl: string,
+  options: { formToken?: (req: Request, res: Response) => boolean } = {},
+): RequestHandler {
   const origin = new URL(publicUrl).origin;
-  return (req, _res, next) => {
+  return (req, res, next) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
     const sentOrigin = req.headers.origin;
-    if (req.headers[HEADERS.csrf] === undefined || (sentOrigin !== undefined && sentOrigin !== origin)) {
+    const site = req.headers['sec-fetch-site'];
+    const fromHere =
+      (sentOrigin === undefined || sentOrigin === origin) &&
+      (site === undefined || site === 'same-origin' || site === 'none');
+    const proven = req.headers[HEADERS.csrf] !== undefined || (options.formToken?.(req, res) ?? false);
+    if (!fromHere || !proven) {
       return next(
         new ForbiddenError(
           `state-changing requests need the ${HEADERS.csrf} header and a same-origin Origin`,
@@ -161,22 +171,94 @@ export function authRoutes(deps: AuthDeps): Router {
     }
   });
 
-  const logout: RequestHandler = async (req, res, next) => {
+  // Sign-out ends a session, so it is a POST behind the CSRF guard; GET only shows the button.
+  router.get(PATHS.logout, async (_req, res, next) => {
     try {
-      const id = sessionIdOf(req.headers.cookie, deps);
-      if (id !== undefined) {
-        const session = await dropSession(id, deps);
-        if (session) log.info('signed out', { user: session.user.username, oid: session.user.oid });
-      }
-      res.append('set-cookie', clearCookie(deps.cookie));
-      noStore(res).redirect(303, await deps.entra.logoutUrl(`${deps.publicUrl}/`));
+      const session = res.locals.session as Session | undefined;
+      const id = res.locals.sessionId as string | undefined;
+      // The form's answer redirects to Entra's end-session endpoint: CSP form-action covers redirects.
+      const endSession = new URL(await deps.entra.logoutUrl(`${deps.publicUrl}/`)).origin;
+      res.set(
+        'content-security-policy',
+        String(SECURITY_HEADERS['content-security-policy']).replace(
+          "form-action 'self'",
+          `form-action 'self' ${endSession}`,
+        ),
+      );
+      noStore(res)
+        .type('html')
+        .send(
+          logoutPage(
+            session && id ? { username: session.user.username, token: logoutToken(deps, id) } : undefined,
+          ),
+        );
     } catch (error) {
       next(error);
     }
+  });
+
+  const formToken = (req: Request, res: Response) => {
+    const id = res.locals.sessionId as string | undefined;
+    const sent = (req.body as Record<string, unknown> | undefined)?.[LOGOUT_FORM_FIELD];
+    return id !== undefined && typeof sent === 'string' && deps.signer.verifyTag(`logout:${id}`, sent);
   };
-  router.get(PATHS.logout, logout);
-  router.post(PATHS.logout, logout);
+  router.post(
+    PATHS.logout,
+    express.urlencoded({ extended: false, limit: '2kb', parameterLimit: 5 }),
+    csrfGuard(deps.publicUrl, { formToken }),
+    async (req, res, next) => {
+      try {
+        const id = sessionIdOf(req.headers.cookie, deps);
+        if (id !== undefined) {
+          const session = await dropSession(id, deps);
+          if (session) log.info('signed out', { user: session.user.username, oid: session.user.oid });
+        }
+        res.append('set-cookie', clearCookie(deps.cookie));
+        noStore(res).redirect(303, await deps.entra.logoutUrl(`${deps.publicUrl}/`));
+      } catch (error) {
+        next(error);
+      }
+    },
+  );
   return router;
+}
+
+const LOGOUT_FORM_FIELD = 'csrf';
+
+/** The sign-out form's token: a MAC of the session id (reveals nothing of it; dies with it). */
+function logoutToken(deps: Pick<AuthDeps, 'signer'>, sessionId: string): string {
+  return deps.signer.tag(`logout:${sessionId}`);
+}
+
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** GET /logout: a page with a button (no script, so it works under the broker's CSP as it is). */
+function logoutPage(signedIn: { username: string; token: string } | undefined): string {
+  const body = signedIn
+    ? `<p>Sign out <strong>${escapeHtml(signedIn.username)}</strong> from the AKS broker?</p>
+      <form method="post" action="${PATHS.logout}">
+        <input type="hidden" name="${LOGOUT_FORM_FIELD}" value="${escapeHtml(signedIn.token)}" />
+        <button type="submit">Sign out</button>
+      </form>
+      <p><a href="${PATHS.home}">Back</a></p>`
+    : `<p>You are not signed in.</p>
+      <p><a href="${PATHS.home}">Back</a></p>`;
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>Sign out - AKS broker</title>
+    <link rel="stylesheet" href="/static/app.css" />
+  </head>
+  <body>
+    <main id="main">
+      <h1>Sign out</h1>
+      ${body}
+    </main>
+  </body>
+</html>
+`;
 }
 
 /** Removes a session and its MSAL cache partition (the refresh token is gone server side). */

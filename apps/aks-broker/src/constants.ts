@@ -94,7 +94,9 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // Never a referrer to another origin (the callback URL holds a code); same-origin keeps the real
+  // Origin on our own form posts (under no-referrer, browsers send `Origin: null`).
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
 });

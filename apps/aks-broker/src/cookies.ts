@@ -16,6 +16,19 @@ export class CookieSigner {
     return `${value}.${mac(this.secrets[0]!, value)}`;
   }
 
+  /** A MAC of `value` alone (any secret verifies): for tokens that must not reveal what they bind. */
+  tag(value: string): string {
+    return mac(this.secrets[0]!, value);
+  }
+
+  verifyTag(value: string, tag: string): boolean {
+    const given = Buffer.from(tag);
+    return this.secrets.some((secret) => {
+      const expected = Buffer.from(mac(secret, value));
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    });
+  }
+
   /** The value when the signature matches any configured secret, else undefined. */
   unsign(signed: string): string | undefined {
     const dot = signed.lastIndexOf('.');

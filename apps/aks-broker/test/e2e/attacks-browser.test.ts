@@ -141,3 +141,32 @@ it('a sign-in callback carried into another browser signs nobody in there and en
   expect(await c.cookies()).toEqual([]);
   expect(await whoAmI(cPage)).toBe(401);
 }, 120_000);
+
+it('another site cannot sign a user out: its link lands on a page with a button, its form is refused', async () => {
+  const context = await chromium.newContext();
+  const hits = await attackerSite(context, {
+    '/link': `<a id="go" href="${publicUrl}/logout">free stickers</a>`,
+    '/form': `<form id="f" method="post" action="${publicUrl}/logout"><input name="csrf" value="guess"></form>
+      <script>document.getElementById('f').submit()</script>`,
+  });
+  const page = await signIn(context, ALICE);
+
+  await page.goto(`${EVIL}/link`);
+  await Promise.all([page.waitForURL(`${publicUrl}/logout`), page.click('#go')]);
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  expect(await whoAmI(page)).toBe(ALICE);
+
+  const refused = page.waitForResponse(
+    (r) => r.url() === `${publicUrl}/logout` && r.request().method() === 'POST',
+  );
+  await page.goto(`${EVIL}/form`);
+  expect((await refused).status()).toBe(403);
+  expect(await whoAmI(page)).toBe(ALICE);
+  expect(hits).toEqual([`${EVIL}/link`, `${EVIL}/form`]);
+
+  // Her own button does sign her out.
+  await page.goto(`${publicUrl}/logout`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'You are not signed in' }).waitFor();
+  expect(await whoAmI(page)).toBe(401);
+}, 120_000);

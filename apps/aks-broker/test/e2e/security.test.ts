@@ -323,6 +323,48 @@ describe('rate limit and CSRF', () => {
     expect(world.kube.requestLog.at(-1)).toMatchObject({ method: 'POST', user: ALICE, status: 403 });
   });
 
+  it('sign-out is a POST behind the CSRF guard; GET only shows a page with a button', async () => {
+    const alice = new Client(broker.url);
+    const bob = new Client(broker.url);
+    await alice.signIn(ALICE);
+    await bob.signIn(BOB);
+    const page = await alice.fetch('/logout');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<form method="post" action="/logout">');
+    expect(page.headers.get('content-security-policy')).toContain("form-action 'self'");
+    const token = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const bobsToken = /name="csrf" value="([^"]+)"/.exec((await bob.fetch('/logout')).text)![1]!;
+    expect(token).not.toBe(bobsToken);
+    secrets.add(token);
+    const form = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+      alice.fetch('/logout', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(fields),
+      });
+    for (const [what, attempt] of [
+      ['no token', () => form({})],
+      ['a wrong token', () => form({ csrf: 'x'.repeat(43) })],
+      ["bob's token", () => form({ csrf: bobsToken })],
+      ['a foreign Origin', () => form({ csrf: token }, { origin: 'https://evil.example' })],
+      ['Origin null', () => form({ csrf: token }, { origin: 'null' })],
+      ['a cross-site fetch', () => form({ csrf: token }, { 'sec-fetch-site': 'cross-site' })],
+      ['a sibling site', () => form({ csrf: token }, { 'sec-fetch-site': 'same-site' })],
+    ] as const) {
+      const res = await attempt();
+      expect([what, res.status]).toEqual([what, 403]);
+    }
+    expect((await alice.fetch('/api/me')).status).toBe(200);
+    const out = await form({ csrf: token }, { origin: broker.url, 'sec-fetch-site': 'same-origin' });
+    expect(out.status).toBe(303);
+    expect((await alice.fetch('/api/me')).status).toBe(401);
+    // A script on our page may sign out with the CSRF header instead.
+    expect((await bob.fetch('/logout', { method: 'POST', headers: { 'x-aks-broker': '1' } })).status).toBe(
+      303,
+    );
+    expect((await bob.fetch('/api/me')).status).toBe(401);
+  });
+
   it('never forwards impersonation headers or the browser cookie', async () => {
     const alice = new Client(broker.url);
     await alice.signIn(ALICE);
@@ -489,7 +531,7 @@ describe('audit and logs', () => {
     await bob.fetch(callback);
     secrets.add([...bob.cookies.values()][0]!.split('.')[0]!);
     await bob.fetch('/k8s/api/v1/namespaces/team-b/pods');
-    await bob.fetch('/logout');
+    await bob.fetch('/logout', { method: 'POST', headers: { 'x-aks-broker': '1' } });
     const { readFile } = await import('node:fs/promises');
     secrets.add((await readFile(world.tokenFile, 'utf8')).trim());
 
