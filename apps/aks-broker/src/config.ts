@@ -16,6 +16,8 @@ const flag = (defaultValue: boolean) =>
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const positiveInt = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
+/** Seconds, fractions allowed (`0.5`). */
+const seconds = (defaultValue: number) => z.coerce.number().positive().default(defaultValue);
 
 const csv = (defaultValue: string) =>
   z
@@ -61,6 +63,7 @@ export const configSchema = z
     AZURE_AUTHORITY_HOST: z.url().default(DEFAULT_AUTHORITY_HOST),
     AKS_SERVER_APP_ID: z.string().default(AKS_SERVER_APP_ID),
     AKS_SCOPE: z.string().optional(),
+    ENTRA_TIMEOUT_SECONDS: seconds(10),
 
     PUBLIC_URL: z.url(),
     SESSION_SECRET: csv('').pipe(
@@ -76,6 +79,7 @@ export const configSchema = z
 
     REDIS_URL: z.url().optional(),
     REDIS_KEY_PREFIX: z.string().default('aks-broker:'),
+    REDIS_TIMEOUT_SECONDS: seconds(2),
 
     KUBERNETES_SERVICE_HOST: z.string().optional(),
     KUBERNETES_SERVICE_PORT: z.coerce.number().int().positive().default(443),
@@ -116,6 +120,7 @@ export const configSchema = z
         federatedTokenFile: env.AZURE_FEDERATED_TOKEN_FILE,
         authorityHost: env.AZURE_AUTHORITY_HOST.replace(/\/+$/, ''),
         aksScope: env.AKS_SCOPE ?? `${env.AKS_SERVER_APP_ID}/.default`,
+        timeoutMs: env.ENTRA_TIMEOUT_SECONDS * 1000,
       },
       publicUrl: base,
       redirectUri: `${base}/callback`,
@@ -127,7 +132,9 @@ export const configSchema = z
         cookieName: env.COOKIE_NAME ?? (env.COOKIE_SECURE ? '__Host-aks-broker' : 'aks-broker'),
       },
       cacheEncryptionKey: env.CACHE_ENCRYPTION_KEY,
-      redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
+      redis: env.REDIS_URL
+        ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, timeoutMs: env.REDIS_TIMEOUT_SECONDS * 1000 }
+        : undefined,
       kube: {
         apiUrl: (env.KUBE_API_URL ?? `https://${kubeHost}:${env.KUBERNETES_SERVICE_PORT}`).replace(
           /\/+$/,

@@ -73,6 +73,19 @@ describe('config', () => {
     expect(run({ ...base, KUBE_MAX_STREAMS_PER_USER: '0' }).join()).toContain('KUBE_MAX_STREAMS_PER_USER');
   });
 
+  it('has deadlines for the identity provider (10 s) and Redis (2 s), fractions allowed', () => {
+    expect(loadBrokerConfig(base).entra.timeoutMs).toBe(10_000);
+    const config = loadBrokerConfig({
+      ...base,
+      ENTRA_TIMEOUT_SECONDS: '2.5',
+      REDIS_URL: 'redis://redis:6379',
+      CACHE_ENCRYPTION_KEY: 'ab'.repeat(32),
+      REDIS_TIMEOUT_SECONDS: '0.5',
+    });
+    expect(config.entra.timeoutMs).toBe(2_500);
+    expect(config.redis?.timeoutMs).toBe(500);
+  });
+
   it('refuses the risky subresources and caps streams at 20 per user unless told otherwise', () => {
     expect(loadBrokerConfig(base).kube).toMatchObject({ allowedSubresources: [], maxStreamsPerUser: 20 });
     expect(

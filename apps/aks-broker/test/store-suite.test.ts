@@ -22,7 +22,10 @@ afterAll(async () => {
 
 const backends: Array<[string, () => Promise<KeyValueStore>]> = [
   ['memory', async () => new MemoryStore()],
-  ['redis', async () => RedisStore.connect(redis.url, `suite-${Math.random().toString(36).slice(2)}:`)],
+  [
+    'redis',
+    async () => RedisStore.connect(redis.url, { prefix: `suite-${Math.random().toString(36).slice(2)}:` }),
+  ],
 ];
 
 const alice: SessionUser = {
