@@ -36,26 +36,24 @@ export const HEADERS = {
   csrf: 'x-aks-broker',
 } as const;
 
-/** Request headers never passed on to the API server. */
-export const KUBE_STRIPPED_REQUEST_HEADERS = new Set([
-  'authorization',
-  'cookie',
-  'host',
-  'connection',
-  'keep-alive',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-aks-broker',
-]);
-/** Any request header starting with one of these is dropped (the broker never impersonates). */
-export const KUBE_STRIPPED_REQUEST_HEADER_PREFIXES = ['impersonate-'];
+/**
+ * The only request headers passed on to the API server (besides the user's own bearer token, set by
+ * the broker). Anything else could speak for someone: X-Real-Ip and Forwarded end up in the API
+ * server's audit log as source addresses, X-Remote-* are front-proxy identities, Impersonate-*
+ * borrows rights, cookies and Authorization are the browser's own.
+ */
+export const KUBE_REQUEST_HEADERS = [
+  'accept',
+  'accept-encoding',
+  'content-type',
+  'content-length',
+  'user-agent',
+  'if-match',
+  'if-none-match',
+  'kubectl-command',
+  'kubectl-session',
+] as const;
+
 /**
  * The only upstream response headers passed to the browser. Anything else (Set-Cookie, CORS, CSP,
  * X-Frame-Options, Location, Refresh, Link ...) could let what runs behind the API server (a pod

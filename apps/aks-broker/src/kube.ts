@@ -16,9 +16,8 @@ import {
 import {
   KUBE_API_MEDIA_TYPES,
   KUBE_RESPONSE_CSP,
+  KUBE_REQUEST_HEADERS,
   KUBE_RESPONSE_HEADERS,
-  KUBE_STRIPPED_REQUEST_HEADER_PREFIXES,
-  KUBE_STRIPPED_REQUEST_HEADERS,
   RISKY_SUBRESOURCES,
   SECURITY_HEADERS,
   type RiskySubresource,
@@ -307,11 +306,10 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
       }
     });
 
-    const headers: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined || KUBE_STRIPPED_REQUEST_HEADERS.has(name)) continue;
-      if (KUBE_STRIPPED_REQUEST_HEADER_PREFIXES.some((p) => name.startsWith(p))) continue;
-      headers[name] = value;
+    const headers: Record<string, string | string[]> = {};
+    for (const name of KUBE_REQUEST_HEADERS) {
+      const value = req.headers[name];
+      if (value !== undefined) headers[name] = value;
     }
     const hasBody =
       req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { startDevEntra, type DevEntra, type RegisteredApp } from '@auth-sidecars/dev-entra';
 import type { Router } from 'express';
 import { startKubeApi, type KubeApi, type KubeUser } from '@auth-sidecars/testkit/kube-api';
@@ -55,10 +55,14 @@ export const HOSTILE_POD_HEADERS: Record<string, string> = {
   link: '<https://evil.example/x.js>; rel=preload; as=script',
 };
 
-/** Switches for stand-in misbehaviour the tests turn on and off. */
+/** Switches for stand-in misbehaviour the tests turn on and off, and what the stand-in saw. */
 export interface KubeFaults {
   /** The rules review answers its head, then never finishes its body. */
   stallRulesReview: boolean;
+  /** Requests by this user get a response head and a first chunk, then nothing more (a body that trickles for ever). */
+  trickleFor?: string;
+  /** Request headers of the last 50 authenticated requests, newest last. */
+  seenHeaders: IncomingHttpHeaders[];
 }
 
 export interface World {
@@ -81,7 +85,7 @@ export async function startWorld(options: { redirectUris?: string[] } = {}): Pro
     federatedSubject: FEDERATED_SUBJECT,
     redirectUris: options.redirectUris ?? ['http://127.0.0.1/callback'],
   });
-  const faults: KubeFaults = { stallRulesReview: false };
+  const faults: KubeFaults = { stallRulesReview: false, seenHeaders: [] };
   const rbac = kubeRbac({ bindings: BINDINGS, issuer: entra.issuer });
   const kube = await startKubeApi({
     ...rbac,
@@ -140,6 +144,16 @@ export async function startWorld(options: { redirectUris?: string[] } = {}): Pro
 
 /** pods/<name>/proxy serving HOSTILE_POD_PAGE (RBAC-checked), and the fault switches. */
 function standInExtras(router: Router, api: KubeApi, faults: KubeFaults): void {
+  router.use((req, res, next) => {
+    faults.seenHeaders.push({ ...req.headers });
+    if (faults.seenHeaders.length > 50) faults.seenHeaders.shift();
+    if (faults.trickleFor !== undefined && (res.locals.user as KubeUser).username === faults.trickleFor) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"kind":"PodList","items":[');
+      return;
+    }
+    next();
+  });
   router.all(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/proxy(\/.*)?$/, async (req, res) => {
     const [namespace, name] = [req.params[0]!, req.params[1]!];
     const allowed = await api.isAllowed({

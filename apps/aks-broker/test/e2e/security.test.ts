@@ -365,6 +365,32 @@ describe('rate limit and CSRF', () => {
     expect((await bob.fetch('/api/me')).status).toBe(401);
   });
 
+  it('only listed request headers reach the API server: no spoofed source address, front-proxy identity or override', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    const spoofed = {
+      'x-real-ip': '6.6.6.6', // the API server's audit log takes sourceIPs from it
+      forwarded: 'for=6.6.6.6;proto=https',
+      'x-forwarded-for': '6.6.6.6',
+      'x-remote-user': 'system:admin', // front-proxy (requestheader) identity headers
+      'x-remote-group': 'system:masters',
+      'x-remote-extra-scopes': 'all',
+      'impersonate-uid': '0',
+      'x-http-method-override': 'DELETE',
+      'x-original-url': '/api/v1/secrets',
+      'proxy-authorization': 'Basic eDp5',
+    };
+    const res = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', {
+      headers: { ...spoofed, accept: 'application/json;as=Table;v=v1;g=meta.k8s.io, application/json' },
+    });
+    expect(res.status).toBe(200);
+    const seen = world.faults.seenHeaders.at(-1)!;
+    for (const name of Object.keys(spoofed)) expect([name, seen[name]]).toEqual([name, undefined]);
+    expect(seen.authorization).toMatch(/^Bearer eyJ/); // alice's own AKS token, and nothing else of hers
+    expect(seen.cookie).toBeUndefined();
+    expect(seen.accept).toBe('application/json;as=Table;v=v1;g=meta.k8s.io, application/json');
+  });
+
   it('never forwards impersonation headers or the browser cookie', async () => {
     const alice = new Client(broker.url);
     await alice.signIn(ALICE);
