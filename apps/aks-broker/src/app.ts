@@ -16,7 +16,7 @@ import {
 import type { BrokerConfig } from './config.js';
 import { PATHS, SECURITY_HEADERS } from './constants.js';
 import { AuditLog } from './audit.js';
-import { authRoutes, csrfGuard, loadSession } from './auth.js';
+import { authRoutes, csrfGuard, loadSession, refuseOtherSites } from './auth.js';
 import { sessionCaller } from './caller.js';
 import { CookieSigner } from './cookies.js';
 import type { CryptoBox } from './crypto-box.js';
@@ -100,6 +100,7 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
     [
       '/api',
       routeLabel('/api'),
+      refuseOtherSites,
       sessionCaller(deps.entra),
       csrf,
       perUser,
@@ -108,6 +109,7 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
     [
       PATHS.kube,
       routeLabel(PATHS.kube),
+      refuseOtherSites,
       sessionCaller(deps.entra),
       csrf,
       perUser,

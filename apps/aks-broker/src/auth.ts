@@ -51,6 +51,19 @@ export function loadSession(deps: Pick<AuthDeps, 'signer' | 'cookie' | 'sessions
 }
 
 /**
+ * /api and /k8s serve our own page and scripts, never another site: whatever the method, a request
+ * the browser marks as sent from elsewhere (Sec-Fetch-Site cross-site or same-site: a link, a form,
+ * an <img>, a <script>) is refused before it can act as the user. A GET can act too: a pod's web
+ * app behind `proxy` may change things on GET, and a watch holds one of the user's stream slots.
+ */
+export const refuseOtherSites: RequestHandler = (req, _res, next) => {
+  const site = req.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site')
+    return next(new ForbiddenError('requests from other sites are not served here', 'cross_site'));
+  next();
+};
+
+/**
  * Unsafe methods need proof that our own page sent them: the custom header (cross-site forms cannot
  * send it; a cross-origin fetch with it needs a CORS preflight the broker never grants) or, where a
  * route takes one, a form token; and whatever the browser tells about the sender (Origin,

@@ -261,21 +261,31 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
       );
     }
     const stream = attrs.verb === 'watch' || queryFlag(query, 'follow') || risky !== undefined;
+    let status = 0;
+    let aborted = false;
+    let release: (() => void) | undefined;
     if (stream) {
-      const release = options.streams.tryAcquire(caller.user.oid);
+      release = options.streams.tryAcquire(caller.user.oid);
       if (!release) {
         options.metrics?.streamsRefused.inc();
         return next(new TooManyStreamsError(options.streams.perUser));
       }
       options.metrics?.openStreams.inc();
-      res.once('close', () => {
+    }
+    const controller = new AbortController();
+    // One listener for both: a response already carries many (pipeline, logging, server).
+    res.once('close', () => {
+      if (release) {
         release();
         options.metrics?.openStreams.dec();
-      });
-    }
+      }
+      // The browser went away (closed tab, ended watch): stop the upstream call too.
+      if (!res.writableFinished) {
+        aborted = true;
+        controller.abort();
+      }
+    });
 
-    let status = 0;
-    let aborted = false;
     const finish = () => {
       options.metrics?.kubeCalls.inc({ verb: attrs.verb, code: String(status || 'error') });
       options.audit.record({
@@ -296,15 +306,6 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
     } catch (error) {
       return next(error);
     }
-
-    const controller = new AbortController();
-    // The browser went away (closed tab, ended watch): stop the upstream call too.
-    res.once('close', () => {
-      if (!res.writableFinished) {
-        aborted = true;
-        controller.abort();
-      }
-    });
 
     const headers: Record<string, string | string[]> = {};
     for (const name of KUBE_REQUEST_HEADERS) {

@@ -170,3 +170,43 @@ it('another site cannot sign a user out: its link lands on a page with a button,
   await page.getByRole('heading', { name: 'You are not signed in' }).waitFor();
   expect(await whoAmI(page)).toBe(401);
 }, 120_000);
+
+it("another site's links and tags cannot make a call as the user, not even a GET", async () => {
+  const context = await chromium.newContext();
+  const target = `${publicUrl}/k8s/api/v1/namespaces/team-a/pods/api-0/proxy/admin/delete-everything`;
+  await attackerSite(context, {
+    '/link': `<a id="go" href="${target}">cute cats</a>`,
+    '/tags': `<img src="${publicUrl}/k8s/api/v1/namespaces/team-a/pods?watch=1&labelSelector=img%3D1">
+      <script src="${publicUrl}/api/me?namespace=team-a"></script>
+      <iframe src="${publicUrl}/k8s/api/v1/namespaces/team-a/pods?labelSelector=frame%3D1"></iframe>`,
+  });
+  const page = await signIn(context, ALICE);
+  const reached = () =>
+    world.kube.requestLog.filter(
+      (e) =>
+        e.path.includes('/admin/delete-everything') || /^(img|frame)=1$/.test(e.query.labelSelector ?? ''),
+    );
+
+  await page.goto(`${EVIL}/link`);
+  const [answer] = await Promise.all([page.waitForResponse((r) => r.url() === target), page.click('#go')]);
+  expect(answer.status()).toBe(403);
+  // The tags' requests are made (and answered 403: CORP then hides even that from the page).
+  const answered: Array<[string, number]> = [];
+  page.on('response', (r) => {
+    if (r.url().startsWith(publicUrl)) answered.push([new URL(r.url()).pathname, r.status()]);
+  });
+  const failed: string[] = [];
+  page.on('requestfailed', (r) => {
+    if (r.url().startsWith(publicUrl)) failed.push(new URL(r.url()).pathname);
+  });
+  await page.goto(`${EVIL}/tags`, { waitUntil: 'load' });
+  const seen = [...answered.map(([p]) => p), ...failed].sort();
+  expect(seen).toEqual([
+    '/api/me',
+    '/k8s/api/v1/namespaces/team-a/pods',
+    '/k8s/api/v1/namespaces/team-a/pods',
+  ]);
+  for (const [path, status] of answered) expect([path, status]).toEqual([path, 403]);
+  expect(reached()).toEqual([]);
+  expect(await whoAmI(page)).toBe(ALICE); // the page's own calls (same-origin) still work
+}, 120_000);

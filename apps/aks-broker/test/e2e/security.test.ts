@@ -391,6 +391,22 @@ describe('rate limit and CSRF', () => {
     expect(seen.accept).toBe('application/json;as=Table;v=v1;g=meta.k8s.io, application/json');
   });
 
+  it('/api and /k8s refuse what a browser marks as sent from another site, whatever the method', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    const before = world.kube.requestLog.length;
+    for (const site of ['cross-site', 'same-site'])
+      for (const path of ['/k8s/api/v1/namespaces/team-a/pods', '/api/me'])
+        expect([
+          site,
+          path,
+          (await alice.fetch(path, { headers: { 'sec-fetch-site': site } })).status,
+        ]).toEqual([site, path, 403]);
+    expect(world.kube.requestLog.length).toBe(before);
+    for (const site of ['same-origin', 'none'])
+      expect((await alice.fetch('/api/me', { headers: { 'sec-fetch-site': site } })).status).toBe(200);
+  });
+
   it('never forwards impersonation headers or the browser cookie', async () => {
     const alice = new Client(broker.url);
     await alice.signIn(ALICE);
