@@ -28,7 +28,7 @@ import { rateLimitByUser } from './rate-limit.js';
 import { LoginStates } from './login-state.js';
 import { SessionStore } from './sessions.js';
 import type { KeyValueStore } from './store.js';
-import { StreamLimiter } from './streams.js';
+import { PerUserLimit } from './streams.js';
 import type { TokenCachePartitions } from './token-cache.js';
 
 export interface AppDeps {
@@ -63,7 +63,8 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
   const cookie = { name: config.session.cookieName, secure: config.session.cookieSecure };
   const logins = new LoginStates({ box: deps.box, store: deps.store, cookie });
   const audit = new AuditLog(logger);
-  const streams = new StreamLimiter(config.kube.maxStreamsPerUser);
+  const streams = new PerUserLimit(config.kube.maxStreamsPerUser);
+  const calls = new PerUserLimit(config.kube.maxCallsPerUser);
   const perUser = rateLimitByUser(deps.rateLimiter, () => brokerMetrics.rateLimited.inc());
   const csrf = csrfGuard(config.publicUrl);
 
@@ -117,6 +118,7 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
         client: deps.kube,
         audit,
         streams,
+        calls,
         allowedSubresources: config.kube.allowedSubresources,
         metrics: brokerMetrics,
       }),

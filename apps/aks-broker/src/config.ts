@@ -87,6 +87,7 @@ export const configSchema = z
     KUBE_CA_FILE: z.string().default(DEFAULT_KUBE_CA_FILE),
     KUBE_REQUEST_TIMEOUT_SECONDS: positiveInt(30),
     KUBE_MAX_STREAMS_PER_USER: positiveInt(20),
+    KUBE_MAX_CALLS_PER_USER: positiveInt(50),
     KUBE_ALLOW_SUBRESOURCES: csv('').pipe(
       z.array(
         z.enum(RISKY_SUBRESOURCES, {
@@ -144,6 +145,7 @@ export const configSchema = z
         requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
         allowedSubresources: env.KUBE_ALLOW_SUBRESOURCES,
         maxStreamsPerUser: env.KUBE_MAX_STREAMS_PER_USER,
+        maxCallsPerUser: env.KUBE_MAX_CALLS_PER_USER,
       },
       rateLimit: { points: env.RATE_LIMIT_REQUESTS, durationSeconds: env.RATE_LIMIT_WINDOW_SECONDS },
       ui: { namespaces: env.UI_NAMESPACES },

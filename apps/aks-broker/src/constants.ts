@@ -109,7 +109,7 @@ export const METRICS = {
   kubeCalls: 'aks_broker_kube_requests_total',
   rateLimited: 'aks_broker_rate_limited_total',
   openStreams: 'aks_broker_open_streams',
-  streamsRefused: 'aks_broker_streams_refused_total',
+  concurrencyRefused: 'aks_broker_concurrency_refused_total',
 } as const;
 
 export const ENV = {

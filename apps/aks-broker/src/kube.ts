@@ -25,7 +25,7 @@ import {
 import { kubeAttributes, queryFlag, type AuditLog, type KubeRequestAttributes } from './audit.js';
 import { callerOf } from './caller.js';
 import type { BrokerMetrics } from './metrics.js';
-import { TooManyStreamsError, type StreamLimiter } from './streams.js';
+import { TooManyCallsError, TooManyStreamsError, type PerUserLimit } from './streams.js';
 
 export interface KubeTarget {
   /** https://host:port of the API server. */
@@ -100,9 +100,10 @@ export class KubeClient {
 
   constructor(readonly target: KubeTarget) {
     this.base = new URL(target.apiUrl);
-    // Plain calls share a keep-alive pool. Streams get an agent of their own, one connection each,
-    // never pooled: however many a user holds open, they never take a plain call's connection.
-    this.plainAgent = new https.Agent({ ca: target.ca, keepAlive: true, maxSockets: 256 });
+    // Plain calls share a keep-alive pool with no global cap (a cap is a queue where one user's calls
+    // wait behind another's); what one user may hold is capped per user instead. Streams get an agent
+    // of their own, one connection each, never pooled: they never take a plain call's connection.
+    this.plainAgent = new https.Agent({ ca: target.ca, keepAlive: true, maxFreeSockets: 64 });
     this.streamAgent = new https.Agent({ ca: target.ca, keepAlive: false });
   }
 
@@ -223,7 +224,10 @@ async function readBody(res: IncomingMessage): Promise<string> {
 export interface KubeProxyOptions {
   client: KubeClient;
   audit: AuditLog;
-  streams: StreamLimiter;
+  /** Streams (watches, followed logs, risky subresources) one user may hold (KUBE_MAX_STREAMS_PER_USER). */
+  streams: PerUserLimit;
+  /** Plain calls one user may have in flight (KUBE_MAX_CALLS_PER_USER). */
+  calls: PerUserLimit;
   /** Risky subresources this deployment forwards anyway (KUBE_ALLOW_SUBRESOURCES). */
   allowedSubresources: readonly RiskySubresource[];
   metrics?: BrokerMetrics;
@@ -263,22 +267,18 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
     const stream = attrs.verb === 'watch' || queryFlag(query, 'follow') || risky !== undefined;
     let status = 0;
     let aborted = false;
-    let release: (() => void) | undefined;
-    if (stream) {
-      release = options.streams.tryAcquire(caller.user.oid);
-      if (!release) {
-        options.metrics?.streamsRefused.inc();
-        return next(new TooManyStreamsError(options.streams.perUser));
-      }
-      options.metrics?.openStreams.inc();
+    const limit = stream ? options.streams : options.calls;
+    const release = limit.tryAcquire(caller.user.oid);
+    if (!release) {
+      options.metrics?.concurrencyRefused.inc({ kind: stream ? 'stream' : 'call' });
+      return next(stream ? new TooManyStreamsError(limit.perUser) : new TooManyCallsError(limit.perUser));
     }
+    if (stream) options.metrics?.openStreams.inc();
     const controller = new AbortController();
     // One listener for both: a response already carries many (pipeline, logging, server).
     res.once('close', () => {
-      if (release) {
-        release();
-        options.metrics?.openStreams.dec();
-      }
+      release();
+      if (stream) options.metrics?.openStreams.dec();
       // The browser went away (closed tab, ended watch): stop the upstream call too.
       if (!res.writableFinished) {
         aborted = true;

@@ -8,7 +8,7 @@ export interface BrokerMetrics {
   kubeCalls: Counter<'verb' | 'code'>;
   rateLimited: Counter;
   openStreams: Gauge;
-  streamsRefused: Counter;
+  concurrencyRefused: Counter<'kind'>;
 }
 
 export function createBrokerMetrics(registry: Registry): BrokerMetrics {
@@ -41,9 +41,10 @@ export function createBrokerMetrics(registry: Registry): BrokerMetrics {
       help: 'Kubernetes streams (watches, followed logs) open through this replica.',
       registers: [registry],
     }),
-    streamsRefused: new Counter({
-      name: METRICS.streamsRefused,
-      help: 'Streams refused because their user already held KUBE_MAX_STREAMS_PER_USER.',
+    concurrencyRefused: new Counter({
+      name: METRICS.concurrencyRefused,
+      help: 'Calls refused (429) because their user already held KUBE_MAX_STREAMS_PER_USER streams (kind=stream) or KUBE_MAX_CALLS_PER_USER calls in flight (kind=call).',
+      labelNames: ['kind'],
       registers: [registry],
     }),
   };

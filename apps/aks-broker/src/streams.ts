@@ -1,6 +1,7 @@
-// Long-lived Kubernetes streams (watches, followed logs) held open per user on this replica. Each
-// holds a connection to the API server for as long as it runs, so one user opening hundreds of them
-// must be refused (429) before the broker's sockets, or the API server's, are theirs alone.
+// What one user may hold open at once on this replica: long-lived streams (watches, followed logs)
+// and plain calls still in flight. Each holds a connection to the API server for as long as it runs
+// (a plain call too, if its answer is slow or read slowly), so one user holding hundreds of them must
+// be refused (429) before the broker's connections, or the API server's, are theirs alone.
 import { AppError } from '@auth-sidecars/service-kit';
 
 /** 429 for a caller who already holds every stream the cap allows (a closed stream frees a slot). */
@@ -15,7 +16,17 @@ export class TooManyStreamsError extends AppError {
   }
 }
 
-export class StreamLimiter {
+/** 429 for a caller with as many plain calls in flight as the cap allows. */
+export class TooManyCallsError extends AppError {
+  constructor(limit: number) {
+    super(429, 'too_many_calls', `this user already has ${limit} calls in flight; retry when they are done`, {
+      headers: { 'retry-after': '1' },
+    });
+  }
+}
+
+/** A per-user count of things held open, with a cap. */
+export class PerUserLimit {
   private readonly open = new Map<string, number>();
 
   constructor(readonly perUser: number) {
@@ -37,15 +48,8 @@ export class StreamLimiter {
     };
   }
 
-  /** Streams `key` holds right now. */
+  /** What `key` holds right now. */
   held(key: string): number {
     return this.open.get(key) ?? 0;
-  }
-
-  /** Streams open on this replica, all users. */
-  get total(): number {
-    let sum = 0;
-    for (const n of this.open.values()) sum += n;
-    return sum;
   }
 }

@@ -87,7 +87,11 @@ describe('config', () => {
   });
 
   it('refuses the risky subresources and caps streams at 20 per user unless told otherwise', () => {
-    expect(loadBrokerConfig(base).kube).toMatchObject({ allowedSubresources: [], maxStreamsPerUser: 20 });
+    expect(loadBrokerConfig(base).kube).toMatchObject({
+      allowedSubresources: [],
+      maxStreamsPerUser: 20,
+      maxCallsPerUser: 50,
+    });
     expect(
       loadBrokerConfig({ ...base, KUBE_ALLOW_SUBRESOURCES: ' proxy , exec', KUBE_MAX_STREAMS_PER_USER: '5' })
         .kube,
