@@ -6,7 +6,8 @@ describe('safeReturnTo', () => {
     '/pods',
     '/pods?ns=team-a',
     '/a/b#frag',
-    '/k8s/api/v1/namespaces/x/pods?watch=1',
+    '/k8sx',
+    '/apis-docs',
     '/%7Euser',
     '/x/%2F%2Fevil.example',
   ])('accepts %s', (path) => {
@@ -61,6 +62,14 @@ describe('safeReturnTo', () => {
     '/%2e/%2fevil.example',
     '/./%5Cevil.example',
     '/.//%09evil.example',
+    // The API is no page to return to (a sign-in link would end in a GET acting as the user).
+    '/k8s/api/v1/namespaces/x/pods?watch=1',
+    '/k8s',
+    '/K8S/api/v1/namespaces/x/pods/y/proxy/admin',
+    '/%6B8s/api/v1/namespaces/x/pods',
+    '/x/../k8s/api',
+    '/api/me',
+    '/Api?x',
   ])('rejects %j', (value) => {
     expect(safeReturnTo(value)).toBeUndefined();
   });

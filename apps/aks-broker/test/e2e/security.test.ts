@@ -47,6 +47,10 @@ describe('returnTo', () => {
     '/%2e%2e//evil.example',
     '/%2E/%2fevil.example',
     '/./%5Cevil.example',
+    // A sign-in link that would end in a GET on the API as the user.
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/proxy/admin/delete',
+    '/K8S/api/v1/namespaces/team-a/pods',
+    '/api/me',
   ])('rejects %j at /login without contacting Entra', async (returnTo) => {
     const client = new Client(broker.url);
     const before = world.entra.requestLog.length;
