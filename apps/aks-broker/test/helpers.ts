@@ -170,6 +170,11 @@ function standInExtras(router: Router, api: KubeApi, faults: KubeFaults): void {
       res.status(403).json({ kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403 });
       return;
     }
+    if (req.params[2] === '/redirect') {
+      res.writeHead(302, { location: 'https://evil.example/phish' });
+      res.end();
+      return;
+    }
     res.writeHead(200, HOSTILE_POD_HEADERS);
     res.end(HOSTILE_POD_PAGE);
   });

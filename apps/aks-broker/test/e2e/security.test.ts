@@ -516,6 +516,10 @@ describe('upstream answers cannot speak for the broker', () => {
       expect(pods.headers.get('content-type')).toMatch(/^application\/json/);
       expect(pods.headers.get('content-disposition')).toBeNull();
       expect(pods.headers.get('content-security-policy')).toBe(csp);
+      // A pod's redirect cannot send the browser elsewhere from the broker's origin.
+      const redirect = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods/api-0/proxy/redirect');
+      expect(redirect.status).toBe(302);
+      expect(redirect.headers.get('location')).toBeNull();
       // exec, attach and portforward stay refused: only what was named is allowed.
       expect((await alice.fetch('/k8s/api/v1/namespaces/team-a/pods/api-0/exec?command=sh')).status).toBe(
         403,
