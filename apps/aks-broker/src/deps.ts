@@ -29,7 +29,10 @@ export async function buildDeps(
 ): Promise<BuiltDeps> {
   const { logger } = options;
   const store: KeyValueStore = config.redis
-    ? await RedisStore.connect(config.redis.url, config.redis.keyPrefix)
+    ? await RedisStore.connect(config.redis.url, {
+        prefix: config.redis.keyPrefix,
+        timeoutMs: config.redis.timeoutMs,
+      })
     : new MemoryStore();
   // Without Redis nothing leaves the process, so a per-process key is enough when none is configured.
   const box = config.cacheEncryptionKey ? new CryptoBox(config.cacheEncryptionKey) : CryptoBox.random();
