@@ -1,15 +1,12 @@
+export { DevEntra, startDevEntra, type DevEntraOptions, type IssueAccessTokenOptions } from './server.js';
 export {
-  DevEntra,
-  startDevEntra,
   DEFAULT_TENANT_ID,
   DEMO_USERS,
   DEMO_GROUPS,
   GRAPH_RESOURCE,
   TOKEN_EXCHANGE_AUDIENCE,
-  type DevEntraOptions,
-  type IssueFederatedTokenOptions,
-  type IssueAccessTokenOptions,
-} from './server.js';
+} from './constants.js';
+export type { IssueFederatedTokenOptions } from './claims.js';
 export {
   createCertificateAuthority,
   createServerCertificate,
