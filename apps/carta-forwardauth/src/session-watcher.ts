@@ -11,7 +11,7 @@ import {
   type V1PodList,
   type V1ServiceList,
 } from '@kubernetes/client-node';
-import type { Logger } from '@auth-sidecars/service-kit';
+import { backoffDelay, type Logger } from '@auth-sidecars/service-kit';
 import { SourceIndex, type IndexSource, type LabelledObject, type SourceSpec } from './session-index.js';
 
 export type SourceState = 'starting' | 'synced' | 'error' | 'stopped';
@@ -280,11 +280,9 @@ export class SourceWatcher implements IndexSource {
   }
 
   private backoffDelay(): number {
-    const { initialMs, maxMs } = this.options.backoff;
-    const base = Math.min(maxMs, initialMs * 2 ** this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 30);
-    // Full jitter on the upper half: spreads restarts of many replicas, never below half the base.
-    return Math.round(base / 2 + Math.random() * (base / 2));
+    this.attempt = Math.min(this.attempt + 1, 31);
+    // Jitter on the upper half: spreads restarts of many replicas, never below half the ceiling.
+    return backoffDelay(this.attempt, this.options.backoff, Math.random, 'half');
   }
 
   private async kill(gen: Generation): Promise<void> {

@@ -608,7 +608,10 @@ describe('carta-forwardauth startup and permissions', () => {
       await until(() => api.watchCount() === 4);
       const listsBefore = api.requestLog.filter((e) => e.verb === 'list').length;
       api.breakWatches();
-      await until(async () => (await readyz(carta.probeUrl)).status === 503, 1000, 10);
+      await until(async () => (await readyz(carta.probeUrl)).status === 503, {
+        timeoutMs: 1000,
+        intervalMs: 10,
+      });
       const during = await readyz(carta.probeUrl);
       expect(during.body.details.sources.filter((s) => s.state === 'error')).not.toHaveLength(0);
       // meanwhile the last known state answers (within STALE_GRACE)

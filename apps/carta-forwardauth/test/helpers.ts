@@ -61,14 +61,7 @@ export async function startCarta(api: KubeApi, env: Record<string, string> = {},
   };
 }
 
-export async function until(cond: () => boolean | Promise<boolean>, ms = 3000, stepMs = 20): Promise<number> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  return Date.now() - start;
-}
+export { until } from '@auth-sidecars/testkit/wait';
 
 export interface RawResponse {
   status: number;

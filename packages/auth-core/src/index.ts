@@ -22,8 +22,8 @@ export {
   classifyAcquireError,
 } from './errors.js';
 export type { AcquireFailureKind } from './errors.js';
-export { computeRefreshAt, backoffDelay } from './refreshPolicy.js';
-export type { RefreshPolicy, RetryPolicy } from './refreshPolicy.js';
+export { computeRefreshAt } from './refreshPolicy.js';
+export type { RefreshPolicy } from './refreshPolicy.js';
 export type { LoggerLike } from './logger.js';
 export {
   ClientCertificateEnvVars,

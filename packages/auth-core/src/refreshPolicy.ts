@@ -1,4 +1,5 @@
-// When to refresh a token and how long to wait after a failure: pure functions, tested on their own.
+// When to refresh a token: a pure function, tested on its own. How long to wait after a failure is
+// service-kit's backoffDelay (full jitter), shared with every retry loop of the repo.
 import type { AccessToken } from '@azure/core-auth';
 import { MIN_USED_FRACTION } from './constants.js';
 
@@ -29,24 +30,4 @@ export function computeRefreshAt(token: AccessToken, obtainedAt: number, policy:
   const refreshAt =
     latest >= obtainedAt + lifetime * MIN_USED_FRACTION ? Math.min(preferred, latest) : preferred;
   return Math.round(refreshAt);
-}
-
-export interface RetryPolicy {
-  initialMs: number;
-  maxMs: number;
-}
-
-/**
- * Exponential backoff with full jitter (AWS architecture blog): a uniform draw in
- * [0, min(maxMs, initialMs * 2^(attempt-1))), so many sidecars failing together spread their
- * retries instead of hitting the IdP in waves. `attempt` counts from 1.
- */
-export function backoffDelay(
-  attempt: number,
-  policy: RetryPolicy,
-  random: () => number = Math.random,
-): number {
-  const exponent = Math.max(0, Math.min(attempt - 1, 30));
-  const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** exponent);
-  return Math.floor(random() * ceiling);
 }

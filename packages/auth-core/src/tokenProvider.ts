@@ -19,8 +19,9 @@ import { componentLogger } from './logger.js';
 import type { LoggerLike } from './logger.js';
 import { registerTokenMetrics } from './metrics.js';
 import type { TokenMetrics } from './metrics.js';
-import { backoffDelay, computeRefreshAt } from './refreshPolicy.js';
-import type { RefreshPolicy, RetryPolicy } from './refreshPolicy.js';
+import { backoffDelay, type RetryPolicy } from '@auth-sidecars/service-kit/backoff';
+import { computeRefreshAt } from './refreshPolicy.js';
+import type { RefreshPolicy } from './refreshPolicy.js';
 
 export interface TokenProviderOptions {
   credential: TokenCredential;

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
+import { until } from '@auth-sidecars/testkit/wait';
 import WebSocket from 'ws';
 import {
   createForwarder,
@@ -93,14 +94,6 @@ function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
   );
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 beforeEach(async () => {
   upstream = await startOpenAiUpstream({ verify });
 });
@@ -149,7 +142,9 @@ describe('WebSocket passthrough', () => {
     first.close(4001, 'client says bye');
     // The upstream got the client's code, and its echo of the close frame came back.
     expect(await firstClosed).toEqual({ code: 4001, reason: 'client says bye' });
-    await until('the upstream to see the close', () => upstream.webSockets[0]!.closed !== undefined);
+    await until(() => upstream.webSockets[0]!.closed !== undefined, {
+      what: 'the upstream to see the close',
+    });
     expect(upstream.webSockets[0]!.closed).toEqual({ code: 4001, reason: 'client says bye', by: 'client' });
 
     const second = await open(`${proxy.ws}${REALTIME}`);
@@ -158,7 +153,7 @@ describe('WebSocket passthrough', () => {
     expect(await secondClosed).toEqual({ code: 4002, reason: 'upstream says bye' });
     expect(upstream.webSockets[1]!.closed).toMatchObject({ code: 4002, by: 'upstream' });
     // Both tunnels are forgotten once both of their sides are closed.
-    await until('no open tunnel', () => proxy.upgrades.open === 0);
+    await until(() => proxy.upgrades.open === 0, { what: 'no open tunnel' });
   });
 
   it('answers a refused upgrade as the upstream did, after one forced refresh and replay', async () => {

@@ -9,3 +9,4 @@ export * from './fast-path.js';
 export * from './server.js';
 export * from './main.js';
 export * from './schema.js';
+export * from './backoff.js';

@@ -33,13 +33,7 @@ export function captureLogger(level = 'debug', service = 'test-svc'): CapturedLo
 }
 
 /** Waits until `predicate` holds (winston delivers to transports asynchronously). */
-export async function until(predicate: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { until } from '@auth-sidecars/testkit/wait';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopChild } from './child.js';
 import { freePort } from './prometheus.js';
 
 export const NGINX_BINARY = '/usr/sbin/nginx';
@@ -83,12 +84,7 @@ export async function startNginx(options: StartNginxOptions): Promise<RunningNgi
   void exited.then(() => (gone = true));
   const url = `http://127.0.0.1:${port}`;
   const close = async () => {
-    if (!gone) {
-      child.kill('SIGQUIT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child, exited, { signal: 'SIGQUIT' });
     await rm(prefix, { recursive: true, force: true });
   };
   const deadline = Date.now() + 10_000;

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { stopChild } from './child.js';
 
 export interface LaunchedProcess {
   /** Base URL from the `listening` log line, e.g. http://127.0.0.1:41234 */
@@ -87,14 +88,7 @@ export async function launchApp(entry: string, options: LaunchOptions): Promise<
       });
     });
   };
-  const close = async (graceMs = 10_000) => {
-    if (child.exitCode !== null || child.signalCode !== null) return exited;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
-  };
+  const close = (graceMs = 10_000) => stopChild(child, exited, { graceMs });
   if (options.waitForListening === false) return { url: '', child, lines, logs, exited, close, waitForLog };
 
   // Generous: a cold start imports the SDKs, which takes seconds on a loaded 2-core machine.

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopChild } from './child.js';
 
 export const PROMETHEUS_BINARY = '/usr/bin/prometheus';
 
@@ -89,12 +90,7 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
   const url = `http://127.0.0.1:${port}`;
 
   const close = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child, exited);
     await rm(dir, { recursive: true, force: true });
   };
 

@@ -7,6 +7,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { stopChild } from './child.js';
 
 export const REDIS_SERVER_BIN = '/usr/bin/redis-server';
 
@@ -82,12 +83,7 @@ async function startOnce(port: number, options: RedisOptions): Promise<RunningRe
     });
   }
   const close = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child, exited);
     await rm(dir, { recursive: true, force: true });
   };
   const timeoutMs = options.startTimeoutMs ?? 30_000;

@@ -18,6 +18,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { CARTA_SERVICE_ACCOUNT, DEMO_NAMESPACE, DEMO_SESSIONS } from '../src/demo-data.js';
 import { AKS_AUDIENCE } from '../src/kube-rbac.js';
+import { until } from '../src/wait.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
 
@@ -73,14 +74,6 @@ function getWithCa(
     req.on('error', reject);
     req.end(init.body);
   });
-}
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('testkit-standin', () => {

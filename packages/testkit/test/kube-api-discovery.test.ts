@@ -13,6 +13,7 @@ import {
 } from '@kubernetes/client-node';
 import { startKubeApi, type KubeApi } from '../src/kube-api.js';
 import { humanDuration } from '../src/kube-api-table.js';
+import { until } from '../src/wait.js';
 
 /** What kubectl 1.30+ sends with `kubectl get`. */
 const KUBECTL_TABLE_ACCEPT =
@@ -177,7 +178,7 @@ describe('Tables for kubectl get', () => {
       { ...admin(), accept: KUBECTL_TABLE_ACCEPT },
       2,
     );
-    await waitFor(() => api.watchCount() === 1);
+    await until(() => api.watchCount() === 1);
     api.updatePod('web-0', (p) => {
       p.status = { phase: 'Failed' };
     });
@@ -210,11 +211,3 @@ describe('Tables for kubectl get', () => {
     ).toEqual(['5s', '2m5s', '10m', '3h1m', '2d1h', '400d', '2y70d']);
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -13,6 +13,7 @@ import {
 import { startKubeApi, type KubeApi } from '../src/kube-api.js';
 import { applyPatch, PatchError } from '../src/kube-api-patch.js';
 import type { KubeObject } from '../src/kube-api-store.js';
+import { until } from '../src/wait.js';
 
 const NS = 'skaha-workload';
 
@@ -31,14 +32,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await api.close();
 });
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Watch events (type, labels) of the namespace's pods, from now on. */
 async function watchPods() {

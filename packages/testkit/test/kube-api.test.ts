@@ -2,6 +2,7 @@ import { request as httpsRequest } from 'node:https';
 import { CoreV1Api, KubeConfig, Watch, makeInformer, type V1Pod } from '@kubernetes/client-node';
 import { startKubeApi, type KubeApi } from '../src/kube-api.js';
 import { parseLabelSelector } from '../src/kube-api-selectors.js';
+import { until } from '../src/wait.js';
 
 const NS = 'skaha-workload';
 
@@ -9,14 +10,6 @@ function client(api: KubeApi, user?: string): { kc: KubeConfig; core: CoreV1Api 
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfig(user));
   return { kc, core: kc.makeApiClient(CoreV1Api) };
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 interface Event {

@@ -1,4 +1,5 @@
 // Sign-in through dev-entra, /api/me with SelfSubjectRulesReview, /k8s as the user, sign-out.
+import { until } from '@auth-sidecars/testkit/wait';
 import { ALICE, BOB, Client, startBroker, startWorld, type InProcessBroker, type World } from '../helpers.js';
 
 let world: World;
@@ -12,14 +13,6 @@ afterAll(async () => {
   await broker?.close();
   await world?.close();
 });
-
-async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface PodList {
   items: Array<{ metadata: { name: string } }>;
@@ -124,7 +117,7 @@ describe('sign-in and Kubernetes calls as the user', () => {
     );
     expect(res.status).toBe(200);
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    await waitFor(() => world.kube.watchCount() === 1);
+    await until(() => world.kube.watchCount() === 1);
     world.kube.addPod({ name: 'streamed-1', namespace: 'team-a' });
     let buffer = '';
     while (!buffer.includes('\n')) buffer += (await reader.read()).value ?? '';
@@ -133,8 +126,8 @@ describe('sign-in and Kubernetes calls as the user', () => {
       object: { metadata: { name: 'streamed-1' } },
     });
     controller.abort();
-    await waitFor(() => world.kube.watchCount() === 0);
-    await waitFor(() =>
+    await until(() => world.kube.watchCount() === 0);
+    await until(() =>
       broker.logs().some((l) => l.component === 'audit' && l.verb === 'watch' && l.aborted === true),
     );
     world.kube.deletePod({ name: 'streamed-1', namespace: 'team-a' });

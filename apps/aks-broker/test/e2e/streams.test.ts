@@ -1,5 +1,6 @@
 // One user must not starve the others: watches are capped per user (429 beyond), they run off the
 // connection pool plain calls use, and every call's time starts when the broker takes it on.
+import { until } from '@auth-sidecars/testkit/wait';
 import { ALICE, BOB, Client, startBroker, startWorld, type InProcessBroker, type World } from '../helpers.js';
 
 let world: World;
@@ -10,13 +11,9 @@ afterAll(async () => {
   await world?.close();
 });
 
-async function waitFor(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Streams take time to open and close on a busy machine: a minute's room. */
+const waitFor = (check: () => boolean, what: string) =>
+  until(check, { what, timeoutMs: 60_000, intervalMs: 50 });
 
 /** Responses of open watches: referenced until the test ends (fetch cancels a collected body). */
 const held: Response[] = [];

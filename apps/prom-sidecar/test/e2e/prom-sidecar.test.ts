@@ -13,6 +13,7 @@ import { startDevEntra, type DevEntra } from '@auth-sidecars/dev-entra';
 import { startTokenGate, type TokenGate } from '@auth-sidecars/testkit/prometheus-gate';
 import { startPrometheus, type RunningPrometheus } from '@auth-sidecars/testkit/prometheus';
 import { launchApp, type LaunchedProcess } from '@auth-sidecars/testkit/process';
+import { eventually } from '@auth-sidecars/testkit/wait';
 
 const ENTRY = join(import.meta.dirname, '../../dist/main.js');
 const AUDIENCE = 'https://prometheus.monitor.azure.com';
@@ -177,15 +178,9 @@ async function both(
   return Promise.all([grafana(base, method, path, form), grafana(prometheus.url, method, path, form)]);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Prometheus scrapes and evaluates on its own schedule: poll for half a minute. */
+const prometheusShows = <T>(what: string, probe: () => Promise<T | undefined>) =>
+  eventually(probe, { what, timeoutMs: 30_000, intervalMs: 200 });
 
 const json = (a: Answer) => JSON.parse(a.text) as { status: string; data: unknown };
 
@@ -247,7 +242,7 @@ describe('prom-sidecar end to end with a real Prometheus', () => {
   });
 
   it('POST /api/v1/query_exemplars with a form body returns the stored exemplars', async () => {
-    const exemplars = await until('an exemplar in Prometheus', async () => {
+    const exemplars = await prometheusShows('an exemplar in Prometheus', async () => {
       const res = await fetch(`${prometheus.url}/api/v1/query_exemplars?query=demo_requests_total`);
       const body = (await res.json()) as { data: Array<{ exemplars: unknown[] }> };
       return body.data.length > 0 ? body.data : undefined;
@@ -267,7 +262,7 @@ describe('prom-sidecar end to end with a real Prometheus', () => {
   });
 
   it('GET /api/v1/rules and /api/v1/alerts show the rule groups and the firing alert', async () => {
-    await until('the alert to fire', async () => {
+    await prometheusShows('the alert to fire', async () => {
       const res = await fetch(`${prometheus.url}/api/v1/alerts`);
       const body = (await res.json()) as { data: { alerts: Array<{ state: string }> } };
       return body.data.alerts.some((a) => a.state === 'firing') ? true : undefined;
