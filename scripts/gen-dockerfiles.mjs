@@ -25,12 +25,17 @@ const HEADER = (what, file) => `# syntax=docker/dockerfile:1
 #                       or: podman build --format docker -f ${file} .   (docker format keeps HEALTHCHECK)
 `;
 
+/** Every workspace an image is built for: the five apps, and testkit for the dev tooling image. */
+const imageWorkspaces = (apps) => [...apps.map((app) => `@auth-sidecars/${app}`), '@auth-sidecars/testkit'];
+
 /**
- * Two stages shared by every image: turbo prune (the workspace and the packages it uses, so the
- * npm ci layer stays cached until a package.json or the lockfile changes) and the build, which
- * ends with the runtime tree in /out (scripts/runtime-tree.mjs).
+ * Two stages, the same in every image up to the build of its own workspace: turbo prune and
+ * npm ci. The prune names every image's workspace, so all six images share one npm ci layer
+ * (built once, cached until a package.json or the lockfile changes). The build shares turbo's
+ * cache too: the packages every app uses compile once for all images. It ends with the runtime
+ * tree in /out (scripts/runtime-tree.mjs).
  */
-const buildStages = (workspace, dir) => `ARG NODE_IMAGE=node:24-bookworm-slim
+const buildStages = (apps, workspace, dir) => `ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM \${NODE_IMAGE} AS prune
 WORKDIR /repo
@@ -38,7 +43,7 @@ COPY . .
 # turbo at the version package-lock.json pins, not whatever 2.x is newest today.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \\
     npx --yes --prefer-offline "turbo@$(node -p "require('./package-lock.json').packages['node_modules/turbo'].version")" \\
-      prune ${workspace} --docker
+      prune ${imageWorkspaces(apps).join(' ')} --docker
 
 FROM \${NODE_IMAGE} AS build
 WORKDIR /repo
@@ -50,15 +55,17 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \\
 COPY --from=prune /repo/out/full/ ./
 # Every tsconfig extends tsconfig.base.json, which turbo prune leaves out.
 COPY tsconfig.base.json scripts/runtime-tree.mjs ./
-# Builds the workspaces the image runs (not the test-only ones) and copies what they run to /out.
-RUN node runtime-tree.mjs --build ${dir} /out
+ENV TURBO_TELEMETRY_DISABLED=1
+RUN --mount=type=cache,target=/turbo-cache,sharing=locked \\
+    npx turbo run build --filter=${workspace} --cache-dir=/turbo-cache --output-logs=errors-only \\
+ && node runtime-tree.mjs ${dir} /out
 `;
 
 /** One app image: the runtime tree, non-root, with a health check on /livez. */
-export function appDockerfile(app) {
+export function appDockerfile(app, apps = listApps()) {
   const port = PORTS[app] ?? 8080;
   const file = `apps/${app}/Dockerfile`;
-  return `${HEADER(`${app} image: its dist, the workspace packages it runs and their production dependencies.`, file)}${buildStages(`@auth-sidecars/${app}`, `apps/${app}`)}
+  return `${HEADER(`${app} image: its dist, the workspace packages it runs and their production dependencies.`, file)}${buildStages(apps, `@auth-sidecars/${app}`, `apps/${app}`)}
 FROM \${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production PORT=${port}
 WORKDIR /app
@@ -72,7 +79,7 @@ CMD ["node", "apps/${app}/dist/main.js"]
 }
 
 /** The dev tooling image of the compose demo stack: dev-entra and the testkit stand-ins CLI. */
-export function devDockerfile() {
+export function devDockerfile(apps = listApps()) {
   const file = 'dev/Dockerfile';
   return `${HEADER(
     `Dev tooling image for the docker compose demo stack (never for production): dev-entra (local Entra
@@ -81,7 +88,7 @@ export function devDockerfile() {
 #   node packages/dev-entra/dist/cli.js --help
 #   node packages/testkit/dist/cli.js --help`,
     file,
-  )}${buildStages('@auth-sidecars/testkit', 'packages/testkit')}
+  )}${buildStages(apps, '@auth-sidecars/testkit', 'packages/testkit')}
 FROM \${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
@@ -96,14 +103,18 @@ CMD ["node", "packages/testkit/dist/cli.js", "--help"]
 
 /** Every generated file: repo-relative path -> content. */
 export function dockerfiles() {
-  const apps = readdirSync(join(root, 'apps'), { withFileTypes: true })
+  const apps = listApps();
+  return new Map([
+    ...apps.map((app) => [`apps/${app}/Dockerfile`, appDockerfile(app, apps)]),
+    ['dev/Dockerfile', devDockerfile(apps)],
+  ]);
+}
+
+function listApps() {
+  return readdirSync(join(root, 'apps'), { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .map((d) => d.name)
     .sort();
-  return new Map([
-    ...apps.map((app) => [`apps/${app}/Dockerfile`, appDockerfile(app)]),
-    ['dev/Dockerfile', devDockerfile()],
-  ]);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

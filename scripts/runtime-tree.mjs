@@ -4,10 +4,8 @@
 // and its `files`), and every production dependency those reach, resolved from where each package
 // sits as Node resolves it. The repo's layout is kept (node_modules links to workspaces included),
 // so the entry point's path is the same as in the repo. Test-only workspaces (dev-entra, testkit),
-// devDependencies and sources never get in. With --build it first builds those workspaces (their
-// `build` scripts, dependencies first), and only those: turbo would build the test-only ones too.
-//   node scripts/runtime-tree.mjs [--build] apps/token-server /out      (run from the repo root)
-import { execFileSync } from 'node:child_process';
+// devDependencies and sources never get in.
+//   node scripts/runtime-tree.mjs apps/token-server /out      (from the repo root, after the build)
 import {
   cpSync,
   existsSync,
@@ -19,24 +17,6 @@ import {
   symlinkSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-
-/** The workspaces `workspace` runs with (itself last), each after the ones it depends on. */
-export function runtimeWorkspaces(root, workspace) {
-  root = realpathSync(root);
-  const order = [];
-  const visit = (dir, path) => {
-    if (order.includes(dir)) return;
-    if (path.includes(dir)) throw new Error(`workspace dependency cycle: ${[...path, dir].join(' -> ')}`);
-    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    for (const name of Object.keys(pkg.dependencies ?? {})) {
-      const found = lookup(root, dir, name);
-      if (found && lstatSync(found).isSymbolicLink()) visit(realpathSync(found), [...path, dir]);
-    }
-    order.push(dir);
-  };
-  visit(realpathSync(resolve(root, workspace)), []);
-  return order.map((dir) => relative(root, dir));
-}
 
 /**
  * The files one workspace needs at run time, as paths relative to `root`: `{ copy, links }`, where
@@ -114,18 +94,10 @@ export function writeRuntimeTree(root, workspace, out) {
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(new URL(import.meta.url).pathname)) {
-  const args = process.argv.slice(2);
-  const build = args[0] === '--build';
-  const [workspace, out] = build ? args.slice(1) : args;
+  const [workspace, out] = process.argv.slice(2);
   if (!workspace || !out) {
-    console.error('usage: node scripts/runtime-tree.mjs [--build] <workspace dir> <out dir>');
+    console.error('usage: node scripts/runtime-tree.mjs <workspace dir> <out dir>');
     process.exit(64);
-  }
-  if (build) {
-    for (const dir of runtimeWorkspaces(process.cwd(), workspace)) {
-      console.log(`building ${dir}`);
-      execFileSync('npm', ['run', 'build', '--workspace', dir], { stdio: 'inherit' });
-    }
   }
   const { copy, links } = writeRuntimeTree(process.cwd(), workspace, resolve(out));
   console.log(`runtime tree of ${workspace}: ${copy.length} paths, ${links.size} workspace links -> ${out}`);

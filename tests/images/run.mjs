@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Runs the image tier (`npm run test:images`; `npm test` runs it after the other suites so its
+// builds do not compete with them for the CPU). It needs root: rootful podman and
+// `mmdebstrap --mode=root`. Without root, or without podman, it skips with a loud line, except
+// under CI=true, where it must run and such a machine fails. Extra arguments go to jest.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const here = import.meta.dirname;
+const root = resolve(here, '../..');
+const ci = ['true', '1'].includes(process.env.CI ?? '');
+rmSync(join(here, 'test-results'), { recursive: true, force: true });
+mkdirSync(join(here, 'test-results'));
+
+const missing = [];
+if (process.getuid?.() !== 0) missing.push('root (rootful podman, mmdebstrap --mode=root)');
+for (const bin of ['/usr/bin/podman', '/usr/sbin/runc', '/usr/bin/mmdebstrap', '/usr/bin/docker-compose'])
+  if (!existsSync(bin)) missing.push(bin);
+if (missing.length > 0) {
+  const line = `IMAGE TESTS ${ci ? 'CANNOT RUN' : 'SKIPPED'}: no ${missing.join(', ')} on this machine; the images were NOT built or booted (scripts/ensure-test-deps.mjs installs the tools as root)`;
+  const bar = '!'.repeat(Math.min(line.length, 100));
+  console.error(`\n${bar}\n${line}\n${bar}\n`);
+  process.exit(ci ? 1 : 0);
+}
+
+const r = spawnSync(
+  process.execPath,
+  [
+    join(root, 'node_modules/jest/bin/jest.js'),
+    '--runInBand',
+    '--forceExit',
+    '--json',
+    `--outputFile=${join(here, 'test-results/jest.json')}`,
+    ...process.argv.slice(2),
+  ],
+  {
+    cwd: here,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '--experimental-vm-modules --disable-warning=ExperimentalWarning',
+      // The two test files share this run's image builds (test/support/images.ts).
+      IMAGE_TESTS_RUN_ID: process.env.IMAGE_TESTS_RUN_ID ?? `${Date.now()}-${process.pid}`,
+    },
+  },
+);
+process.exit(r.status ?? 1);
