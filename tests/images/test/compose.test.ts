@@ -134,9 +134,26 @@ async function lock(file: string): Promise<ChildProcess> {
   return child;
 }
 
+/** `podman healthcheck run` for each container, one at a time, every 2 s until stopped. */
+function runHealthChecks(containers: string[]): { stop: () => Promise<void> } {
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      for (const name of containers) await podman(['healthcheck', 'run', name], { timeoutMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
 let service: ChildProcess | undefined;
 let held: ChildProcess | undefined;
-let healthLoop: NodeJS.Timeout | undefined;
+let healthChecks: { stop: () => Promise<void> } | undefined;
 
 beforeAll(async () => {
   await ensureBase();
@@ -162,7 +179,7 @@ beforeAll(async () => {
 }, 60 * 60_000);
 
 afterAll(async () => {
-  clearInterval(healthLoop);
+  await healthChecks?.stop();
   if (service) {
     // Twice: the first pass can race on containers that join another's network namespace.
     for (let i = 0; i < 2; i++) await compose(['down', '-v', '--remove-orphans', '-t', '10']);
@@ -186,10 +203,7 @@ describe('docker-compose.yml through podman', () => {
       // No systemd here: podman never schedules health checks, so run them for docker-compose,
       // whose depends_on waits for `service_healthy`.
       const checked = Object.keys(services).filter((n) => services[n]!.healthcheck);
-      healthLoop = setInterval(() => {
-        for (const name of checked)
-          void podman(['healthcheck', 'run', `${project}_${name}_1`], { timeoutMs: 20_000 });
-      }, 2000);
+      healthChecks = runHealthChecks(checked.map((n) => `${project}_${n}_1`));
       const running = Object.keys(services).filter((n) => !(n in NOT_RUNNABLE));
       for (const [name, why] of Object.entries(NOT_RUNNABLE))
         process.stdout.write(`SKIP ${name}: not started (${why}); its forwardAuth hop checks are skipped\n`);
@@ -198,7 +212,7 @@ describe('docker-compose.yml through podman', () => {
         code: 0,
         output: expect.any(String),
       });
-      clearInterval(healthLoop);
+      await healthChecks.stop();
 
       const ps = await podmanOk([
         'ps',
