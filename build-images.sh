@@ -6,6 +6,7 @@
 #   REGISTRY=ghcr.io/me TAG=0.1.0 PUSH=1 ./build-images.sh    # build and push
 #   APPS="openai-proxy token-server" ./build-images.sh       # a subset; `dev` is the demo tooling image (dev/Dockerfile)
 #   REGISTRY=auth-sidecars TAG=local APPS="$(ls apps) dev" ./build-images.sh   # the images docker-compose.yml runs
+#   DRY_RUN=1 ./build-images.sh                              # print what it would build, build nothing
 # Builder: docker buildx when it and a Docker engine answer (PLATFORMS, default linux/amd64,linux/arm64;
 # without PUSH=1 the result stays in the buildx cache), else podman for this machine's platform
 # (`--format docker`, which keeps the HEALTHCHECK; PUSH=1 pushes afterwards). BUILDER=podman|buildx forces one.
@@ -60,6 +61,10 @@ for app in $APPS; do
     exit 1
   fi
   ref=${REGISTRY}/${app}:${TAG}
+  if [[ "${DRY_RUN:-0}" == 1 ]]; then
+    echo "would build ${ref} from ${dockerfile} with ${BUILDER}"
+    continue
+  fi
   started=$SECONDS
   if [[ "$BUILDER" == buildx ]]; then
     echo "==> ${ref} (buildx, ${PLATFORMS})"

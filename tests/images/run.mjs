@@ -3,6 +3,9 @@
 // builds do not compete with them for the CPU). It needs root: rootful podman and
 // `mmdebstrap --mode=root`. Without root, or without podman, it skips with a loud line, except
 // under CI=true, where it must run and such a machine fails. Extra arguments go to jest.
+// Afterwards it keeps podman's storage bounded: every run adds the layers of the images that
+// changed (a few hundred MB); past IMAGE_TESTS_STORAGE_LIMIT_GB (default 20) the dangling images
+// (earlier runs' layers and build caches) go, and the next run rebuilds its shared layers once.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -45,4 +48,25 @@ const r = spawnSync(
     },
   },
 );
+pruneStorage();
 process.exit(r.status ?? 1);
+
+function pruneStorage() {
+  const env = { ...process.env, CONTAINERS_CONF: join(root, '.tmp/podman/containers.conf') };
+  const limitGb = Number(process.env.IMAGE_TESTS_STORAGE_LIMIT_GB ?? 20);
+  const graphRoot = spawnSync('podman', ['info', '--format', '{{.Store.GraphRoot}}'], {
+    env,
+    encoding: 'utf8',
+  });
+  const du = spawnSync('du', ['-sk', graphRoot.stdout.trim()], { encoding: 'utf8' });
+  const gb = Number(du.stdout.split('\t')[0]) / 1024 / 1024;
+  if (!(gb > limitGb)) {
+    console.log(`podman storage: ${gb.toFixed(1)} GB (pruned past ${limitGb} GB)`);
+    return;
+  }
+  spawnSync('podman', ['image', 'prune', '--force'], { env, stdio: 'ignore' });
+  const after = spawnSync('du', ['-sk', graphRoot.stdout.trim()], { encoding: 'utf8' });
+  console.log(
+    `podman storage: ${gb.toFixed(1)} GB, over ${limitGb} GB: dangling images pruned, now ${(Number(after.stdout.split('\t')[0]) / 1024 / 1024).toFixed(1)} GB`,
+  );
+}

@@ -1,8 +1,8 @@
-// Static checks of the docker compose demo stack (Docker cannot run here): every app service's
-// environment passes that app's own config loader (the zod schemas in apps/<app>/dist/config.js),
-// ports do not clash, every image/build context/Dockerfile/bind-mounted file exists, dependencies
-// and the shared network namespace point at real services, and the wiring (URLs, client ids,
-// credential files, Traefik and Prometheus targets) lines up.
+// Static checks of the docker compose demo stack (tests/images/test/compose.test.ts brings it up
+// through podman): every app service's environment passes that app's own config loader (the zod
+// schemas in apps/<app>/dist/config.js), ports do not clash, every image/build context/Dockerfile/
+// bind-mounted file exists, dependencies and the shared network namespace point at real services,
+// and the wiring (URLs, client ids, credential files, Traefik and Prometheus targets) lines up.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
