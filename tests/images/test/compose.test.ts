@@ -122,16 +122,25 @@ async function portFree(port: number): Promise<boolean> {
   }
 }
 
-/** Holds a machine-wide lock (flock) while the returned child lives: one compose stack at a time. */
-async function lock(file: string): Promise<ChildProcess> {
-  const child = spawn('flock', [file, 'sh', '-c', 'echo locked; exec sleep 86400'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+/**
+ * A machine-wide lock (flock), one compose stack at a time: held by the flock process alone (-o)
+ * until its `cat` reads the end of its stdin, which `release()`, or this process dying, closes.
+ */
+async function lock(file: string): Promise<{ release: () => Promise<void> }> {
+  const child = spawn('flock', ['-o', file, 'sh', '-c', 'echo locked; exec cat'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
+  const closed = once(child, 'close');
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', () => resolve());
+    child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`flock ${file} exited ${code}`)));
   });
-  return child;
+  return {
+    release: async () => {
+      child.stdin!.end();
+      await closed;
+    },
+  };
 }
 
 /** `podman healthcheck run` for each container, one at a time, every 2 s until stopped. */
@@ -152,7 +161,7 @@ function runHealthChecks(containers: string[]): { stop: () => Promise<void> } {
 }
 
 let service: ChildProcess | undefined;
-let held: ChildProcess | undefined;
+let held: { release: () => Promise<void> } | undefined;
 let healthChecks: { stop: () => Promise<void> } | undefined;
 
 beforeAll(async () => {
@@ -182,11 +191,13 @@ afterAll(async () => {
   await healthChecks?.stop();
   if (service) {
     // Twice: the first pass can race on containers that join another's network namespace.
+    const started = Date.now();
     for (let i = 0; i < 2; i++) await compose(['down', '-v', '--remove-orphans', '-t', '10']);
+    process.stdout.write(`docker-compose down -v: ${Math.round((Date.now() - started) / 1000)} s\n`);
     service.kill('SIGTERM');
     await once(service, 'close');
   }
-  held?.kill('SIGTERM');
+  await held?.release();
 }, 10 * 60_000);
 
 describe('docker-compose.yml through podman', () => {
@@ -207,7 +218,9 @@ describe('docker-compose.yml through podman', () => {
       const running = Object.keys(services).filter((n) => !(n in NOT_RUNNABLE));
       for (const [name, why] of Object.entries(NOT_RUNNABLE))
         process.stdout.write(`SKIP ${name}: not started (${why}); its forwardAuth hop checks are skipped\n`);
+      const upStarted = Date.now();
       const up = await compose(['up', '-d', '--no-build', ...running]);
+      process.stdout.write(`docker-compose up: ${Math.round((Date.now() - upStarted) / 1000)} s\n`);
       expect({ code: up.code, output: up.stderr.slice(-3000) }).toEqual({
         code: 0,
         output: expect.any(String),

@@ -29,6 +29,7 @@ import {
   inspectImage,
   podman,
   podmanOk,
+  registry,
   removeContainer,
   startContainer,
   until,
@@ -46,6 +47,8 @@ const RUNTIME_WORKSPACES: Record<App, string[]> = {
   'carta-forwardauth': ['service-kit'],
   'aks-broker': ['service-kit'],
 };
+/** This checkout's test containers (startContainer replaces a leftover of the same name). */
+const CONTAINER_PREFIX = `${registry.replace(/^localhost\//, '')}-`;
 const MB = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 // ---------------------------------------------------------------- the world on the host
@@ -505,7 +508,7 @@ describe.each(APPS)('%s image', (app) => {
   }, 120_000);
 
   it('boots with its back-ends unreachable: /livez 200, /readyz as documented, non-root uid, health check passes, SIGTERM exits 0', async () => {
-    const name = `image-test-${app}-boot-${process.pid}`;
+    const name = `${CONTAINER_PREFIX}${app}-boot`;
     const port = await freePort();
     const { env, mounts } = setup(app, world, port, false);
     await startContainer({ name, image: built(app).ref, env, mounts });
@@ -553,7 +556,7 @@ describe.each(APPS)('%s image', (app) => {
   }, 300_000);
 
   it(`runs its real flow inside the container against dev-entra and the stand-ins on the host`, async () => {
-    const name = `image-test-${app}-flow-${process.pid}`;
+    const name = `${CONTAINER_PREFIX}${app}-flow`;
     const port = await freePort();
     const { env, mounts } = setup(app, world, port, true);
     await startContainer({ name, image: built(app).ref, env, mounts });
