@@ -13,9 +13,6 @@ import { join, resolve } from 'node:path';
 const here = import.meta.dirname;
 const root = resolve(here, '../..');
 const ci = ['true', '1'].includes(process.env.CI ?? '');
-rmSync(join(here, 'test-results'), { recursive: true, force: true });
-mkdirSync(join(here, 'test-results'));
-
 const missing = [];
 if (process.getuid?.() !== 0) missing.push('root (rootful podman, mmdebstrap --mode=root)');
 for (const bin of ['/usr/bin/podman', '/usr/sbin/runc', '/usr/bin/mmdebstrap', '/usr/bin/docker-compose'])
@@ -23,9 +20,14 @@ for (const bin of ['/usr/bin/podman', '/usr/sbin/runc', '/usr/bin/mmdebstrap', '
 if (missing.length > 0) {
   const line = `IMAGE TESTS ${ci ? 'CANNOT RUN' : 'SKIPPED'}: no ${missing.join(', ')} on this machine; the images were NOT built or booted (scripts/ensure-test-deps.mjs installs the tools as root)`;
   const bar = '!'.repeat(Math.min(line.length, 100));
+  // No stale report from an earlier run may count in the summary.
+  rmSync(join(here, 'test-results'), { recursive: true, force: true });
   console.error(`\n${bar}\n${line}\n${bar}\n`);
   process.exit(ci ? 1 : 0);
 }
+
+rmSync(join(here, 'test-results'), { recursive: true, force: true });
+mkdirSync(join(here, 'test-results'));
 
 const r = spawnSync(
   process.execPath,
