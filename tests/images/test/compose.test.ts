@@ -21,6 +21,7 @@ import {
   registry,
   repoRoot,
   run,
+  say,
   stateDir,
   TAG,
   until,
@@ -193,7 +194,7 @@ afterAll(async () => {
     // Twice: the first pass can race on containers that join another's network namespace.
     const started = Date.now();
     for (let i = 0; i < 2; i++) await compose(['down', '-v', '--remove-orphans', '-t', '10']);
-    process.stdout.write(`docker-compose down -v: ${Math.round((Date.now() - started) / 1000)} s\n`);
+    say(`docker-compose down -v: ${Math.round((Date.now() - started) / 1000)} s\n`);
     service.kill('SIGTERM');
     await once(service, 'close');
   }
@@ -217,10 +218,10 @@ describe('docker-compose.yml through podman', () => {
       healthChecks = runHealthChecks(checked.map((n) => `${project}_${n}_1`));
       const running = Object.keys(services).filter((n) => !(n in NOT_RUNNABLE));
       for (const [name, why] of Object.entries(NOT_RUNNABLE))
-        process.stdout.write(`SKIP ${name}: not started (${why}); its forwardAuth hop checks are skipped\n`);
+        say(`SKIP ${name}: not started (${why}); its forwardAuth hop checks are skipped\n`);
       const upStarted = Date.now();
       const up = await compose(['up', '-d', '--no-build', ...running]);
-      process.stdout.write(`docker-compose up: ${Math.round((Date.now() - upStarted) / 1000)} s\n`);
+      say(`docker-compose up: ${Math.round((Date.now() - upStarted) / 1000)} s\n`);
       expect({ code: up.code, output: up.stderr.slice(-3000) }).toEqual({
         code: 0,
         output: expect.any(String),
@@ -259,7 +260,7 @@ describe('docker-compose.yml through podman', () => {
         { env: { ...process.env, DEMO_WORKDIR: join(dir, 'demo') }, timeoutMs: 10 * 60_000 },
       );
       const out = `${check.stdout}${check.stderr}`;
-      process.stdout.write(
+      say(
         `${out
           .split('\n')
           .filter((l) => /^ {2}(PASS|FAIL|SKIP)|checks (passed|failed)/.test(l))

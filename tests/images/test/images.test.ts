@@ -6,7 +6,7 @@
 //     stand-ins served by this test process, trusting dev-entra's CA from a mounted file.
 // The run ends with a table per image: build seconds, size, app layers above the base, uid, /livez,
 // health, SIGTERM, flow.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevEntra, type DevEntra } from '@auth-sidecars/dev-entra';
@@ -31,6 +31,7 @@ import {
   podmanOk,
   registry,
   removeContainer,
+  say,
   startContainer,
   until,
   type ImageInfo,
@@ -426,7 +427,7 @@ let world: World;
 beforeAll(async () => {
   base = await ensureBase();
   baseInfo = await inspectImage(base.image);
-  process.stdout.write(
+  say(
     `base image ${base.image}: ${base.cached ? 'cached' : `made in ${base.seconds} s`} (recipe ${base.recipe}), ${MB(baseInfo.size)}\n`,
   );
   builds = await ensureBuilt([...APPS]);
@@ -465,9 +466,10 @@ afterAll(async () => {
       .join('  ')
       .trimEnd(),
   );
-  process.stdout.write(
-    `\nimages (base ${base?.image ?? '-'}, ${baseInfo ? MB(baseInfo.size) : '-'}):\n${lines.join('\n')}\n\n`,
-  );
+  const text = `images (base ${base?.image ?? '-'}, ${baseInfo ? MB(baseInfo.size) : '-'}):\n${lines.join('\n')}\n`;
+  say(`\n${text}`);
+  mkdirSync(join(import.meta.dirname, '..', 'test-results'), { recursive: true });
+  writeFileSync(join(import.meta.dirname, '..', 'test-results', 'images.txt'), text);
 });
 
 function built(app: App): Build {

@@ -2,7 +2,7 @@
 // stand-ins this test process serves keep answering the containers while podman runs.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const repoRoot = resolve(import.meta.dirname, '../../../..');
@@ -16,6 +16,14 @@ export const podmanEnv: NodeJS.ProcessEnv = {
 export const registry = `localhost/auth-sidecars-test-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 8)}`;
 export const TAG = 'test';
 export const imageRef = (name: string): string => `${registry}/${name}:${TAG}`;
+
+/**
+ * Prints to the run's output at once (synchronously): jest's forced exit at the end of the run
+ * drops asynchronous writes still queued on a pipe.
+ */
+export function say(text: string): void {
+  writeSync(1, text.endsWith('\n') ? text : `${text}\n`);
+}
 
 export interface RunResult {
   code: number | null;
