@@ -269,7 +269,8 @@ describe('docker-compose.yml', () => {
 
   it('dev tooling commands run entry points the dev image builds (testkit and its dependency dev-entra)', () => {
     const devfile = readFileSync(join(repoRoot, 'dev/Dockerfile'), 'utf8');
-    expect(devfile).toMatch(/prune @auth-sidecars\/testkit --docker/);
+    expect(devfile).toMatch(/turbo run build --filter=@auth-sidecars\/testkit /);
+    expect(devfile).toMatch(/node runtime-tree\.mjs packages\/testkit \/out$/m);
     expect(devfile).toMatch(/^USER 10001:10001$/m);
     const testkitPkg = JSON.parse(readFileSync(join(repoRoot, 'packages/testkit/package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
