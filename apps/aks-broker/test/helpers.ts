@@ -1,21 +1,21 @@
 // Test world for the broker: dev-entra (real OAuth over HTTPS), the Kubernetes API stand-in with
-// RBAC keyed on dev-entra users, a federated token file, and a broker run in-process (createApp +
-// serve) with its log lines captured. Plus a cookie-jar client that signs in through dev-entra's
-// sign-in form the way a browser does, without a browser.
+// RBAC keyed on dev-entra users, a federated token file, and a broker run in-process (startService,
+// as main.ts runs it) with its log lines captured. Plus a cookie-jar client that signs in through
+// dev-entra's sign-in form the way a browser does, without a browser.
 import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { startDevEntra, type DevEntra, type RegisteredApp } from '@auth-sidecars/dev-entra';
 import type { Router } from 'express';
 import { startKubeApi, type KubeApi, type KubeUser } from '@auth-sidecars/testkit/kube-api';
 import { kubeRbac, type RbacBinding } from '@auth-sidecars/testkit/kube-rbac';
-import { createLogger, createMetrics, serve, type RunningServer } from '@auth-sidecars/service-kit';
-import { createApp } from '../src/app.js';
+import { createLogger } from '@auth-sidecars/service-kit';
+import { freePort } from '@auth-sidecars/testkit/prometheus';
 import { loadBrokerConfig, type BrokerConfig } from '../src/config.js';
-import { buildDeps, type BuiltDeps } from '../src/deps.js';
-import { createBrokerMetrics } from '../src/metrics.js';
+import type { BuiltDeps } from '../src/deps.js';
+import { startService } from '../src/service.js';
 
 export const ALICE = 'alice@contoso.test';
 export const BOB = 'bob@contoso.test';
@@ -208,37 +208,36 @@ export async function startBroker(
     },
   });
   const logger = createLogger({ service: 'aks-broker', level: 'debug', stream });
-  // The app needs PUBLIC_URL, which is known once the port is: serve first, then build the app.
-  const holder: { handler?: (req: IncomingMessage, res: ServerResponse) => void } = {};
-  const server: RunningServer = await serve((req, res) => holder.handler!(req, res), {
-    host: '127.0.0.1',
-    port: 0,
-    logger,
-    shutdownTimeoutMs: 2_000,
-  });
-  const config = loadBrokerConfig(world.baseEnv({ PUBLIC_URL: server.url, ...extraEnv }));
-  const metrics = createMetrics('aks-broker');
-  const brokerMetrics = createBrokerMetrics(metrics.registry);
-  const deps = await buildDeps(config, { logger, brokerMetrics });
-  holder.handler = createApp(config, { logger, metrics, brokerMetrics, ...deps });
-  return {
-    url: server.url,
-    config,
-    deps,
-    lines,
-    logs: () =>
-      lines.flatMap((l) => {
-        try {
-          return [JSON.parse(l) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      }),
-    close: async () => {
-      await server.close();
-      await deps.close();
-    },
-  };
+  // PUBLIC_URL names the broker's own port, so the port is picked first; another process may take
+  // it in between, hence a few tries.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const config = loadBrokerConfig(
+      world.baseEnv({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...extraEnv }),
+    );
+    try {
+      const service = await startService(config, { logger, shutdownTimeoutMs: 2_000 });
+      return {
+        url: service.url,
+        config,
+        deps: service.deps,
+        lines,
+        logs: () =>
+          lines.flatMap((l) => {
+            try {
+              return [JSON.parse(l) as Record<string, unknown>];
+            } catch {
+              return [];
+            }
+          }),
+        close: async () => {
+          await service.close();
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw error;
+    }
+  }
 }
 
 export interface Answer {
@@ -319,14 +318,6 @@ export class Client {
 }
 
 /** A free loopback port (for processes whose public URL must be known before they listen). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+export { freePort };
 
 export const BROKER_ENTRY = join(import.meta.dirname, '..', 'dist', 'main.js');

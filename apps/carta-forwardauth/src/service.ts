@@ -1,7 +1,13 @@
 // Wires the real dependencies together (informers, index, metrics, app, server); shared by main.ts
 // and the tests so both run exactly the same service.
-import { createMetrics, serve, type Logger, type RunningServer } from '@auth-sidecars/service-kit';
-import type { KubeConfig } from '@kubernetes/client-node';
+import {
+  ConfigError,
+  createMetrics,
+  serve,
+  type Logger,
+  type RunningServer,
+} from '@auth-sidecars/service-kit';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { RequestListener } from 'node:http';
 import { createProbeApp, createRequestListener } from './app.js';
 import type { Config } from './config.js';
@@ -31,7 +37,35 @@ export function sourceSpecs(
   );
 }
 
-export async function startService(config: Config, kc: KubeConfig, logger: Logger): Promise<RunningService> {
+export interface ServiceOptions {
+  logger: Logger;
+  /** The API server and credentials; loadKubeConfig() when absent (tests pass the stand-in's). */
+  kubeConfig?: KubeConfig;
+}
+
+/** In-cluster, KUBECONFIG or ~/.kube/config, as loadFromDefault does; nothing found is a ConfigError. */
+export function loadKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromDefault();
+  } catch (err) {
+    throw new ConfigError([
+      `KUBECONFIG: cannot load kubeconfig: ${err instanceof Error ? err.message : String(err)}`,
+    ]);
+  }
+  const server = kc.getCurrentCluster()?.server;
+  // loadFromDefault's last resort when nothing is configured; it can never work here.
+  if (!server || server === 'http://localhost:8080') {
+    throw new ConfigError([
+      'KUBECONFIG: no kubeconfig found (KUBECONFIG, ~/.kube/config) and not running in a cluster',
+    ]);
+  }
+  return kc;
+}
+
+export async function startService(config: Config, options: ServiceOptions): Promise<RunningService> {
+  const { logger } = options;
+  const kc = options.kubeConfig ?? loadKubeConfig();
   const metrics = createMetrics(SERVICE_NAME);
   const decisionMetrics = createDecisionMetrics(metrics.registry);
   const label = (s: SourceSpec) => ({ kind: s.kind, selector: `${s.idLabel},${s.userLabel}` });

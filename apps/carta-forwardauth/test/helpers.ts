@@ -48,7 +48,7 @@ export async function startCarta(api: KubeApi, env: Record<string, string> = {},
   const logger = createLogger({ service: 'carta-forwardauth', level: config.LOG_LEVEL, stream });
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfig(user, NS));
-  const service = await startService(config, kc, logger);
+  const service = await startService(config, { logger, kubeConfig: kc });
   return {
     url: service.url,
     probeUrl: service.probeUrl,

@@ -1,13 +1,8 @@
-// openai-proxy entry point: the shared token-injecting proxy shell with the seed's configuration,
-// forwarding requests and WebSocket upgrades to API_BASE_URL.
-import { runTokenProxy } from '@auth-sidecars/proxy-kit';
-import { createListener, upgradePolicy } from './app.js';
+// openai-proxy entry point: the environment -> config -> the service (service.ts), until
+// SIGTERM/SIGINT.
+import { runMain } from '@auth-sidecars/service-kit';
 import { loadOpenAiProxyConfig } from './config.js';
 import { SERVICE } from './constants.js';
+import { startService } from './service.js';
 
-await runTokenProxy(SERVICE, {
-  loadConfig: loadOpenAiProxyConfig,
-  upstream: (config) => config.apiBaseUrl,
-  createListener,
-  upgrades: upgradePolicy,
-});
+await runMain(SERVICE, ({ env, logger }) => startService(loadOpenAiProxyConfig(env), { logger }));

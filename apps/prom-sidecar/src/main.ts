@@ -1,12 +1,8 @@
-// prom-sidecar entry point: the shared token-injecting proxy shell with the Prometheus read API,
-// configured by our variable names or aad-auth-proxy's, forwarding to PROMETHEUS_QUERY_ENDPOINT.
-import { runTokenProxy } from '@auth-sidecars/proxy-kit';
-import { createListener } from './app.js';
+// prom-sidecar entry point: the environment (our variable names or aad-auth-proxy's) -> config ->
+// the service (service.ts), until SIGTERM/SIGINT.
+import { runMain } from '@auth-sidecars/service-kit';
 import { loadPromSidecarConfig } from './config.js';
 import { SERVICE } from './constants.js';
+import { startService } from './service.js';
 
-await runTokenProxy(SERVICE, {
-  loadConfig: loadPromSidecarConfig,
-  upstream: (config) => config.queryEndpoint,
-  createListener,
-});
+await runMain(SERVICE, ({ env, logger }) => startService(loadPromSidecarConfig(env), { logger }));

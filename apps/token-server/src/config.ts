@@ -48,6 +48,9 @@ export const configSchema = z.object({
   [ENV.identityObjectId]: optional,
   [ENV.identityResourceId]: optional,
   [ENV.policyReloadSeconds]: z.coerce.number().int().min(0).max(86_400).default(30),
+  // Not ours to use: read only to warn that the server's own credential may call itself.
+  IDENTITY_ENDPOINT: optional,
+  IDENTITY_HEADER: optional,
   ...credentialEnvSchema.shape,
 });
 

@@ -1,15 +1,9 @@
-// The entry point both token-injecting proxies share: config, credential, token provider (fail fast
-// unless START_WITHOUT_TOKEN), forwarder, server, and the drain order on SIGTERM.
+// The service both token-injecting proxies start (their service.ts): credential, token provider
+// (fail fast unless START_WITHOUT_TOKEN), forwarder, WebSocket passthrough, server, and the drain
+// order on close.
 import type { RequestListener } from 'node:http';
 import { createCredential, TokenProvider, type CredentialConfig } from '@auth-sidecars/auth-core';
-import {
-  createMetrics,
-  runMain,
-  serve,
-  type Env,
-  type Logger,
-  type Metrics,
-} from '@auth-sidecars/service-kit';
+import { createMetrics, serve, type Logger, type Metrics } from '@auth-sidecars/service-kit';
 import type { ProxySettings } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
 import { forwardMetrics } from './metrics.js';
@@ -34,8 +28,8 @@ export interface TokenProxyDeps {
   metrics: Metrics;
 }
 
+/** What an app adds to the shared proxy: its upstream, its routes and its upgrades. */
 export interface TokenProxyApp<C extends TokenProxyConfig> {
-  loadConfig(env: Env): Readonly<C>;
   /** Upstream base URL the forwarder sends to. */
   upstream(config: Readonly<C>): string;
   createListener(config: Readonly<C>, deps: TokenProxyDeps): RequestListener;
@@ -43,68 +37,74 @@ export interface TokenProxyApp<C extends TokenProxyConfig> {
   upgrades?(config: Readonly<C>): Pick<UpgradeProxyOptions, 'accepts' | 'dropSubprotocol'>;
 }
 
-export function runTokenProxy<C extends TokenProxyConfig>(
+export interface RunningTokenProxy {
+  url: string;
+  /** Graceful stop; resolves false when the drain deadline was blown. */
+  close(): Promise<boolean>;
+}
+
+export async function startTokenProxy<C extends TokenProxyConfig>(
   service: string,
   app: TokenProxyApp<C>,
-): Promise<void> {
-  return runMain(service, async ({ env, logger }) => {
-    const config = app.loadConfig(env);
-    for (const warning of config.warnings ?? []) logger.warn(warning);
-    const upstream = app.upstream(config);
-    const metrics = createMetrics(service);
-    const credential = createCredential(config.credential, {
-      logger: logger.child({ component: 'credential' }),
-    });
-    const tokens = new TokenProvider({
-      credential,
-      scope: config.scope,
-      refreshFraction: config.refreshFraction,
-      logger: logger.child({ component: 'token' }),
-      registry: metrics.registry,
-    });
-    if (config.startWithoutToken) tokens.startInBackground();
-    else await tokens.start();
+  config: Readonly<C>,
+  { logger }: { logger: Logger },
+): Promise<RunningTokenProxy> {
+  for (const warning of config.warnings ?? []) logger.warn(warning);
+  const upstream = app.upstream(config);
+  const metrics = createMetrics(service);
+  const credential = createCredential(config.credential, {
+    logger: logger.child({ component: 'credential' }),
+  });
+  const tokens = new TokenProvider({
+    credential,
+    scope: config.scope,
+    refreshFraction: config.refreshFraction,
+    logger: logger.child({ component: 'token' }),
+    registry: metrics.registry,
+  });
+  if (config.startWithoutToken) tokens.startInBackground();
+  else await tokens.start();
 
-    const { record } = forwardMetrics(metrics.registry);
-    const forwarder = createForwarder({
+  const { record } = forwardMetrics(metrics.registry);
+  const forwarder = createForwarder({
+    target: upstream,
+    tokens,
+    timeouts: config.timeouts,
+    maxSockets: config.maxConnections,
+    logger: logger.child({ component: 'forwarder' }),
+    onResult: record,
+  });
+  const upgradePolicy = app.upgrades?.(config);
+  const upgrades =
+    upgradePolicy &&
+    createUpgradeProxy({
+      ...upgradePolicy,
       target: upstream,
       tokens,
       timeouts: config.timeouts,
       maxSockets: config.maxConnections,
-      logger: logger.child({ component: 'forwarder' }),
+      logger: logger.child({ component: 'websocket' }),
       onResult: record,
     });
-    const upgradePolicy = app.upgrades?.(config);
-    const upgrades =
-      upgradePolicy &&
-      createUpgradeProxy({
-        ...upgradePolicy,
-        target: upstream,
-        tokens,
-        timeouts: config.timeouts,
-        maxSockets: config.maxConnections,
-        logger: logger.child({ component: 'websocket' }),
-        onResult: record,
-      });
-    const server = await serve(app.createListener(config, { tokens, forwarder, logger, metrics }), {
-      host: config.host,
-      port: config.port,
-      logger,
-      shutdownTimeoutMs: config.shutdownTimeoutMs,
-      headersTimeoutMs: config.clientHeadersTimeoutMs,
-      maxConnections: config.clientMaxConnections,
-    });
-    upgrades?.attach(server.server);
-    server.server.on('connect', refuseConnect);
-    logger.info('forwarding', { upstream: new URL(upstream).origin, scope: config.scope });
-    return {
-      close: async () => {
-        const drained = await server.close();
-        tokens.stop();
-        await forwarder.close();
-        await upgrades?.close();
-        return drained;
-      },
-    };
+  const server = await serve(app.createListener(config, { tokens, forwarder, logger, metrics }), {
+    host: config.host,
+    port: config.port,
+    logger,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    headersTimeoutMs: config.clientHeadersTimeoutMs,
+    maxConnections: config.clientMaxConnections,
   });
+  upgrades?.attach(server.server);
+  server.server.on('connect', refuseConnect);
+  logger.info('forwarding', { upstream: new URL(upstream).origin, scope: config.scope });
+  return {
+    url: server.url,
+    close: async () => {
+      const drained = await server.close();
+      tokens.stop();
+      await forwarder.close();
+      await upgrades?.close();
+      return drained;
+    },
+  };
 }

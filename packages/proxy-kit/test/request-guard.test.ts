@@ -1,6 +1,6 @@
 // What the proxies refuse at entry, attacked with raw sockets (a real HTTP client would not send most
 // of these): absolute-form and other non-path targets, TRACE/TRACK/CONNECT, slow headers, too many
-// connections. The server is built as runTokenProxy builds it (serve + proxyListener + refuseConnect),
+// connections. The server is built as startTokenProxy builds it (serve + proxyListener + refuseConnect),
 // and the upstream records every request it gets, so "never forwarded" is observed, not assumed.
 import type http from 'node:http';
 import net from 'node:net';

@@ -62,7 +62,7 @@ async function startProxy(
 }
 
 /**
- * The server as runTokenProxy builds it: service-kit's serve with the request guard and the forwarder
+ * The server as startTokenProxy builds it: service-kit's serve with the request guard and the forwarder
  * behind proxyListener, refuseConnect, and the upgrade proxy attached.
  */
 async function startGuardedProxy(): Promise<Proxy> {

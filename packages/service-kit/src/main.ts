@@ -90,23 +90,26 @@ export async function runMain(
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const startup = start({ env, logger }).then(
-    (value) => {
-      running = value;
-    },
-    (error: unknown) => {
-      if (error instanceof ConfigError) {
-        logger.error(`invalid configuration: ${error.issues.join('; ')}`, { issues: error.issues });
-        process.stderr.write(`${service}: ${redactString(error.message)}\n`);
-        exit(ConfigError.EXIT_CODE);
-      } else {
-        const reason = error instanceof Error ? error.message : String(error);
-        logger.error(`startup failed: ${reason}`, { err: error });
-        process.stderr.write(`${service}: startup failed: ${redactString(reason)}\n`);
-        exit(EXIT_FAILURE);
-      }
-    },
-  );
+  // A start() that throws before its first await (a config loaded in a plain arrow) is a rejection too.
+  const startup = Promise.resolve()
+    .then(() => start({ env, logger }))
+    .then(
+      (value) => {
+        running = value;
+      },
+      (error: unknown) => {
+        if (error instanceof ConfigError) {
+          logger.error(`invalid configuration: ${error.issues.join('; ')}`, { issues: error.issues });
+          process.stderr.write(`${service}: ${redactString(error.message)}\n`);
+          exit(ConfigError.EXIT_CODE);
+        } else {
+          const reason = error instanceof Error ? error.message : String(error);
+          logger.error(`startup failed: ${reason}`, { err: error });
+          process.stderr.write(`${service}: startup failed: ${redactString(reason)}\n`);
+          exit(EXIT_FAILURE);
+        }
+      },
+    );
   await startup;
 }
 
