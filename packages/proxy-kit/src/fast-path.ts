@@ -3,32 +3,11 @@
 // /metrics, 404s) goes to the app's express app. Express' per-request work (prototype swaps,
 // router walk) roughly doubled the CPU of a forwarded request.
 import type { IncomingMessage, RequestListener } from 'node:http';
-import {
-  baseFastPathListener,
-  fastPathListener as plainFastPathListener,
-  type FastRoute,
-  type Logger,
-  type Metrics,
-  type PlainMiddleware,
-} from '@auth-sidecars/service-kit';
+import { baseFastPathListener, type FastRoute, type Logger, type Metrics } from '@auth-sidecars/service-kit';
 import type { Forwarder } from './forwarder.js';
 import { requestRefusal } from './request-guard.js';
 
 export type { PlainMiddleware } from '@auth-sidecars/service-kit';
-
-export interface FastPathOptions {
-  /** Handles every request that is not proxied (the express app). */
-  app: RequestListener;
-  /** True for requests that go straight to the forwarder. */
-  proxied(req: IncomingMessage): boolean;
-  /** Run in order before the forwarder, e.g. service-kit's `baseMiddleware(...)`. */
-  middleware: readonly PlainMiddleware[];
-  /** `route` label of the HTTP metrics for proxied requests. */
-  route: string;
-  forwarder: Forwarder;
-  /** Unexpected (non-AppError) failures are logged here with their stack, as service-kit's errorHandler does. */
-  logger?: { error(message: string, meta?: Record<string, unknown>): unknown };
-}
 
 function forwarderRoute(route: string, forwarder: Forwarder): FastRoute {
   return { route, handle: (req, res, fail) => forwarder.handle(req, res, fail) };
@@ -50,12 +29,6 @@ const REFUSED: FastRoute = {
 function entryMatch(proxied: (req: IncomingMessage) => boolean, fast: FastRoute) {
   return (req: IncomingMessage): FastRoute | undefined =>
     requestRefusal(req) !== undefined ? REFUSED : proxied(req) ? fast : undefined;
-}
-
-export function fastPathListener(options: FastPathOptions): RequestListener {
-  const { proxied, route, forwarder, ...rest } = options;
-  const fast = forwarderRoute(route, forwarder);
-  return plainFastPathListener({ ...rest, match: entryMatch(proxied, fast) });
 }
 
 export interface ProxyListenerOptions {

@@ -1,14 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
+import { Writable } from 'node:stream';
+import { createLogger, createMetrics, ServiceUnavailableError } from '@auth-sidecars/service-kit';
 import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
-import {
-  createForwarder,
-  fastPathListener,
-  staticTokenSource,
-  type Forwarder,
-  type PlainMiddleware,
-} from '../src/index.js';
+import { createForwarder, proxyListener, staticTokenSource, type Forwarder } from '../src/index.js';
+import { until } from '@auth-sidecars/testkit/wait';
 import { rawRequest } from './helpers.js';
 
 let upstream: OpenAiUpstream;
@@ -37,47 +33,62 @@ afterEach(async () => {
   await upstream.close();
 });
 
-describe('fastPathListener', () => {
+describe('proxyListener', () => {
   const app: http.RequestListener = (_req, res) => {
     seen.push('app');
     res.end('from app');
   };
-  const recorder: PlainMiddleware = (req, res, next) => {
-    seen.push(
-      `mw ${(req as { originalUrl?: string }).originalUrl} ${(res as { locals?: { route?: string } }).locals?.route}`,
-    );
-    res.setHeader('x-request-id', 'r1');
-    next();
-  };
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger({
+    service: 'test',
+    level: 'debug',
+    stream: new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+        cb();
+      },
+    }),
+  });
+  const options = (fwd: Forwarder) => ({
+    app,
+    proxied: (req: http.IncomingMessage) => req.url !== '/health',
+    route: 'proxy',
+    forwarder: fwd,
+    logger,
+    metrics: createMetrics('test'),
+    quietPaths: ['/health'],
+  });
 
-  it('sends proxied requests through the middleware to the forwarder, the rest to the app', async () => {
-    await listen(
-      fastPathListener({
-        app,
-        proxied: (req) => req.url !== '/health',
-        middleware: [recorder],
-        route: 'proxy',
-        forwarder,
-      }),
-    );
+  it("sends proxied requests through service-kit's request chain to the forwarder, the rest to the app", async () => {
+    await listen(proxyListener(options(forwarder)));
     const proxied = await rawRequest(`${url}/v1/models?x=1`);
     expect(proxied.status).toBe(200);
-    expect(proxied.headers['x-request-id']).toBe('r1');
+    expect(proxied.headers['x-request-id']).toMatch(/\S/);
     expect(upstream.requests.at(-1)?.headers.authorization).toBe('Bearer tok');
     const local = await rawRequest(`${url}/health`);
     expect(local.body).toBe('from app');
-    expect(seen).toEqual(['mw /v1/models?x=1 proxy', 'app']);
+    expect(seen).toEqual(['app']);
+    // The forwarded request has service-kit's request line, with its path and without its query.
+    await until(() => lines.some((l) => l.message === 'request' && l.path === '/v1/models'));
+    expect(lines.find((l) => l.path === '/v1/models')).toMatchObject({ method: 'GET', status: 200 });
   });
 
-  it('turns errors from the middleware or the forwarder into service-kit JSON errors', async () => {
-    const failing: PlainMiddleware = (_req, _res, next) =>
-      next(new ServiceUnavailableError('no token', 'token_unavailable'));
-    await listen(
-      fastPathListener({ app, proxied: () => true, middleware: [failing], route: 'proxy', forwarder }),
-    );
-    const res = await rawRequest(`${url}/v1/models`);
-    expect(res.status).toBe(503);
-    expect(JSON.parse(res.body)).toEqual({ error: { code: 'token_unavailable', message: 'no token' } });
-    expect(upstream.requests).toHaveLength(0);
+  it('turns errors of the token source into service-kit JSON errors', async () => {
+    const tokenless = createForwarder({
+      target: upstream.url,
+      tokens: {
+        getToken: () => Promise.reject(new ServiceUnavailableError('no token', 'token_unavailable')),
+        invalidate: () => Promise.reject(new ServiceUnavailableError('no token', 'token_unavailable')),
+      },
+    });
+    try {
+      await listen(proxyListener(options(tokenless)));
+      const res = await rawRequest(`${url}/v1/models`);
+      expect(res.status).toBe(503);
+      expect(JSON.parse(res.body)).toEqual({ error: { code: 'token_unavailable', message: 'no token' } });
+      expect(upstream.requests).toHaveLength(0);
+    } finally {
+      await tokenless.close();
+    }
   });
 });
