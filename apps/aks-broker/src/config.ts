@@ -1,7 +1,7 @@
 // The broker's configuration: environment -> zod schema -> frozen typed object, validated at once.
 // Variable names follow the workload-identity webhook (AZURE_*) and the in-cluster conventions.
 import { z } from 'zod';
-import { ConfigError, loadConfig, type Env } from '@auth-sidecars/service-kit';
+import { booleanFlag, ConfigError, csvList, loadConfig, type Env } from '@auth-sidecars/service-kit';
 import {
   AKS_SERVER_APP_ID,
   DEFAULT_AUTHORITY_HOST,
@@ -9,26 +9,9 @@ import {
   RISKY_SUBRESOURCES,
 } from './constants.js';
 
-const flag = (defaultValue: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(defaultValue ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
 const positiveInt = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
 /** Seconds, fractions allowed (`0.5`). */
 const seconds = (defaultValue: number) => z.coerce.number().positive().default(defaultValue);
-
-const csv = (defaultValue: string) =>
-  z
-    .string()
-    .default(defaultValue)
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== ''),
-    );
 
 /**
  * 32 bytes, base64 or hex; AES-256-GCM key for the MSAL cache partitions at rest. Kept as base64 text
@@ -66,11 +49,11 @@ export const configSchema = z
     ENTRA_TIMEOUT_SECONDS: seconds(10),
 
     PUBLIC_URL: z.url(),
-    SESSION_SECRET: csv('').pipe(
+    SESSION_SECRET: csvList().pipe(
       z.array(z.string().min(32, 'each secret needs at least 32 characters')).min(1, 'required but not set'),
     ),
     SESSION_TTL_SECONDS: positiveInt(8 * 3600),
-    COOKIE_SECURE: flag(true),
+    COOKIE_SECURE: booleanFlag(true),
     COOKIE_NAME: z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/)
@@ -88,18 +71,20 @@ export const configSchema = z
     KUBE_REQUEST_TIMEOUT_SECONDS: positiveInt(30),
     KUBE_MAX_STREAMS_PER_USER: positiveInt(20),
     KUBE_MAX_CALLS_PER_USER: positiveInt(50),
-    KUBE_ALLOW_SUBRESOURCES: csv('').pipe(
-      z.array(
-        z.enum(RISKY_SUBRESOURCES, {
-          error: `each entry must be one of ${RISKY_SUBRESOURCES.join(', ')}`,
-        }),
-      ),
-    ),
+    KUBE_ALLOW_SUBRESOURCES: csvList()
+      .pipe(
+        z.array(
+          z.enum(RISKY_SUBRESOURCES, {
+            error: `each entry must be one of ${RISKY_SUBRESOURCES.join(', ')}`,
+          }),
+        ),
+      )
+      .default([]),
 
     RATE_LIMIT_REQUESTS: positiveInt(120),
     RATE_LIMIT_WINDOW_SECONDS: positiveInt(60),
 
-    UI_NAMESPACES: csv('default'),
+    UI_NAMESPACES: csvList().default(['default']),
   })
   .transform((env) => {
     const publicUrl = new URL(env.PUBLIC_URL);

@@ -2,6 +2,7 @@
 // TARGET_NAMESPACE, port 8000, response header carta-auth-token).
 import {
   booleanFlag,
+  csvList,
   durationMs,
   hostSchema,
   loadConfig,
@@ -23,12 +24,6 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const LABEL_KEY =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-const csv = (v: string) =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
 
 const SEGMENTS = /^(\/[A-Za-z0-9._~-]+)+$/;
 const DOT_SEGMENT = /\/\.{1,2}(\/|$)/;
@@ -56,14 +51,7 @@ const probePort = z
   .default(DEFAULT_PROBE_PORT);
 
 const labelKeyList = (defaults: string[]) =>
-  z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== ''),
-    )
+  csvList()
     .pipe(z.array(z.string().regex(LABEL_KEY, 'not a valid label key')).min(1))
     .default(defaults);
 
@@ -90,9 +78,9 @@ export const configSchema = z
     /** Probes and /metrics: never on the decision port, where a forwarded /livez would be a 200. */
     PROBE_PORT: probePort,
     /** Where `/session/carta/` may start: `/` (the root) and ingress prefixes such as `/skaha`. */
-    SESSION_PATH_PREFIXES: z.string().transform(csv).pipe(z.array(sessionPrefix).min(1)).default(['/']),
+    SESSION_PATH_PREFIXES: csvList().pipe(z.array(sessionPrefix).min(1)).default(['/']),
     REFERER_FALLBACK: booleanFlag(false),
-    REFERER_ASSET_PREFIXES: z.string().transform(csv).pipe(z.array(assetPrefix)).default([]),
+    REFERER_ASSET_PREFIXES: csvList().pipe(z.array(assetPrefix)).default([]),
     AUTH_PATH_PREFIX: z
       .string()
       .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, 'expected a path such as /authz')

@@ -10,6 +10,7 @@ import {
 import { proxyEnvShape, proxySettings, type ProxySettings } from '@auth-sidecars/proxy-kit';
 import {
   booleanFlag,
+  csvList,
   hostSchema,
   loadConfig,
   loadConfigParts,
@@ -40,16 +41,7 @@ const pathPrefix = z
   .refine((p) => !/(?:^|\/)\.{1,2}(?:\/|$)/.test(p), 'dot segments are not allowed');
 
 /** Comma-separated, blanks ignored. */
-const pathPrefixList = z
-  .string()
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-  )
-  .pipe(z.array(pathPrefix))
-  .default([]);
+const pathPrefixList = csvList().pipe(z.array(pathPrefix)).default([]);
 
 export const envSchema = z.object({
   PROMETHEUS_QUERY_ENDPOINT: z.url({ protocol: /^https?$/ }),

@@ -4,30 +4,29 @@
 import { credentialEnvSchema } from '@auth-sidecars/auth-core';
 import {
   ConfigError,
+  csvList,
   hostSchema,
   loadConfig,
   logLevelSchema,
   portSchema,
+  renamedVariables,
   type Env,
 } from '@auth-sidecars/service-kit';
 import { z } from 'zod';
-import { ENV } from './constants.js';
+import { ENV, RENAMED_ENV } from './constants.js';
 import { scopeProblem } from './scope.js';
 
 const optional = z.string().trim().min(1).optional();
 
 /** Comma- or whitespace-separated list. */
-const list = z
-  .string()
-  .transform((v) => v.split(/[\s,]+/).filter((item) => item !== ''))
-  .pipe(z.array(z.string()));
+const list = csvList({ whitespace: true });
 
 export const configSchema = z.object({
   LOG_LEVEL: logLevelSchema,
   [ENV.host]: hostSchema.default('127.0.0.1'),
   [ENV.port]: portSchema(8080),
-  [ENV.tlsCertPath]: optional,
-  [ENV.tlsKeyPath]: optional,
+  [ENV.tlsCertFile]: optional,
+  [ENV.tlsKeyFile]: optional,
   [ENV.secret]: optional,
   [ENV.secretFile]: optional,
   [ENV.allowedScopes]: list.default(['*']),
@@ -54,7 +53,12 @@ export const configSchema = z.object({
   ...credentialEnvSchema.shape,
 });
 
-export type TokenServerConfig = Readonly<z.output<typeof configSchema>>;
+export type TokenServerConfig = Readonly<
+  z.output<typeof configSchema> & {
+    /** Logged at startup (deprecated variable names). */
+    warnings: readonly string[];
+  }
+>;
 
 /**
  * Rules across variables, checked on the raw environment so they are reported together with the
@@ -63,8 +67,8 @@ export type TokenServerConfig = Readonly<z.output<typeof configSchema>>;
 function crossFieldIssues(env: Env): string[] {
   const set = (name: string) => (env[name] ?? '').trim() !== '';
   const issues: string[] = [];
-  if (set(ENV.tlsCertPath) !== set(ENV.tlsKeyPath))
-    issues.push(`${ENV.tlsCertPath} and ${ENV.tlsKeyPath} go together`);
+  if (set(ENV.tlsCertFile) !== set(ENV.tlsKeyFile))
+    issues.push(`${ENV.tlsCertFile} and ${ENV.tlsKeyFile} go together`);
   if (![ENV.secret, ENV.secretFile, ENV.clients, ENV.clientsFile].some(set)) {
     issues.push(
       `no client configured: set ${ENV.secret}, ${ENV.secretFile}, ${ENV.clients} or ${ENV.clientsFile}`,
@@ -77,9 +81,10 @@ function crossFieldIssues(env: Env): string[] {
   return issues;
 }
 
-export function loadTokenServerConfig(env: Env): TokenServerConfig {
+export function loadTokenServerConfig(rawEnv: Env): TokenServerConfig {
+  const { env, warnings } = renamedVariables(rawEnv, RENAMED_ENV);
   const cross = crossFieldIssues(env);
-  let config: TokenServerConfig;
+  let config: z.output<typeof configSchema>;
   try {
     config = loadConfig(configSchema, env);
   } catch (err) {
@@ -87,5 +92,5 @@ export function loadTokenServerConfig(env: Env): TokenServerConfig {
     throw err;
   }
   if (cross.length > 0) throw new ConfigError(cross);
-  return config;
+  return Object.freeze({ ...config, warnings: Object.freeze(warnings) });
 }

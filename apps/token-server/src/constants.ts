@@ -53,8 +53,8 @@ export const MAX_SCOPE_LENGTH = 512;
 export const ENV = {
   host: 'HOST',
   port: 'PORT',
-  tlsCertPath: 'TLS_CERT_PATH',
-  tlsKeyPath: 'TLS_KEY_PATH',
+  tlsCertFile: 'TLS_CERT_FILE',
+  tlsKeyFile: 'TLS_KEY_FILE',
   secret: 'AZD_AUTH_SECRET',
   secretFile: 'AZD_AUTH_SECRET_FILE',
   allowedScopes: 'TOKEN_SERVER_ALLOWED_SCOPES',
@@ -73,6 +73,9 @@ export const ENV = {
 } as const;
 
 /** Variables that make an Azure SDK in the *token-server's own* container call the token-server itself. */
+/** Renamed variables (old -> new), still read with a warning: TLS_*_FILE as aks-broker names them. */
+export const RENAMED_ENV = Object.freeze({ TLS_CERT_PATH: 'TLS_CERT_FILE', TLS_KEY_PATH: 'TLS_KEY_FILE' });
+
 export const SELF_LOOP_ENV = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;
 
 export const DEFAULT_CLIENT_NAME = 'default';

@@ -21,6 +21,7 @@ export async function startService(
   config: TokenServerConfig,
   { logger }: { logger: Logger },
 ): Promise<RunningService> {
+  for (const warning of config.warnings) logger.warn(warning);
   const credential = createCredential(credentialConfigFromEnv(config), {
     logger: logger.child({ component: 'credential' }),
   });
@@ -45,14 +46,14 @@ export async function startService(
   });
 
   const host = config[ENV.host];
-  const certPath = config[ENV.tlsCertPath];
-  const keyPath = config[ENV.tlsKeyPath];
+  const certPath = config[ENV.tlsCertFile];
+  const keyPath = config[ENV.tlsKeyFile];
   const tls = certPath && keyPath ? { cert: readFileSync(certPath), key: readFileSync(keyPath) } : undefined;
   const warning = exposureWarning(host, tls !== undefined);
   if (warning) {
     logger.warn(warning, {
       host,
-      hint: `set ${ENV.tlsCertPath} and ${ENV.tlsKeyPath}, or bind ${ENV.host}=127.0.0.1 in a pod's shared network namespace`,
+      hint: `set ${ENV.tlsCertFile} and ${ENV.tlsKeyFile}, or bind ${ENV.host}=127.0.0.1 in a pod's shared network namespace`,
     });
   }
   for (const name of SELF_LOOP_ENV) {

@@ -35,13 +35,35 @@ describe('loadTokenServerConfig', () => {
   it('reports schema and cross-variable problems together', () => {
     let issues: string[] = [];
     try {
-      loadTokenServerConfig({ PORT: 'x', TLS_KEY_PATH: '/k.pem', TOKEN_SERVER_WARM_SCOPES: 'a\u00e9' });
+      loadTokenServerConfig({ PORT: 'x', TLS_KEY_FILE: '/k.pem', TOKEN_SERVER_WARM_SCOPES: 'a\u00e9' });
     } catch (err) {
       issues = (err as ConfigError).issues;
     }
     expect(issues.join('\n')).toMatch(/PORT/);
-    expect(issues.join('\n')).toMatch(/TLS_CERT_PATH and TLS_KEY_PATH go together/);
+    expect(issues.join('\n')).toMatch(/TLS_CERT_FILE and TLS_KEY_FILE go together/);
     expect(issues.join('\n')).toMatch(/no client configured/);
     expect(issues.join('\n')).toMatch(/TOKEN_SERVER_WARM_SCOPES/);
+  });
+
+  it('reads the old TLS_CERT_PATH/TLS_KEY_PATH with a deprecation warning; the new names win', () => {
+    const old = loadTokenServerConfig({
+      AZD_AUTH_SECRET: 's',
+      TLS_CERT_PATH: '/c.pem',
+      TLS_KEY_PATH: '/k.pem',
+    });
+    expect([old.TLS_CERT_FILE, old.TLS_KEY_FILE]).toEqual(['/c.pem', '/k.pem']);
+    expect(old.warnings).toEqual([
+      'TLS_CERT_PATH is deprecated: set TLS_CERT_FILE instead (TLS_CERT_PATH is read for now)',
+      'TLS_KEY_PATH is deprecated: set TLS_KEY_FILE instead (TLS_KEY_PATH is read for now)',
+    ]);
+    const both = loadTokenServerConfig({
+      AZD_AUTH_SECRET: 's',
+      TLS_CERT_FILE: '/new.pem',
+      TLS_KEY_FILE: '/new.key',
+      TLS_CERT_PATH: '/old.pem',
+    });
+    expect(both.TLS_CERT_FILE).toBe('/new.pem');
+    expect(both.warnings).toEqual(['TLS_CERT_PATH is deprecated and ignored: TLS_CERT_FILE is set']);
+    expect(loadTokenServerConfig({ AZD_AUTH_SECRET: 's' }).warnings).toEqual([]);
   });
 });

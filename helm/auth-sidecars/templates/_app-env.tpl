@@ -97,9 +97,9 @@ auth-core get the credential kind the chart chose, so none of them falls back to
   value: {{ join "," . | quote }}
 {{- end }}
 {{- if .values.tls.existingSecret }}
-- name: TLS_CERT_PATH
+- name: TLS_CERT_FILE
   value: {{ include "auth-sidecars.mountDir" "tls" }}/tls.crt
-- name: TLS_KEY_PATH
+- name: TLS_KEY_FILE
   value: {{ include "auth-sidecars.mountDir" "tls" }}/tls.key
 {{- end }}
 {{- end -}}

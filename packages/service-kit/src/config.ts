@@ -58,3 +58,25 @@ export function loadConfigParts<T extends Record<string, () => unknown>>(
   if (issues.length > 0) throw new ConfigError(issues);
   return loaded as Loaded<T>;
 }
+
+/**
+ * Variables that were renamed: the old name is still read, with a warning, when the new one is not
+ * set. Returns the environment with the new names filled in, and the warnings to log at startup.
+ */
+export function renamedVariables(
+  env: Env,
+  renames: Readonly<Record<string, string>>,
+): { env: Env; warnings: string[] } {
+  const out: Env = { ...env };
+  const warnings: string[] = [];
+  for (const [old, current] of Object.entries(renames)) {
+    if ((env[old] ?? '').trim() === '') continue;
+    if ((env[current] ?? '').trim() === '') {
+      out[current] = env[old];
+      warnings.push(`${old} is deprecated: set ${current} instead (${old} is read for now)`);
+    } else {
+      warnings.push(`${old} is deprecated and ignored: ${current} is set`);
+    }
+  }
+  return { env: out, warnings };
+}

@@ -46,6 +46,21 @@ export function booleanFlag(defaultValue: boolean) {
     .default(defaultValue);
 }
 
+/**
+ * A comma-separated list (blanks around items and empty items ignored) as a string array; with
+ * `whitespace`, spaces, tabs and newlines separate items too. Pipe it into item checks and add
+ * `.default([...])` in the app schema.
+ */
+export function csvList(options: { whitespace?: boolean } = {}) {
+  const separator = options.whitespace ? /[\s,]+/ : ',';
+  return z.string().transform((v) =>
+    v
+      .split(separator)
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
+  );
+}
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
 /**

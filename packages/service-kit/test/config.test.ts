@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadConfig, loadConfigParts, ConfigError } from '../src/index.js';
+import { loadConfig, loadConfigParts, ConfigError, renamedVariables } from '../src/index.js';
 
 const schema = z.object({
   AZURE_CLIENT_ID: z.string(),
@@ -65,5 +65,27 @@ describe('loadConfigParts', () => {
 
   it('lets errors other than ConfigError through', () => {
     expect(() => loadConfigParts({ broken: () => JSON.parse('{') })).toThrow(SyntaxError);
+  });
+});
+
+describe('renamedVariables', () => {
+  const renames = { OLD_NAME: 'NEW_NAME' };
+
+  it('reads the old name when the new one is unset, with a warning', () => {
+    expect(renamedVariables({ OLD_NAME: 'v' }, renames)).toEqual({
+      env: { OLD_NAME: 'v', NEW_NAME: 'v' },
+      warnings: ['OLD_NAME is deprecated: set NEW_NAME instead (OLD_NAME is read for now)'],
+    });
+  });
+
+  it('ignores the old name when the new one is set, and says so', () => {
+    expect(renamedVariables({ OLD_NAME: 'old', NEW_NAME: 'new' }, renames)).toEqual({
+      env: { OLD_NAME: 'old', NEW_NAME: 'new' },
+      warnings: ['OLD_NAME is deprecated and ignored: NEW_NAME is set'],
+    });
+  });
+
+  it('says nothing when the old name is unset or blank', () => {
+    expect(renamedVariables({ NEW_NAME: 'n', OLD_NAME: ' ' }, renames).warnings).toEqual([]);
   });
 });

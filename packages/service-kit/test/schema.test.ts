@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
-import { booleanFlag, durationMs, hostSchema, logLevelSchema, portSchema } from '../src/schema.js';
+import { booleanFlag, csvList, durationMs, hostSchema, logLevelSchema, portSchema } from '../src/schema.js';
 
 describe('schema fragments', () => {
   const schema = z.object({
@@ -90,5 +90,17 @@ describe('schema fragments', () => {
     for (const host of ['127.0.0.1', '0.0.0.0', '::', 'localhost', 'svc.ns.svc.cluster.local'])
       expect(hostSchema.parse(host)).toBe(host);
     expect(hostSchema.safeParse('http://x').success).toBe(false);
+  });
+});
+
+describe('csvList', () => {
+  it('splits on commas, trims items and drops empty ones', () => {
+    expect(csvList().parse(' a, b ,,c ')).toEqual(['a', 'b', 'c']);
+    expect(csvList().parse('a b,c')).toEqual(['a b', 'c']);
+    expect(csvList().default(['x']).parse(undefined)).toEqual(['x']);
+  });
+
+  it('with whitespace, spaces and newlines separate items too', () => {
+    expect(csvList({ whitespace: true }).parse('a b,\nc\t, d')).toEqual(['a', 'b', 'c', 'd']);
   });
 });

@@ -87,7 +87,7 @@ describe('helm chart: what broke in ordinary setups', () => {
     for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
       expect(probe?.httpGet?.scheme).toBe('HTTPS');
     }
-    expect(envMap(c).get('TLS_CERT_PATH')?.value).toBe('/var/run/secrets/auth-sidecars/tls/tls.crt');
+    expect(envMap(c).get('TLS_CERT_FILE')?.value).toBe('/var/run/secrets/auth-sidecars/tls/tls.crt');
     expect(envMap(c).get('HOST')?.value).toBe('0.0.0.0');
     // The helm test pod and the scrape configs speak HTTPS to it as well.
     const testPod = ofKind(manifests, 'Pod').find((p) =>

@@ -233,7 +233,7 @@ describe("helm chart: the env it writes is the apps' config", () => {
     const ts = (await loader('tokenServer'))(containerEnv(deployment(all, 'token-server')));
     expect(ts).toMatchObject({
       HOST: '0.0.0.0',
-      TLS_CERT_PATH: '/var/run/secrets/auth-sidecars/tls/tls.crt',
+      TLS_CERT_FILE: '/var/run/secrets/auth-sidecars/tls/tls.crt',
       AZD_AUTH_SECRET_FILE: '/var/run/secrets/auth-sidecars/shared-secret/secret',
       TOKEN_SERVER_CLIENTS_FILE: '/var/run/secrets/auth-sidecars/clients/clients.json',
       TOKEN_SERVER_ALLOWED_SCOPES: [

@@ -21,7 +21,7 @@ describe('token-server lifecycle', () => {
       env: {
         HOST: '127.0.0.1',
         PORT: '0',
-        TLS_CERT_PATH: '/nope.pem',
+        TLS_CERT_FILE: '/nope.pem',
         TOKEN_SERVER_MAX_SCOPES: 'lots',
         AZURE_TENANT_ID: fx.entra.tenantId,
       },
@@ -29,7 +29,7 @@ describe('token-server lifecycle', () => {
     });
     expect(await child.exited).toBe(78);
     const out = child.lines.join('\n');
-    expect(out).toMatch(/TLS_CERT_PATH and TLS_KEY_PATH go together/);
+    expect(out).toMatch(/TLS_CERT_FILE and TLS_KEY_FILE go together/);
     expect(out).toMatch(/TOKEN_SERVER_MAX_SCOPES/);
     expect(out).toMatch(/no client configured/);
   });

@@ -105,8 +105,8 @@ describe('python3-azure with only IDENTITY_ENDPOINT and IDENTITY_HEADER', () => 
     writeFileSync(paths.key, cert.keyPem);
     const tlsServer = await launchServer({
       ...fx.serverEnv,
-      TLS_CERT_PATH: paths.cert,
-      TLS_KEY_PATH: paths.key,
+      TLS_CERT_FILE: paths.cert,
+      TLS_KEY_FILE: paths.key,
     });
     try {
       expect(tlsServer.url).toMatch(/^https:\/\//);
