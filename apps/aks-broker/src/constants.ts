@@ -1,5 +1,7 @@
 // Names used across the broker: paths, cookies, headers, scopes, metric names, store prefixes.
 
+export const SERVICE = 'aks-broker';
+
 /** The AKS AAD server application (same id in every Azure cloud). */
 export const AKS_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630';
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createMetrics, serve, type Logger } from '@auth-sidecars/service-kit';
 import { createApp } from './app.js';
 import type { BrokerConfig } from './config.js';
+import { SERVICE } from './constants.js';
 import { buildDeps, type BuiltDeps } from './deps.js';
 import { createBrokerMetrics } from './metrics.js';
 
@@ -23,7 +24,7 @@ export interface ServiceOptions {
 
 export async function startService(config: BrokerConfig, options: ServiceOptions): Promise<RunningService> {
   const { logger } = options;
-  const metrics = createMetrics('aks-broker');
+  const metrics = createMetrics(SERVICE);
   const brokerMetrics = createBrokerMetrics(metrics.registry);
   const deps = await buildDeps(config, { logger, brokerMetrics });
   // Warm up: fetch the authority metadata now; readiness keeps retrying if Entra is not reachable yet.

@@ -157,7 +157,7 @@ export function createProbeApp(deps: AppDeps): express.Express {
  * The decision port. With a probe port, every method and path is a decision. With PROBE_PORT=off
  * (which needs AUTH_PATH_PREFIX, see config.ts), GET/HEAD of the probe paths go to the probe app.
  */
-export function createRequestListener(config: AppConfig, deps: AppDeps): RequestListener {
+export function createListener(config: AppConfig, deps: AppDeps): RequestListener {
   const route: FastRoute = {
     route: DECISION_ROUTE,
     handle: decisionHandler(config, deps),

@@ -1,6 +1,6 @@
 // Names used by carta-forwardauth: headers, paths, label keys, environment variables, metrics.
 
-export const SERVICE_NAME = 'carta-forwardauth';
+export const SERVICE = 'carta-forwardauth';
 
 /** CARTA URL shapes: /session/carta/<id>/... (CARTA 5+), /session/carta/http/<id>/..., /session/carta/ws/<id>/... */
 export const CARTA_PATH_PREFIX = '/session/carta/';

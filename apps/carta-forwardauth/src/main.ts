@@ -2,7 +2,7 @@
 // Kubernetes client configuration is in-cluster, KUBECONFIG or ~/.kube/config (loadKubeConfig).
 import { runMain } from '@auth-sidecars/service-kit';
 import { readConfig } from './config.js';
-import { SERVICE_NAME } from './constants.js';
+import { SERVICE } from './constants.js';
 import { startService } from './service.js';
 
-await runMain(SERVICE_NAME, ({ env, logger }) => startService(readConfig(env), { logger }));
+await runMain(SERVICE, ({ env, logger }) => startService(readConfig(env), { logger }));

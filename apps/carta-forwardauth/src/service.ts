@@ -9,9 +9,9 @@ import {
 } from '@auth-sidecars/service-kit';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { RequestListener } from 'node:http';
-import { createProbeApp, createRequestListener } from './app.js';
+import { createProbeApp, createListener } from './app.js';
 import type { Config } from './config.js';
-import { SERVICE_NAME } from './constants.js';
+import { SERVICE } from './constants.js';
 import { createDecisionMetrics, registerCacheGauges } from './metrics.js';
 import { SessionIndex, type SourceSpec } from './session-index.js';
 import { SessionWatcher } from './session-watcher.js';
@@ -66,7 +66,7 @@ export function loadKubeConfig(): KubeConfig {
 export async function startService(config: Config, options: ServiceOptions): Promise<RunningService> {
   const { logger } = options;
   const kc = options.kubeConfig ?? loadKubeConfig();
-  const metrics = createMetrics(SERVICE_NAME);
+  const metrics = createMetrics(SERVICE);
   const decisionMetrics = createDecisionMetrics(metrics.registry);
   const label = (s: SourceSpec) => ({ kind: s.kind, selector: `${s.idLabel},${s.userLabel}` });
   const watcher = new SessionWatcher(
@@ -102,7 +102,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const servers: RunningServer[] = [];
   try {
     // The decision port first: its `listening` line is the one launchers read for the URL.
-    servers.push(await serveOn(createRequestListener(config, deps), config.PORT, logger));
+    servers.push(await serveOn(createListener(config, deps), config.PORT, logger));
     if (config.PROBE_PORT !== 'off')
       servers.push(
         await serveOn(createProbeApp(deps), config.PROBE_PORT, logger.child({ component: 'probes' })),

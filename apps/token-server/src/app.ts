@@ -61,7 +61,7 @@ export function serverIdentity(config: TokenServerConfig): ServerIdentity {
  * (request id, request log, metrics, then the door, without express); probes, /metrics and every
  * other request go to the express app.
  */
-export function createRequestListener(config: TokenServerConfig, deps: AppDeps): RequestListener {
+export function createListener(config: TokenServerConfig, deps: AppDeps): RequestListener {
   const { logger, metrics, policy, tokens } = deps;
   const issuer = new Issuer({
     policy,

@@ -1,6 +1,6 @@
 // Names of paths, headers, variables and metrics used by token-server, in one place.
 
-export const SERVICE_NAME = 'token-server';
+export const SERVICE = 'token-server';
 
 export const PATHS = {
   token: '/token',

@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { createCredential, credentialConfigFromEnv, TokenProvider } from '@auth-sidecars/auth-core';
 import { createMetrics, serve, type Logger } from '@auth-sidecars/service-kit';
-import { createRequestListener } from './app.js';
+import { createListener } from './app.js';
 import type { TokenServerConfig } from './config.js';
-import { ENV, SELF_LOOP_ENV, SERVICE_NAME } from './constants.js';
+import { ENV, SELF_LOOP_ENV, SERVICE } from './constants.js';
 import { exposureWarning } from './exposure.js';
 import { PolicyStore } from './policy.js';
 import { canonicalScope } from './scope.js';
@@ -25,7 +25,7 @@ export async function startService(
   const credential = createCredential(credentialConfigFromEnv(config), {
     logger: logger.child({ component: 'credential' }),
   });
-  const metrics = createMetrics(SERVICE_NAME);
+  const metrics = createMetrics(SERVICE);
   const policyStore = new PolicyStore({
     secret: config[ENV.secret],
     secretFile: config[ENV.secretFile],
@@ -80,7 +80,7 @@ export async function startService(
         }, reloadSeconds * 1000).unref()
       : undefined;
 
-  const listener = createRequestListener(config, {
+  const listener = createListener(config, {
     logger,
     metrics,
     policy: () => policyStore.current,

@@ -9,7 +9,7 @@ import {
   ServiceUnavailableError,
   type RunningServer,
 } from '@auth-sidecars/service-kit';
-import { createRequestListener, type TokenSource } from '../src/app.js';
+import { createListener, type TokenSource } from '../src/app.js';
 import { loadTokenServerConfig } from '../src/config.js';
 import { loadPolicy } from '../src/policy.js';
 
@@ -68,7 +68,7 @@ beforeAll(async () => {
     clientsJson: JSON.stringify([{ name: 'other', secrets: [OTHER], scopes: ['https://vault.azure.net'] }]),
   });
   tokens = new ScriptedTokens();
-  const listener = createRequestListener(config, {
+  const listener = createListener(config, {
     logger,
     metrics: createMetrics('token-server'),
     policy: () => policy,
