@@ -2,8 +2,8 @@
 // API_BASE_URL with the client's Authorization/api-key replaced by the sidecar's bearer, WebSocket
 // upgrades (the Realtime API) included.
 import type { IncomingMessage, RequestListener } from 'node:http';
-import type { Forwarder, TokenStatusLike, UpgradeProxyOptions } from '@auth-sidecars/proxy-kit';
-import { proxyListener, tokenReadiness } from '@auth-sidecars/proxy-kit';
+import type { ProxyAppDeps, UpgradeProxyOptions } from '@auth-sidecars/proxy-kit';
+import { proxyListener, seedProbe, tokenReadiness } from '@auth-sidecars/proxy-kit';
 import {
   baseMiddleware,
   errorHandler,
@@ -11,32 +11,20 @@ import {
   metricsRoute,
   pathOf,
   routeLabel,
-  type Logger,
-  type Metrics,
 } from '@auth-sidecars/service-kit';
 import express, { Router, type RequestHandler } from 'express';
 import type { OpenAiProxyConfig } from './config.js';
 import { HEALTH_PATH, KEY_SUBPROTOCOL_PREFIX, PROBE_PATHS } from './constants.js';
 
-export interface OpenAiProxyDeps {
-  /** getToken: a failing readiness probe counts as demand (see proxy-kit's tokenReadiness). */
-  tokens: { status(): TokenStatusLike; getToken(): Promise<unknown> };
-  forwarder: Forwarder;
-  logger: Logger;
-  metrics: Metrics;
-}
+export type OpenAiProxyDeps = ProxyAppDeps;
 
 /** The seed's probe: `{"status":"ok"}` while a valid token is held, 503 otherwise. */
 function seedHealth(tokens: OpenAiProxyDeps['tokens']): Router {
+  const probe = seedProbe(tokens, (s) => ({ status: s.valid ? 'ok' : 'unavailable' }));
   const router = Router();
   router.get(HEALTH_PATH, (_req, res) => {
-    const valid = tokens.status().valid;
-    // A probe counts as demand, as /readyz does (proxy-kit's tokenReadiness).
-    if (!valid) tokens.getToken().catch(() => undefined);
-    res
-      .status(valid ? 200 : 503)
-      .set('cache-control', 'no-store')
-      .json({ status: valid ? 'ok' : 'unavailable' });
+    const { status, body } = probe();
+    res.status(status).set('cache-control', 'no-store').json(body);
   });
   return router;
 }

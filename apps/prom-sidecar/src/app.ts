@@ -2,8 +2,8 @@
 // the seed's /health, aad-auth-proxy's /ready, probes and metrics; any other path is a 404 with a
 // JSON reason.
 import type { RequestListener } from 'node:http';
-import type { Forwarder, TokenStatusLike } from '@auth-sidecars/proxy-kit';
-import { proxyListener, tokenReadiness } from '@auth-sidecars/proxy-kit';
+import type { Forwarder, ProxyAppDeps } from '@auth-sidecars/proxy-kit';
+import { proxyListener, seedProbe, tokenReadiness } from '@auth-sidecars/proxy-kit';
 import {
   AppError,
   baseMiddleware,
@@ -14,8 +14,6 @@ import {
   pathOf,
   READYZ_PATH,
   routeLabel,
-  type Logger,
-  type Metrics,
 } from '@auth-sidecars/service-kit';
 import express, { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import { createAllowList, type AllowList } from './allow-list.js';
@@ -23,24 +21,14 @@ import type { PromSidecarConfig } from './config.js';
 import { AAD_READY_PATH, HEALTH_PATH, PROBE_PATHS } from './constants.js';
 import { seedHealth } from './health.js';
 
-export interface PromSidecarDeps {
-  /** getToken: a failing readiness probe counts as demand (see proxy-kit's tokenReadiness). */
-  tokens: { status(): TokenStatusLike; getToken(): Promise<unknown> };
-  forwarder: Forwarder;
-  logger: Logger;
-  metrics: Metrics;
-}
+export type PromSidecarDeps = ProxyAppDeps;
 
 function healthRoute(tokens: PromSidecarDeps['tokens']): Router {
+  const probe = seedProbe(tokens, (s) => seedHealth(s));
   const router = Router();
   router.get(HEALTH_PATH, (_req, res) => {
-    const body = seedHealth(tokens.status());
-    // A probe counts as demand, as /readyz does (proxy-kit's tokenReadiness).
-    if (!body.token_valid) tokens.getToken().catch(() => undefined);
-    res
-      .status(body.token_valid ? 200 : 503)
-      .set('cache-control', 'no-store')
-      .json(body);
+    const { status, body } = probe();
+    res.status(status).set('cache-control', 'no-store').json(body);
   });
   return router;
 }

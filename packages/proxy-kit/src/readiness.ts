@@ -33,3 +33,24 @@ export function tokenReadiness(
     };
   };
 }
+
+/** The token source a proxy's probes read: its status, and getToken as demand. */
+export interface ProbedTokens {
+  status(): TokenStatusLike;
+  getToken(): Promise<unknown>;
+}
+
+/**
+ * A seed's own health probe (both proxies' /health): 200 with `body(status)` while a valid token is
+ * held, 503 otherwise. Like /readyz (tokenReadiness), a probe without a valid token counts as demand.
+ */
+export function seedProbe<B>(
+  tokens: ProbedTokens,
+  body: (status: TokenStatusLike) => B,
+): () => { status: 200 | 503; body: B } {
+  return () => {
+    const s = tokens.status();
+    if (!s.valid) tokens.getToken().catch(() => undefined);
+    return { status: s.valid ? 200 : 503, body: body(s) };
+  };
+}

@@ -7,6 +7,7 @@ import { createMetrics, serve, type Logger, type Metrics } from '@auth-sidecars/
 import type { ProxySettings } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
 import { forwardMetrics } from './metrics.js';
+import type { ProbedTokens } from './readiness.js';
 import { createUpgradeProxy, type UpgradeProxyOptions } from './upgrade.js';
 import { refuseConnect } from './request-guard.js';
 
@@ -29,6 +30,15 @@ export interface TokenProxyDeps {
 }
 
 /** What an app adds to the shared proxy: its upstream, its routes and its upgrades. */
+/** What a proxy app's routes get: the token source as its probes read it, the forwarder, logs, metrics. */
+export interface ProxyAppDeps {
+  /** getToken: a failing probe counts as demand (tokenReadiness, seedProbe). */
+  tokens: ProbedTokens;
+  forwarder: Forwarder;
+  logger: Logger;
+  metrics: Metrics;
+}
+
 export interface TokenProxyApp<C extends TokenProxyConfig> {
   /** Upstream base URL the forwarder sends to. */
   upstream(config: Readonly<C>): string;
