@@ -43,6 +43,14 @@ auth-core get the credential kind the chart chose, so none of them falls back to
 {{- end }}
 {{- end -}}
 
+{{/* The client side of both token-injecting proxies (proxy-kit's CLIENT_* variables). */}}
+{{- define "auth-sidecars.env.proxyClient" -}}
+- name: CLIENT_HEADERS_TIMEOUT
+  value: {{ .values.clientHeadersTimeout | toString | quote }}
+- name: CLIENT_MAX_CONNECTIONS
+  value: {{ .values.clientMaxConnections | int | toString | quote }}
+{{- end -}}
+
 {{- define "auth-sidecars.env.promSidecar" -}}
 - name: PROMETHEUS_QUERY_ENDPOINT
   value: {{ .values.queryEndpoint | quote }}
@@ -50,6 +58,13 @@ auth-core get the credential kind the chart chose, so none of them falls back to
 - name: AZURE_SCOPE
   value: {{ . | quote }}
 {{- end }}
+- name: ALLOW_STATUS_CONFIG
+  value: {{ .values.allowStatusConfig | toString | quote }}
+{{- with .values.allowPathPrefixes }}
+- name: ALLOW_PATH_PREFIXES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{ include "auth-sidecars.env.proxyClient" . }}
 {{- end -}}
 
 {{- define "auth-sidecars.env.openaiProxy" -}}
@@ -63,6 +78,7 @@ auth-core get the credential kind the chart chose, so none of them falls back to
 - name: AZURE_CERTIFICATE_PATH
   value: {{ include "auth-sidecars.mountDir" "certificate" }}/cert.pem
 {{- end }}
+{{ include "auth-sidecars.env.proxyClient" . }}
 {{- end -}}
 
 {{- define "auth-sidecars.env.tokenServer" -}}
@@ -104,6 +120,16 @@ its Secret) into REDIS_URL at container start through $(REDIS_PASSWORD), which n
 {{- $own := dict "existingSecret" $secrets.existingSecret "key" "session-secret" -}}
 - name: PUBLIC_URL
   value: {{ .values.publicUrl | quote }}
+- name: ENTRA_TIMEOUT_SECONDS
+  value: {{ .values.entraTimeoutSeconds | toString | quote }}
+- name: KUBE_MAX_STREAMS_PER_USER
+  value: {{ .values.kube.maxStreamsPerUser | int | toString | quote }}
+- name: KUBE_MAX_CALLS_PER_USER
+  value: {{ .values.kube.maxCallsPerUser | int | toString | quote }}
+{{- with .values.kube.allowSubresources }}
+- name: KUBE_ALLOW_SUBRESOURCES
+  value: {{ join "," . | quote }}
+{{- end }}
 - name: SESSION_SECRET
   valueFrom:
     secretKeyRef:
@@ -127,6 +153,8 @@ its Secret) into REDIS_URL at container start through $(REDIS_PASSWORD), which n
   valueFrom:
     secretKeyRef:
       {{- include "auth-sidecars.secretKeyRef" (dict "root" $.root "app" $.app "ref" (dict "existingSecret" $secrets.existingSecret "key" "cache-encryption-key") "internalKey" "cache-encryption-key") | nindent 6 }}
+- name: REDIS_TIMEOUT_SECONDS
+  value: {{ $.values.redisTimeoutSeconds | toString | quote }}
 {{- end }}
 {{- if not .values.serviceAccount.automountServiceAccountToken }}
 - name: KUBE_CA_FILE

@@ -33,6 +33,9 @@ export const DEFAULT_TIMEOUTS = Object.freeze({
 /** Request bodies up to this size are kept (while streaming) so a 401 can be replayed once. */
 export const DEFAULT_REPLAY_BODY_LIMIT_BYTES = 256 * 1024;
 
+/** An upstream 401 body larger than this is passed through at once rather than held for a possible replay. */
+export const MAX_HELD_401_BYTES = 64 * 1024;
+
 /** Bodies with a Content-Length up to this size are sent upstream as one buffer (see ForwarderOptions). */
 export const DEFAULT_SMALL_BODY_BYTES = 64 * 1024;
 

@@ -4,12 +4,7 @@
 // Built on undici's dispatch API rather than node:http's client or http-proxy-middleware: it costs
 // noticeably less CPU per request (see bench/engine.mjs and the app READMEs for the figures).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import {
-  AppError,
-  ServiceUnavailableError,
-  UpstreamError,
-  UpstreamTimeoutError,
-} from '@auth-sidecars/service-kit';
+import { AppError, UpstreamError, UpstreamTimeoutError } from '@auth-sidecars/service-kit';
 import { Pool, type Dispatcher } from 'undici';
 import {
   CONTENT_LENGTH_HEADER,
@@ -18,23 +13,11 @@ import {
   DEFAULT_MAX_SOCKETS,
   DEFAULT_REPLAY_BODY_LIMIT_BYTES,
   DEFAULT_TIMEOUTS,
+  MAX_HELD_401_BYTES,
   TRANSFER_ENCODING_HEADER,
 } from './constants.js';
+import { freshBearer, tokenSourceError, type BearerSource } from './bearer.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
-
-/** What the engine needs from auth-core's TokenProvider (a static source satisfies it too). */
-export interface BearerSource {
-  /** Memory read while a valid token is cached; rejects (503 AppError) when none can be had. */
-  getToken(): Promise<{ token: string }>;
-  /** Synchronous peek at a valid cached token: skips a promise hop on the hot path. */
-  current?(): { token: string } | undefined;
-  /**
-   * Forced refresh. The source owns single-flight and the minimum interval between forced refreshes
-   * (auth-core's TokenProvider): within it, it answers with the token already held, and the engine,
-   * seeing the token it used, passes the upstream's 401 through instead of replaying.
-   */
-  invalidate(): Promise<{ token: string }>;
-}
 
 export interface ForwarderTimeouts {
   /** TCP (and TLS) connect to the upstream; exceeded -> 504. */
@@ -101,8 +84,6 @@ const TIMEOUT_CODES: Record<string, string> = {
 /** A pooled connection that the upstream closed as we reused it. */
 const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-/** A 401 body larger than this is passed through at once rather than held for a possible replay. */
-const MAX_HELD_401_BYTES = 64 * 1024;
 
 interface HeldResponse {
   headers: IncomingHttpHeaders;
@@ -296,23 +277,6 @@ class Exchange {
       this.result(499, 'client_closed');
     }
   }
-
-  /**
-   * The token to replay with: one newer than `used` if held already, else the answer of a forced
-   * refresh - which is `used` again when the token source holds its refreshes back (nothing to replay).
-   */
-  freshBearer(used: string): Promise<string> {
-    const ctx = this.ctx;
-    const cur = ctx.tokens.current?.();
-    if (cur !== undefined && cur.token !== used) return Promise.resolve(cur.token);
-    ctx.logger?.debug('upstream said 401: forcing a token refresh', { path: this.url });
-    return ctx.tokens.invalidate().then(
-      (t) => t.token,
-      (err: unknown) => {
-        throw tokenSourceError(err);
-      },
-    );
-  }
 }
 
 /** One upstream dispatch of an exchange (undici DispatchHandler). */
@@ -352,7 +316,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     this.responseStarted = true;
     if (statusCode === 401 && !ex.replayed && !ex.finished) {
-      const fresh = ex.freshBearer(this.bearer);
+      const fresh = freshBearer(ex.ctx.tokens, this.bearer, { logger: ex.ctx.logger, path: ex.url });
       // Replayable only when the whole body is known: none, or complete and retained.
       if (ex.bodyComplete && (ex.retained !== undefined || !ex.hasBody)) {
         ex.replayed = true;
@@ -488,14 +452,4 @@ export function toAppError(err: unknown): AppError {
   if (code === 'ETIMEDOUT') return new UpstreamTimeoutError(`upstream timed out (${code})`, { cause: err });
   if (typeof code === 'string') return new UpstreamError(`upstream unreachable (${code})`, { cause: err });
   return new UpstreamError('upstream request failed', { cause: err });
-}
-
-/**
- * A failure of the token source, typed where it happens: auth-core's TokenUnavailableError (an
- * AppError: 503 with retry-after and the reason) as it is; anything else a source may throw becomes
- * a 503 `token_unavailable`, never a 502 that would blame the upstream.
- */
-function tokenSourceError(err: unknown): AppError {
-  if (err instanceof AppError) return err;
-  return new ServiceUnavailableError('no valid token for the upstream', 'token_unavailable', { cause: err });
 }

@@ -1,5 +1,6 @@
 export * from './constants.js';
 export * from './headers.js';
+export * from './bearer.js';
 export * from './forwarder.js';
 export * from './static-token.js';
 export * from './metrics.js';

@@ -145,9 +145,43 @@ const VARIANTS = {
   },
 };
 
+/** The apps' tunables set away from their defaults (over all-apps-values.yaml). */
+const TUNED = {
+  apps: {
+    promSidecar: {
+      allowStatusConfig: true,
+      allowPathPrefixes: ['/api/v1/write', '/dataCollectionRules'],
+      clientHeadersTimeout: '30s',
+      clientMaxConnections: 64,
+    },
+    openaiProxy: { clientHeadersTimeout: 5000, clientMaxConnections: 2048 },
+    aksBroker: {
+      entraTimeoutSeconds: 2.5,
+      redisTimeoutSeconds: 0.5,
+      kube: { allowSubresources: ['proxy', 'portforward'], maxStreamsPerUser: 5, maxCallsPerUser: 8 },
+    },
+  },
+};
+
+/**
+ * Variables the chart always writes with a default of its own (values.yaml): each default must be
+ * the app's, so that a chart user gets what the app's README promises.
+ */
+const CHART_DEFAULTS: Partial<Record<AppKey, string[]>> = {
+  promSidecar: ['ALLOW_STATUS_CONFIG', 'CLIENT_HEADERS_TIMEOUT', 'CLIENT_MAX_CONNECTIONS'],
+  openaiProxy: ['CLIENT_HEADERS_TIMEOUT', 'CLIENT_MAX_CONNECTIONS'],
+  aksBroker: [
+    'ENTRA_TIMEOUT_SECONDS',
+    'REDIS_TIMEOUT_SECONDS',
+    'KUBE_MAX_STREAMS_PER_USER',
+    'KUBE_MAX_CALLS_PER_USER',
+  ],
+};
+
 const cases = [
   ...SCENARIOS.map((s): [string, Array<string | object>] => [s, [s]]),
   ['client-secret and clients variants', [VARIANTS]] as [string, Array<string | object>],
+  ['tunables away from their defaults', ['all-apps-values.yaml', TUNED]] as [string, Array<string | object>],
   [
     'workload identity off: the DefaultAzureCredential chain',
     [
@@ -248,6 +282,40 @@ describe("helm chart: the env it writes is the apps' config", () => {
     ) as { credential: { kind: string } };
     expect(chain.credential.kind).toBe('default');
   });
+
+  it('parses the tunables as set: proxy client limits, prom-sidecar paths, aks-broker caps and deadlines', async () => {
+    const tuned = render('all-apps-values.yaml', TUNED);
+    const prom = (await loader('promSidecar'))(containerEnv(deployment(tuned, 'prom-sidecar')));
+    expect(prom).toMatchObject({
+      allowStatusConfig: true,
+      allowPathPrefixes: ['/api/v1/write', '/dataCollectionRules'],
+      clientHeadersTimeoutMs: 30_000,
+      clientMaxConnections: 64,
+    });
+    const openai = (await loader('openaiProxy'))(containerEnv(deployment(tuned, 'openai-proxy')));
+    expect(openai).toMatchObject({ clientHeadersTimeoutMs: 5_000, clientMaxConnections: 2048 });
+    const broker = (await loader('aksBroker'))(containerEnv(deployment(tuned, 'aks-broker')));
+    expect(broker).toMatchObject({
+      entra: { timeoutMs: 2_500 },
+      redis: { timeoutMs: 500 },
+      kube: { allowedSubresources: ['proxy', 'portforward'], maxStreamsPerUser: 5, maxCallsPerUser: 8 },
+    });
+  });
+
+  it.each(Object.keys(CHART_DEFAULTS) as AppKey[])(
+    "%s: the chart's defaults of the app's tunables are the app's own",
+    async (key) => {
+      const env = containerEnv(deployment(render('all-apps-values.yaml'), APPS[key]));
+      const load = await loader(key);
+      const withChart = load(env);
+      for (const name of CHART_DEFAULTS[key]!) {
+        expect({ name, written: name in env }).toEqual({ name, written: true });
+        const without = { ...env };
+        delete without[name];
+        expect({ name, config: withChart }).toEqual({ name, config: load(without) });
+      }
+    },
+  );
 
   it.each(Object.keys(APPS) as AppKey[])(
     'every variable the chart writes for %s is one its code reads',

@@ -1,6 +1,6 @@
 // Hostile requests against the built openai-proxy (raw sockets; the upstream records what it gets):
 // targets that are not a path, TRACE and CONNECT are refused at entry and never forwarded with the
-// bearer; slow headers get 408 within CLIENT_HEADERS_TIMEOUT; CLIENT_MAX_CONNECTIONS caps clients.
+// bearer, WebSocket handshakes included; slow headers get 408 within CLIENT_HEADERS_TIMEOUT; CLIENT_MAX_CONNECTIONS caps clients.
 import net from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import {
 
 const ENTRY = join(import.meta.dirname, '../../dist/main.js');
 const FORWARDED_PATH = '/openai/deployments/d/chat/completions?api-version=2024-10-21';
+const REALTIME_PATH = '/openai/realtime?api-version=2024-10-01-preview&deployment=gpt-4o-realtime-preview';
 
 let entra: DevEntra;
 let upstream: RecordingUpstream;
@@ -77,6 +78,26 @@ describe('openai-proxy refuses what it must not forward', () => {
     '%s: refused, never forwarded, the bearer never echoed',
     async (_name, hostile) => {
       const res = await rawExchange(app.url, hostile.request);
+      expect(res.status).toBe(hostile.status);
+      expect(JSON.parse(res.body)).toMatchObject({
+        error: { code: hostile.status === 405 ? 'method_not_allowed' : 'invalid_request_target' },
+      });
+      expect(upstream.seen).toEqual([]);
+      expect(res.data).not.toMatch(/Bearer ey/);
+    },
+  );
+
+  // The Realtime API's WebSocket upgrades: the same refusals, and never a tunnel to another target.
+  it.each(hostileRequests(REALTIME_PATH).map((h) => [h.name, h] as const))(
+    '%s as a WebSocket handshake: refused like any request, never forwarded',
+    async (_name, hostile) => {
+      const lineEnd = hostile.request.indexOf('\r\n') + 2;
+      const handshake =
+        hostile.request.slice(0, lineEnd) +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+        hostile.request.slice(lineEnd);
+      const res = await rawExchange(app.url, handshake);
       expect(res.status).toBe(hostile.status);
       expect(JSON.parse(res.body)).toMatchObject({
         error: { code: hostile.status === 405 ? 'method_not_allowed' : 'invalid_request_target' },
