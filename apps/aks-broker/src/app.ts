@@ -124,7 +124,12 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
       PATHS.kube,
       routeLabel(PATHS.kube),
       // kubectl: a credential as bearer. Browser-only rules (cookie, CSRF, other sites) apply to the rest.
-      credentialCaller({ credentials, entra: deps.entra, publicUrl: config.publicUrl, metrics: brokerMetrics }),
+      credentialCaller({
+        credentials,
+        entra: deps.entra,
+        publicUrl: config.publicUrl,
+        metrics: brokerMetrics,
+      }),
       forBrowsers(refuseOtherSites),
       forBrowsers(sessionCaller(deps.entra)),
       forBrowsers(csrf),

@@ -35,7 +35,11 @@ interface SlotRecord extends CredentialSummary {
 /** 409 when the session already holds as many credentials as allowed. */
 export class TooManyCredentialsError extends AppError {
   constructor(limit: number) {
-    super(409, 'too_many_credentials', `this sign-in already has ${limit} kubectl credentials; revoke one first`);
+    super(
+      409,
+      'too_many_credentials',
+      `this sign-in already has ${limit} kubectl credentials; revoke one first`,
+    );
   }
 }
 

@@ -366,13 +366,16 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
     }
 
     const headers: Record<string, string | string[]> = {};
-    for (const name of upgrade ? [...KUBE_REQUEST_HEADERS, ...WEBSOCKET_REQUEST_HEADERS] : KUBE_REQUEST_HEADERS) {
+    for (const name of upgrade
+      ? [...KUBE_REQUEST_HEADERS, ...WEBSOCKET_REQUEST_HEADERS]
+      : KUBE_REQUEST_HEADERS) {
       const value = req.headers[name];
       if (value !== undefined) headers[name] = value;
     }
     if (upgrade) Object.assign(headers, { connection: 'Upgrade', upgrade: 'websocket' });
     const hasBody =
-      !upgrade && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
+      !upgrade &&
+      (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
 
     let upstream: KubeResponse;
     try {
@@ -416,10 +419,7 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
   };
 }
 
-function pick(
-  headers: IncomingHttpHeaders,
-  names: readonly string[],
-): Record<string, string | string[]> {
+function pick(headers: IncomingHttpHeaders, names: readonly string[]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const name of names) {
     const value = headers[name];

@@ -28,7 +28,9 @@ export function kubeconfigYaml(input: KubeconfigInput): string {
     `- name: ${q(name)}`,
     '  cluster:',
     `    server: ${q(input.publicUrl + PATHS.kube)}`,
-    ...(input.caPem ? [`    certificate-authority-data: ${q(Buffer.from(input.caPem).toString('base64'))}`] : []),
+    ...(input.caPem
+      ? [`    certificate-authority-data: ${q(Buffer.from(input.caPem).toString('base64'))}`]
+      : []),
     'users:',
     `- name: ${q(user)}`,
     '  user:',
