@@ -476,6 +476,34 @@ describe('one user never acts as another', () => {
     expect((await kubectl(bobs.file, 'get', 'pods', '-n', 'team-a')).code).toBe(0);
   });
 
+  it("a credential's call cannot impersonate: Impersonate-*, X-Remote-* and spoofed addresses never reach the API server", async () => {
+    const bob = await signedIn(BOB);
+    const { token } = await createCredential(bob);
+    const spoofed = {
+      'impersonate-user': ALICE,
+      'impersonate-group': 'system:masters',
+      'impersonate-uid': '0',
+      'x-remote-user': 'system:admin',
+      'x-remote-group': 'system:masters',
+      'x-real-ip': '6.6.6.6',
+      'x-forwarded-for': '6.6.6.6',
+      forwarded: 'for=6.6.6.6',
+    };
+    const before = world.kube.requestLog.length;
+    world.faults.seenHeaders.length = 0;
+    // team-a is bob's and not alice's: as alice (impersonated) this list would be refused.
+    const res = await fetch(`${broker.url}/k8s/api/v1/namespaces/team-a/pods`, {
+      headers: { ...spoofed, authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    expect(world.kube.requestLog.slice(before).map((e) => [e.user, e.status])).toEqual([[BOB, 200]]);
+    expect(world.faults.seenHeaders).toHaveLength(1);
+    const seen = world.faults.seenHeaders.at(-1)!;
+    for (const name of Object.keys(spoofed)) expect([name, seen[name]]).toEqual([name, undefined]);
+    // bob's own AKS token (a JWT from dev-entra) went upstream, never the broker credential.
+    expect(seen.authorization).toMatch(/^Bearer eyJ/);
+  });
+
   it('a forged or altered secret, or another kind of bearer, gets a 401 Status kubectl understands', async () => {
     const bob = await signedIn(BOB);
     const { token } = await createCredential(bob);
