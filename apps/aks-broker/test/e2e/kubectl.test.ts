@@ -51,6 +51,8 @@ let world: World;
 let broker: InProcessBroker;
 /** A second broker on the same world with the default subresource policy (no exec). */
 let strict: InProcessBroker;
+/** A third with a small rate budget and one stream per user. */
+let limited: InProcessBroker;
 let kubectlBin: string;
 let home: string;
 const secrets = new Set<string>();
@@ -59,10 +61,10 @@ const children = new Set<ChildProcess>();
 beforeAll(async () => {
   kubectlBin = ensureKubectl();
   // kubectl sends no credential to a plain-http server: the broker serves HTTPS, as in production.
-  const [port, strictPort] = [await freePort(), await freePort()];
+  const [port, strictPort, limitedPort] = [await freePort(), await freePort(), await freePort()];
   world = await startWorld({
     bindings: BINDINGS,
-    redirectUris: [port, strictPort].map((p) => `https://127.0.0.1:${p}/callback`),
+    redirectUris: [port, strictPort, limitedPort].map((p) => `https://127.0.0.1:${p}/callback`),
   });
   broker = await startBroker(
     world,
@@ -70,6 +72,11 @@ beforeAll(async () => {
     { tls: true, port },
   );
   strict = await startBroker(world, { RATE_LIMIT_REQUESTS: '100000' }, { tls: true, port: strictPort });
+  limited = await startBroker(
+    world,
+    { RATE_LIMIT_REQUESTS: '6', RATE_LIMIT_WINDOW_SECONDS: '600', KUBE_MAX_STREAMS_PER_USER: '1' },
+    { tls: true, port: limitedPort },
+  );
   home = await mkdtemp(join(tmpdir(), 'aks-broker-kubectl-'));
 }, 60_000);
 
@@ -77,6 +84,7 @@ afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   await broker?.close();
   await strict?.close();
+  await limited?.close();
   await world?.close();
   if (home) await rm(home, { recursive: true, force: true });
 });
@@ -560,6 +568,58 @@ describe('one user never acts as another', () => {
     });
     expect(sixth.status).toBe(409);
     expect(sixth.json()).toEqual({ error: { code: 'too_many_credentials', message: expect.any(String) } });
+  });
+});
+
+describe("the cookie path's limits apply, shared with the user's browser", () => {
+  it('one stream slot and one rate budget per user, whichever way in', async () => {
+    const bob = new Client(limited.url);
+    await bob.signIn(BOB);
+    const created = await bob.fetch('/api/credentials', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-aks-broker': '1' },
+      body: '{}',
+    }); // 1 of 6
+    expect(created.status).toBe(201);
+    const { token } = created.json<{ token: string }>();
+    secrets.add(token);
+    const pods = `${limited.url}/k8s/api/v1/namespaces/team-a/pods`;
+    const bearer = { authorization: `Bearer ${token}` };
+
+    // The browser's watch holds bob's only stream slot: kubectl's watch is refused, as a Status.
+    const browserWatch = new AbortController();
+    const open = await fetch(`${pods}?watch=1`, {
+      headers: { cookie: bob.cookieHeader() },
+      signal: browserWatch.signal,
+    }); // 2
+    expect(open.status).toBe(200);
+    const second = await fetch(`${pods}?watch=1`, { headers: bearer }); // 3
+    expect(second.status).toBe(429);
+    expect(await second.json()).toMatchObject({
+      kind: 'Status',
+      code: 429,
+      reason: 'TooManyRequests',
+      error: { code: 'too_many_streams' },
+    });
+    browserWatch.abort();
+
+    // The rate budget (6) is bob's, not the credential's: the cookie's calls spent part of it.
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(pods, { headers: bearer })).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const refused = await fetch(pods, { headers: bearer });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await refused.json()).toMatchObject({
+      kind: 'Status',
+      code: 429,
+      error: { code: 'rate_limited' },
+    });
+    expect((await bob.fetch('/api/me')).status).toBe(429);
+    expect(limited.logs().filter((l) => l.component === 'audit' && l.via === 'credential')).toEqual([
+      expect.objectContaining({ user: BOB, verb: 'list', status: 200 }),
+      expect.objectContaining({ user: BOB, verb: 'list', status: 200 }),
+      expect.objectContaining({ user: BOB, verb: 'list', status: 200 }),
+    ]);
   });
 });
 
