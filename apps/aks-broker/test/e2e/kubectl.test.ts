@@ -653,6 +653,20 @@ describe('WebSocket upgrades', () => {
 });
 
 describe('no secret in any log line', () => {
+  it('counts credentials created, revoked on the page and refused in /metrics', async () => {
+    const metrics = await (await fetch(`${broker.url}/metrics`)).text();
+    const count = (event: string) =>
+      Number(
+        new RegExp(`^aks_broker_cli_credentials_total\\{[^}]*event="${event}"[^}]*\\} (\\d+)$`, 'm').exec(
+          metrics,
+        )?.[1],
+      );
+    // Earlier tests in this file: more than 5 created, one revoked on the page, several refused.
+    expect(count('created')).toBeGreaterThan(5);
+    expect(count('revoked')).toBe(1);
+    expect(count('refused')).toBeGreaterThan(3);
+  });
+
   it('never logs a credential', () => {
     expect(secrets.size).toBeGreaterThan(5);
     for (const line of broker.lines) for (const secret of secrets) expect(line).not.toContain(secret);
