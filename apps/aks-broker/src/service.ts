@@ -1,11 +1,12 @@
-// Wires the real dependencies (deps.ts), the app and the HTTPS/HTTP listener; shared by main.ts and
-// the tests so both run exactly the same service.
+// Wires the real dependencies (deps.ts), the app and the HTTPS/HTTP listener (WebSocket handshakes
+// on /k8s included); shared by main.ts and the tests so both run exactly the same service.
 import { readFile } from 'node:fs/promises';
 import { createMetrics, serve, type Logger } from '@auth-sidecars/service-kit';
 import { createApp } from './app.js';
 import type { BrokerConfig } from './config.js';
 import { SERVICE } from './constants.js';
 import { buildDeps, type BuiltDeps } from './deps.js';
+import { attachKubeUpgrades } from './kube-upgrade.js';
 import { createBrokerMetrics } from './metrics.js';
 
 export interface RunningService {
@@ -47,6 +48,7 @@ export async function startService(config: BrokerConfig, options: ServiceOptions
     await deps.close();
     throw error;
   });
+  attachKubeUpgrades(server.server, app);
   logger.info('aks-broker ready', {
     store: deps.store.kind,
     apiServer: config.kube.apiUrl,

@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
-import { startDevEntra, type DevEntra, type RegisteredApp } from '@auth-sidecars/dev-entra';
+import { randomBytes } from 'node:crypto';
+import {
+  createCertificateAuthority,
+  createServerCertificate,
+  startDevEntra,
+  trustDevEntraCa,
+  type DevEntra,
+  type RegisteredApp,
+} from '@auth-sidecars/dev-entra';
 import type { Router } from 'express';
 import { startKubeApi, type KubeApi, type KubeUser } from '@auth-sidecars/testkit/kube-api';
 import { kubeRbac, type RbacBinding } from '@auth-sidecars/testkit/kube-rbac';
@@ -78,7 +86,9 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: { redirectUris?: string[] } = {}): Promise<World> {
+export async function startWorld(
+  options: { redirectUris?: string[]; bindings?: RbacBinding[] } = {},
+): Promise<World> {
   const entra = await startDevEntra({ trust: true });
   const app = entra.registerApp({
     name: 'aks-broker',
@@ -86,7 +96,7 @@ export async function startWorld(options: { redirectUris?: string[] } = {}): Pro
     redirectUris: options.redirectUris ?? ['http://127.0.0.1/callback'],
   });
   const faults: KubeFaults = { stallRulesReview: false, seenHeaders: [] };
-  const rbac = kubeRbac({ bindings: BINDINGS, issuer: entra.issuer });
+  const rbac = kubeRbac({ bindings: options.bindings ?? BINDINGS, issuer: entra.issuer });
   const kube = await startKubeApi({
     ...rbac,
     extraRoutes: (router, api) => {
@@ -195,10 +205,16 @@ export interface InProcessBroker {
   close(): Promise<void>;
 }
 
-/** Runs the broker in this process on a loopback port; PUBLIC_URL is its own URL. */
+/**
+ * Runs the broker in this process on a loopback port; PUBLIC_URL is its own URL. With `tls`, it
+ * serves HTTPS with a certificate from a CA of its own, trusted in this process and named as
+ * PUBLIC_CA_FILE (kubectl sends no credential to a plain-http server).
+ */
 export async function startBroker(
   world: World,
   extraEnv: Record<string, string | undefined> = {},
+  /** `port`: a fixed one (from freePort), when the redirect URI registered at dev-entra must name it. */
+  options: { tls?: boolean; port?: number } = {},
 ): Promise<InProcessBroker> {
   const lines: string[] = [];
   const stream = new Writable({
@@ -208,12 +224,29 @@ export async function startBroker(
     },
   });
   const logger = createLogger({ service: 'aks-broker', level: 'debug', stream });
+  const tlsEnv: Record<string, string> = {};
+  if (options.tls) {
+    const ca = await createCertificateAuthority('aks-broker test CA');
+    const cert = await createServerCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const tag = randomBytes(4).toString('hex');
+    Object.assign(tlsEnv, {
+      TLS_CERT_FILE: join(world.dir, `broker-${tag}.crt`),
+      TLS_KEY_FILE: join(world.dir, `broker-${tag}.key`),
+      PUBLIC_CA_FILE: join(world.dir, `broker-${tag}-ca.crt`),
+      COOKIE_SECURE: 'true',
+    });
+    await writeFile(tlsEnv.TLS_CERT_FILE!, cert.certPem);
+    await writeFile(tlsEnv.TLS_KEY_FILE!, cert.keyPem);
+    await writeFile(tlsEnv.PUBLIC_CA_FILE!, ca.certPem);
+    trustDevEntraCa(ca.certPem);
+  }
   // PUBLIC_URL names the broker's own port, so the port is picked first; another process may take
-  // it in between, hence a few tries.
+  // a picked port in between, hence a few tries (a fixed port gets one).
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
+    const publicUrl = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     const config = loadBrokerConfig(
-      world.baseEnv({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, ...extraEnv }),
+      world.baseEnv({ PORT: String(port), PUBLIC_URL: publicUrl, ...tlsEnv, ...extraEnv }),
     );
     try {
       const service = await startService(config, { logger, shutdownTimeoutMs: 2_000 });
@@ -235,7 +268,8 @@ export async function startBroker(
         },
       };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw error;
+      const retry = options.port === undefined && attempt < 5;
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !retry) throw error;
     }
   }
 }
