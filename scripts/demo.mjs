@@ -380,6 +380,8 @@ async function main() {
       file('kube-ca.pem'),
       '--kubeconfig-out',
       file('carta-forwardauth.kubeconfig'),
+      '--admin-kubeconfig-out',
+      file('kube-admin.kubeconfig'),
     ]),
   ]);
   await poll('prometheus answering', async () => (await fetch(`${url.prometheus}/-/ready`)).ok);

@@ -12,6 +12,7 @@ const REQUIRED = [
   { bin: '/usr/bin/redis-server', pkg: 'redis-server' },
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
   { bin: '/usr/bin/unzip', pkg: 'unzip' },
+  { bin: '/usr/lib/python3/dist-packages/azure/identity/__init__.py', pkg: 'python3-azure' },
 ];
 // Debian starts packaged daemons on install; tests start their own on loopback ports.
 const PACKAGED_DAEMONS = ['prometheus', 'nginx', 'redis-server'];

@@ -1,20 +1,22 @@
 // The openai-proxy HTTP surface: probes of its own, everything else forwarded unchanged to
-// API_BASE_URL with the client's Authorization/api-key replaced by the sidecar's bearer.
+// API_BASE_URL with the client's Authorization/api-key replaced by the sidecar's bearer, WebSocket
+// upgrades (the Realtime API) included.
 import type { IncomingMessage, RequestListener } from 'node:http';
-import type { Forwarder, TokenStatusLike } from '@auth-sidecars/proxy-kit';
+import type { Forwarder, TokenStatusLike, UpgradeProxyOptions } from '@auth-sidecars/proxy-kit';
 import { proxyListener, tokenReadiness } from '@auth-sidecars/proxy-kit';
 import {
   baseMiddleware,
   errorHandler,
   healthRoutes,
   metricsRoute,
+  pathOf,
   routeLabel,
   type Logger,
   type Metrics,
 } from '@auth-sidecars/service-kit';
 import express, { Router, type RequestHandler } from 'express';
 import type { OpenAiProxyConfig } from './config.js';
-import { HEALTH_PATH, PROBE_PATHS } from './constants.js';
+import { HEALTH_PATH, KEY_SUBPROTOCOL_PREFIX, PROBE_PATHS } from './constants.js';
 
 export interface OpenAiProxyDeps {
   tokens: { status(): TokenStatusLike };
@@ -56,11 +58,20 @@ export function createApp(_config: Readonly<OpenAiProxyConfig>, deps: OpenAiProx
 }
 
 const PROBES: ReadonlySet<string> = new Set(PROBE_PATHS);
+const forwarded = (req: IncomingMessage) => !PROBES.has(pathOf(req.url));
 
-function pathname(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
+/**
+ * WebSocket upgrades are forwarded on every forwarded path (`/openai/realtime`, `/openai/v1/realtime`,
+ * ...), with the bearer injected. A key a browser client passes as a subprotocol is dropped as its
+ * `api-key` header would be.
+ */
+export function upgradePolicy(
+  _config: Readonly<OpenAiProxyConfig>,
+): Pick<UpgradeProxyOptions, 'accepts' | 'dropSubprotocol'> {
+  return {
+    accepts: forwarded,
+    dropSubprotocol: (protocol) => protocol.startsWith(KEY_SUBPROTOCOL_PREFIX),
+  };
 }
 
 /**
@@ -70,7 +81,7 @@ function pathname(req: IncomingMessage): string {
 export function createListener(config: Readonly<OpenAiProxyConfig>, deps: OpenAiProxyDeps): RequestListener {
   return proxyListener({
     app: createApp(config, deps),
-    proxied: (req) => !PROBES.has(pathname(req)),
+    proxied: forwarded,
     route: 'proxy',
     forwarder: deps.forwarder,
     logger: deps.logger,

@@ -13,6 +13,16 @@ export const ENV = Object.freeze({
   logLevel: 'LOG_LEVEL',
 });
 
+/** The seed's credential variables: the certificate credential is expected unless AZURE_CREDENTIAL_KIND says otherwise. */
+export const SEED_CREDENTIAL_ENV = Object.freeze({
+  clientId: 'AZURE_CLIENT_ID',
+  tenantId: 'AZURE_TENANT_ID',
+  certificatePath: 'AZURE_CERTIFICATE_PATH',
+});
+
+/** OpenAI's Realtime API takes a browser client's key as this subprotocol: never sent upstream. */
+export const KEY_SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
+
 export const DEFAULT_SCOPE = 'https://cognitiveservices.azure.com/.default';
 export const DEFAULT_PORT = 8080;
 

@@ -1,7 +1,7 @@
 // openai-proxy entry point: the shared token-injecting proxy shell with the seed's configuration,
-// forwarding to API_BASE_URL.
+// forwarding requests and WebSocket upgrades to API_BASE_URL.
 import { runTokenProxy } from '@auth-sidecars/proxy-kit';
-import { createListener } from './app.js';
+import { createListener, upgradePolicy } from './app.js';
 import { loadOpenAiProxyConfig } from './config.js';
 import { SERVICE } from './constants.js';
 
@@ -9,4 +9,5 @@ await runTokenProxy(SERVICE, {
   loadConfig: loadOpenAiProxyConfig,
   upstream: (config) => config.apiBaseUrl,
   createListener,
+  upgrades: upgradePolicy,
 });

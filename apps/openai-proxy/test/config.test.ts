@@ -59,4 +59,70 @@ describe('loadOpenAiProxyConfig', () => {
     expect(text).toMatch(/PORT/);
     expect(text).toMatch(/AZURE_TENANT_ID|AZURE_CLIENT_ID|CERTIFICATE/);
   });
+
+  it('expects the certificate credential: a missing AZURE_CERTIFICATE_PATH is an error naming what to set', () => {
+    const { AZURE_CERTIFICATE_PATH: _omitted, ...noCertificate } = seedEnv;
+    let error: unknown;
+    try {
+      loadOpenAiProxyConfig(noCertificate);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([
+      expect.stringMatching(
+        /^AZURE_CERTIFICATE_PATH: required \(the path of the PEM file with the certificate and its private key\).*AZURE_CREDENTIAL_KIND/,
+      ),
+    ]);
+    // A client secret alone does not switch credentials behind the user's back.
+    expect(() => loadOpenAiProxyConfig({ ...noCertificate, AZURE_CLIENT_SECRET: 's' })).toThrow(
+      /AZURE_CERTIFICATE_PATH: required/,
+    );
+    // Every seed variable missing is named, with the app's own problems, in one error.
+    try {
+      loadOpenAiProxyConfig({ PORT: 'x' });
+    } catch (err) {
+      error = err;
+    }
+    const text = (error as ConfigError).issues.join('\n');
+    for (const name of [
+      'API_BASE_URL',
+      'PORT',
+      'AZURE_CLIENT_ID',
+      'AZURE_TENANT_ID',
+      'AZURE_CERTIFICATE_PATH',
+    ])
+      expect(text).toContain(`${name}:`);
+  });
+
+  it('accepts AZURE_CLIENT_CERTIFICATE_PATH for the certificate', () => {
+    const { AZURE_CERTIFICATE_PATH: _omitted, ...rest } = seedEnv;
+    const config = loadOpenAiProxyConfig({ ...rest, AZURE_CLIENT_CERTIFICATE_PATH: '/c.pem' });
+    expect(config.credential).toMatchObject({ kind: 'certificate', certificatePath: '/c.pem' });
+  });
+
+  it('uses another credential kind only when AZURE_CREDENTIAL_KIND asks for it', () => {
+    const base = { API_BASE_URL: seedEnv.API_BASE_URL };
+    expect(loadOpenAiProxyConfig({ ...base, AZURE_CREDENTIAL_KIND: 'default' }).credential.kind).toBe(
+      'default',
+    );
+    expect(
+      loadOpenAiProxyConfig({
+        ...base,
+        AZURE_CREDENTIAL_KIND: 'workload-identity',
+        AZURE_CLIENT_ID: seedEnv.AZURE_CLIENT_ID,
+        AZURE_TENANT_ID: seedEnv.AZURE_TENANT_ID,
+        AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/token',
+      }).credential,
+    ).toMatchObject({ kind: 'workload-identity', federatedTokenFile: '/var/run/secrets/token' });
+    expect(
+      loadOpenAiProxyConfig({
+        ...base,
+        AZURE_CREDENTIAL_KIND: 'client-secret',
+        AZURE_CLIENT_ID: seedEnv.AZURE_CLIENT_ID,
+        AZURE_TENANT_ID: seedEnv.AZURE_TENANT_ID,
+        AZURE_CLIENT_SECRET: 's',
+      }).credential.kind,
+    ).toBe('client-secret');
+  });
 });

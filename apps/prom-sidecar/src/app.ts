@@ -1,6 +1,7 @@
 // The prom-sidecar HTTP surface: the Prometheus read API forwarded with a fresh Entra bearer,
-// the seed's /health, probes and metrics; any other path is a 404 with a JSON reason.
-import type { IncomingMessage, RequestListener } from 'node:http';
+// the seed's /health, aad-auth-proxy's /ready, probes and metrics; any other path is a 404 with a
+// JSON reason.
+import type { RequestListener } from 'node:http';
 import type { Forwarder, TokenStatusLike } from '@auth-sidecars/proxy-kit';
 import { proxyListener, tokenReadiness } from '@auth-sidecars/proxy-kit';
 import {
@@ -10,19 +11,16 @@ import {
   healthRoutes,
   metricsRoute,
   NotFoundError,
+  pathOf,
+  READYZ_PATH,
   routeLabel,
   type Logger,
   type Metrics,
 } from '@auth-sidecars/service-kit';
 import express, { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import { createAllowList, type AllowList } from './allow-list.js';
 import type { PromSidecarConfig } from './config.js';
-import {
-  HEALTH_PATH,
-  PROBE_PATHS,
-  READ_API_DESCRIPTION,
-  READ_API_METHODS,
-  READ_API_PATHS,
-} from './constants.js';
+import { AAD_READY_PATH, HEALTH_PATH, PROBE_PATHS } from './constants.js';
 import { seedHealth } from './health.js';
 
 export interface PromSidecarDeps {
@@ -44,25 +42,32 @@ function healthRoute(tokens: PromSidecarDeps['tokens']): Router {
   return router;
 }
 
-/** Forwards the read API (GET and POST, bodies untouched); refuses everything else. */
-function readApi(forwarder: Forwarder): RequestHandler {
+/** aad-auth-proxy's readiness probe is answered by /readyz (same status, same document). */
+function aadReadyAlias(): RequestHandler {
+  return (req, _res, next) => {
+    if (req.path === AAD_READY_PATH) req.url = READYZ_PATH;
+    next();
+  };
+}
+
+/** Forwards what the allow-list allows (bodies untouched); 404 or 405 for everything else. */
+function allowedApi(allowList: AllowList, forwarder: Forwarder): RequestHandler {
   return (req, res, next) => {
-    if (!READ_API_PATHS.some((p) => p.test(req.path))) {
+    const route = allowList.route(req.path);
+    if (route === undefined) {
       next(
         new NotFoundError(
-          `${req.path} is not proxied; only the Prometheus read API is: ${READ_API_DESCRIPTION}`,
+          `${req.path} is not proxied; only the Prometheus read API is: ${allowList.description}`,
         ),
       );
       return;
     }
-    if (!READ_API_METHODS.has(req.method)) {
+    if (!route.methods.includes(req.method)) {
+      const allow = route.methods.join(', ');
       next(
-        new AppError(
-          405,
-          'method_not_allowed',
-          `${req.method} is not allowed on ${req.path}; use GET or POST`,
-          { headers: { allow: 'GET, POST' } },
-        ),
+        new AppError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}; use ${allow}`, {
+          headers: { allow },
+        }),
       );
       return;
     }
@@ -70,15 +75,16 @@ function readApi(forwarder: Forwarder): RequestHandler {
   };
 }
 
-export function createApp(_config: Readonly<PromSidecarConfig>, deps: PromSidecarDeps): express.Express {
+export function createApp(config: Readonly<PromSidecarConfig>, deps: PromSidecarDeps): express.Express {
   const { tokens, forwarder, logger, metrics } = deps;
   const middleware: Array<RequestHandler | Router | ErrorRequestHandler> = [
     ...baseMiddleware({ logger, metrics, quietPaths: PROBE_PATHS }),
     healthRoute(tokens),
+    aadReadyAlias(),
     healthRoutes({ ready: tokenReadiness(() => tokens.status()) }),
     metricsRoute(metrics.registry),
     routeLabel('prometheus'),
-    readApi(forwarder),
+    allowedApi(createAllowList(config), forwarder),
     errorHandler(logger),
   ];
   const app = express();
@@ -88,23 +94,16 @@ export function createApp(_config: Readonly<PromSidecarConfig>, deps: PromSideca
   return app;
 }
 
-function isReadApi(req: IncomingMessage): boolean {
-  if (!READ_API_METHODS.has(req.method ?? '')) return false;
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
-  return READ_API_PATHS.some((p) => p.test(path));
-}
-
 /**
- * The server's request listener: read API requests take the fast path (service-kit's request id,
+ * The server's request listener: allowed requests take the fast path (service-kit's request id,
  * log and metrics, then the forwarder, without express); everything else (probes, /metrics, the
  * 404 and 405 answers) goes to createApp.
  */
 export function createListener(config: Readonly<PromSidecarConfig>, deps: PromSidecarDeps): RequestListener {
+  const allowList = createAllowList(config);
   return proxyListener({
     app: createApp(config, deps),
-    proxied: isReadApi,
+    proxied: (req) => allowList.forwards(req.method ?? '', pathOf(req.url)),
     route: 'prometheus',
     forwarder: deps.forwarder,
     logger: deps.logger,

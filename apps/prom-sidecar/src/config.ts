@@ -1,6 +1,7 @@
 // Environment -> frozen config. Primary names: the standard AZURE_* credential variables,
 // PROMETHEUS_QUERY_ENDPOINT, AZURE_SCOPE, HOST, PORT. Microsoft aad-auth-proxy's names are accepted
-// as aliases so its users can switch images without touching their manifests.
+// as aliases so its users can switch images without touching their manifests; its variables this
+// app does not implement are named in a startup warning rather than silently ignored.
 import {
   credentialConfigFromEnv,
   credentialEnvSchema,
@@ -8,6 +9,7 @@ import {
 } from '@auth-sidecars/auth-core';
 import { proxyEnvShape, proxySettings, type ProxySettings } from '@auth-sidecars/proxy-kit';
 import {
+  booleanFlag,
   hostSchema,
   loadConfig,
   loadConfigParts,
@@ -22,7 +24,32 @@ import {
   DEFAULT_SCOPE,
   DEFAULT_TIMEOUTS,
   IDENTITY_TYPES,
+  KNOWN_AAD_VARIABLES,
+  REPORTED_VARIABLE_PREFIXES,
+  UNSUPPORTED_AAD_AUTH_PROXY_VARIABLES,
 } from './constants.js';
+
+/**
+ * An allowed path prefix: absolute, without query, fragment, percent-encoding, backslash or
+ * `.`/`..` segments, so that what is checked is what the upstream serves.
+ */
+const PATH_PREFIX = /^\/(?:[\w.~!$&'()*+,;=:@-]+\/)*[\w.~!$&'()*+,;=:@-]*$/;
+const pathPrefix = z
+  .string()
+  .regex(PATH_PREFIX, 'expected an absolute path such as /api/v1/write (no query, %, \\ or dot segments)')
+  .refine((p) => !/(?:^|\/)\.{1,2}(?:\/|$)/.test(p), 'dot segments are not allowed');
+
+/** Comma-separated, blanks ignored. */
+const pathPrefixList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  )
+  .pipe(z.array(pathPrefix))
+  .default([]);
 
 export const envSchema = z.object({
   PROMETHEUS_QUERY_ENDPOINT: z.url({ protocol: /^https?$/ }),
@@ -30,6 +57,15 @@ export const envSchema = z.object({
   HOST: hostSchema,
   PORT: portSchema(DEFAULT_PORT),
   LOG_LEVEL: logLevelSchema,
+  ALLOW_STATUS_CONFIG: booleanFlag(false),
+  ALLOW_PATH_PREFIXES: pathPrefixList,
+  /** aad-auth-proxy: refresh when this percentage of the token's remaining lifetime is left (1-99). */
+  AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE: z.coerce
+    .number({ error: 'expected a whole number from 1 to 99' })
+    .int({ error: 'expected a whole number from 1 to 99' })
+    .min(1, { error: 'expected a whole number from 1 to 99' })
+    .max(99, { error: 'expected a whole number from 1 to 99' })
+    .optional(),
   ...proxyEnvShape(DEFAULT_TIMEOUTS),
 });
 
@@ -40,6 +76,14 @@ export interface PromSidecarConfig extends ProxySettings {
   port: number;
   logLevel: string;
   credential: CredentialConfig;
+  /** Forward GET /api/v1/status/config too. */
+  allowStatusConfig: boolean;
+  /** Path prefixes forwarded with any method besides the read API (remote write, ...). */
+  allowPathPrefixes: readonly string[];
+  /** Refresh after this fraction of the token lifetime (from AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE). */
+  refreshFraction: number | undefined;
+  /** Logged once at startup (unused aad-auth-proxy and OpenTelemetry variables). */
+  warnings: readonly string[];
 }
 
 const isSet = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
@@ -83,6 +127,32 @@ export function applyAliases(env: Env): { env: Env; issues: string[] } {
   return { env: out, issues };
 }
 
+/**
+ * Names set `AAD_*`/`OTEL_*` variables (and aad-auth-proxy variables) this app does not read, so a
+ * typo or an expectation of OpenTelemetry export does not go unnoticed. Empty ones are ignored.
+ */
+export function unusedVariableWarnings(env: Env): string[] {
+  const unused = Object.keys(env)
+    .filter((name) => isSet(env[name]))
+    .filter(
+      (name) =>
+        (REPORTED_VARIABLE_PREFIXES.some((p) => name.startsWith(p)) && !KNOWN_AAD_VARIABLES.has(name)) ||
+        UNSUPPORTED_AAD_AUTH_PROXY_VARIABLES.includes(name),
+    )
+    .sort();
+  if (unused.length === 0) return [];
+  const hints: string[] = [];
+  if (unused.some((n) => n.startsWith('OTEL_')))
+    hints.push('OpenTelemetry export is not implemented: scrape /metrics instead');
+  if (unused.some((n) => n.startsWith('AAD_')))
+    hints.push(`the AAD_* variables read are ${[...KNOWN_AAD_VARIABLES].join(', ')}`);
+  if (unused.some((n) => UNSUPPORTED_AAD_AUTH_PROXY_VARIABLES.includes(n)))
+    hints.push('extra request headers are not implemented');
+  return [
+    `ignoring environment variables prom-sidecar does not use: ${unused.join(', ')} (${hints.join('; ')})`,
+  ];
+}
+
 /** Every problem (app, alias and credential variables) is reported in one ConfigError. */
 export function loadPromSidecarConfig(rawEnv: Env): Readonly<PromSidecarConfig> {
   const { env, issues } = applyAliases(rawEnv);
@@ -100,6 +170,14 @@ export function loadPromSidecarConfig(rawEnv: Env): Readonly<PromSidecarConfig> 
     port: parsed.PORT,
     logLevel: parsed.LOG_LEVEL,
     credential,
+    allowStatusConfig: parsed.ALLOW_STATUS_CONFIG,
+    allowPathPrefixes: parsed.ALLOW_PATH_PREFIXES,
+    // aad-auth-proxy refreshes when P% of the remaining lifetime is left; auth-core counts the part used.
+    refreshFraction:
+      parsed.AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE === undefined
+        ? undefined
+        : 1 - parsed.AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE / 100,
+    warnings: Object.freeze(unusedVariableWarnings(rawEnv)),
     ...proxySettings(parsed),
   });
 }

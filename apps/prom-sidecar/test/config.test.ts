@@ -1,5 +1,5 @@
 import { ConfigError } from '@auth-sidecars/service-kit';
-import { applyAliases, loadPromSidecarConfig } from '../src/config.js';
+import { applyAliases, loadPromSidecarConfig, unusedVariableWarnings } from '../src/config.js';
 
 const base = {
   PROMETHEUS_QUERY_ENDPOINT: 'https://ws-abc.eastus.prometheus.monitor.azure.com',
@@ -100,5 +100,67 @@ describe('loadPromSidecarConfig', () => {
     expect(text).toMatch(/IDENTITY_TYPE/);
     expect(text).toMatch(/PROMETHEUS_QUERY_ENDPOINT/);
     expect(text).toMatch(/PORT/);
+  });
+
+  it('maps AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE onto the refresh fraction (P% of the lifetime left)', () => {
+    expect(loadPromSidecarConfig(base).refreshFraction).toBeUndefined();
+    expect(
+      loadPromSidecarConfig({ ...base, AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE: '10' }).refreshFraction,
+    ).toBeCloseTo(0.9);
+    expect(
+      loadPromSidecarConfig({ ...base, AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE: '75' }).refreshFraction,
+    ).toBeCloseTo(0.25);
+    for (const bad of ['0', '100', '12.5', 'ten']) {
+      expect(() => loadPromSidecarConfig({ ...base, AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE: bad })).toThrow(
+        /AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE: expected a whole number from 1 to 99/,
+      );
+    }
+  });
+
+  it('names unused AAD_*, OTEL_* and aad-auth-proxy variables in one warning', () => {
+    const config = loadPromSidecarConfig({
+      ...base,
+      AAD_CLIENT_ID: base.AZURE_CLIENT_ID,
+      AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE: '10',
+      AAD_CLIENTID: 'typo',
+      AAD_TOKEN_REFRESH_INTERVAL_IN_MINUTES: '30',
+      OTEL_GRPC_ENDPOINT: 'otel:4317',
+      OTEL_SERVICE_NAME: 'proxy',
+      OVERRIDE_REQUEST_HEADERS: '{"x":"y"}',
+      OTEL_EMPTY: '',
+      PATH: '/usr/bin',
+    });
+    expect(config.warnings).toHaveLength(1);
+    const [warning] = config.warnings;
+    expect(warning).toMatch(
+      /AAD_CLIENTID, AAD_TOKEN_REFRESH_INTERVAL_IN_MINUTES, OTEL_GRPC_ENDPOINT, OTEL_SERVICE_NAME, OVERRIDE_REQUEST_HEADERS/,
+    );
+    expect(warning).toMatch(/\/metrics/);
+    const named = warning!.slice(0, warning!.indexOf(' ('));
+    expect(named).not.toMatch(/OTEL_EMPTY|\bPATH\b|AAD_CLIENT_ID\b|AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE/);
+    expect(unusedVariableWarnings({ AAD_CLIENT_ID: 'x', AAD_TENANT_ID: 'y', HOME: '/' })).toEqual([]);
+    expect(Object.isFrozen(config.warnings)).toBe(true);
+  });
+
+  it('takes ALLOW_STATUS_CONFIG and ALLOW_PATH_PREFIXES, refusing prefixes that could escape', () => {
+    expect(loadPromSidecarConfig(base)).toMatchObject({ allowStatusConfig: false, allowPathPrefixes: [] });
+    expect(
+      loadPromSidecarConfig({
+        ...base,
+        ALLOW_STATUS_CONFIG: 'yes',
+        ALLOW_PATH_PREFIXES: ' /api/v1/write , ,/dataCollectionRules/',
+      }),
+    ).toMatchObject({
+      allowStatusConfig: true,
+      allowPathPrefixes: ['/api/v1/write', '/dataCollectionRules/'],
+    });
+    for (const bad of ['api/v1/write', '/a/../b', '/a/%2e%2e', '/a?x=1', '/a\\b', '/a/.']) {
+      expect(() => loadPromSidecarConfig({ ...base, ALLOW_PATH_PREFIXES: bad })).toThrow(
+        /ALLOW_PATH_PREFIXES/,
+      );
+    }
+    expect(() => loadPromSidecarConfig({ ...base, ALLOW_STATUS_CONFIG: 'maybe' })).toThrow(
+      /ALLOW_STATUS_CONFIG/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 // Builds the token-server request listener from config and injected dependencies (no I/O, no env).
-// Three doors to the same Issuer: the seed's /token, App Service managed identity (/msi/token and
-// /), and optionally IMDS; every door authenticates a client, applies its allow-list and audits.
+// Four doors to the same Issuer: the seed's GET /token, azd's POST /token (AZD_AUTH_ENDPOINT), App
+// Service managed identity (/msi/token and /), and optionally IMDS; every door authenticates a
+// client, applies its allow-list and audits.
 import type { RequestListener } from 'node:http';
 import express, { type Express, type Handler, type ErrorRequestHandler, type Router } from 'express';
 import {
@@ -22,6 +23,7 @@ import { Issuer } from './issuer.js';
 import { createTokenServerMetrics } from './metrics.js';
 import type { Policy } from './policy.js';
 import { appServiceDoor } from './protocols/app-service.js';
+import { azdRoute } from './protocols/azd.js';
 import { doorRoute, type TokenDoor } from './protocols/common.js';
 import { imdsDoor } from './protocols/imds.js';
 import { seedDoor } from './protocols/seed.js';
@@ -49,6 +51,7 @@ export function serverIdentity(config: TokenServerConfig): ServerIdentity {
     clientId: config[ENV.identityClientId] ?? config.AZURE_CLIENT_ID,
     objectId: config[ENV.identityObjectId],
     resourceId: config[ENV.identityResourceId],
+    tenantId: config.AZURE_TENANT_ID,
   };
 }
 
@@ -77,10 +80,13 @@ export function createRequestListener(config: TokenServerConfig, deps: AppDeps):
       : []),
   ];
   const routes = new Map(doors.map(([path, door]) => [path, doorRoute(path, door, issuer, maxQueryBytes)]));
+  const azd = azdRoute(PATHS.token, issuer, maxQueryBytes);
   return baseFastPathListener({
     app: createApp(deps),
-    match: (req) =>
-      req.method === 'GET' || req.method === 'HEAD' ? routes.get(routeKey(req.url)) : undefined,
+    match: (req) => {
+      if (req.method === 'GET' || req.method === 'HEAD') return routes.get(routeKey(req.url));
+      return req.method === 'POST' && routeKey(req.url) === PATHS.token ? azd : undefined;
+    },
     logger,
     metrics,
     // Successful token requests are recorded by their audit line; a second (request) line for each

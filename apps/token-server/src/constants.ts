@@ -14,6 +14,7 @@ export const HEADERS = {
   identityHeader: 'x-identity-header',
   metadata: 'metadata',
   forwardedFor: 'x-forwarded-for',
+  contentType: 'content-type',
 } as const;
 
 export const QUERY = {
@@ -37,6 +38,10 @@ export const SELECTOR_PARAMS = [
 ] as const;
 
 export const APP_SERVICE_API_VERSION = '2019-08-01';
+/** The api-version of azd's external authentication protocol (AZD_AUTH_ENDPOINT). */
+export const AZD_API_VERSION = '2023-07-12-preview';
+/** What the azd auth server serves when `/token` names no scope: Azure Resource Manager. */
+export const SEED_DEFAULT_SCOPE = 'https://management.azure.com/.default';
 /** IMDS versions the SDKs send (MSAL: 2018-02-01; older and newer SDKs: the others). */
 export const IMDS_API_VERSIONS = ['2017-09-01', '2018-02-01', '2019-08-01', '2025-04-07'] as const;
 
@@ -80,4 +85,4 @@ export const METRICS = {
   providers: 'token_server_scope_providers',
 } as const;
 
-export type Protocol = 'seed' | 'app-service' | 'imds';
+export type Protocol = 'seed' | 'app-service' | 'imds' | 'azd';

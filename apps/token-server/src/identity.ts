@@ -8,10 +8,14 @@ export interface ServerIdentity {
   clientId?: string | undefined;
   objectId?: string | undefined;
   resourceId?: string | undefined;
+  tenantId?: string | undefined;
 }
 
+/** azd's protocol names a tenant (`tenantId` in its body) the way the managed-identity ones name an identity. */
+export const TENANT_SELECTOR = 'tenantId';
+
 export interface Selector {
-  param: (typeof SELECTOR_PARAMS)[number];
+  param: (typeof SELECTOR_PARAMS)[number] | typeof TENANT_SELECTOR;
   value: string;
 }
 
@@ -39,19 +43,24 @@ export function identityFromToken(accessToken: string): ServerIdentity {
       clientId: str(claims.appid) ?? str(claims.azp),
       objectId: str(claims.oid),
       resourceId: str(claims.xms_mirid),
+      tenantId: str(claims.tid),
     };
   } catch {
     return {};
   }
 }
 
-/** Configured values win; the token's claims fill the gaps. */
+/**
+ * Configured values win; the token's claims fill the gaps. The tenant is the other way round: the
+ * token's `tid` is a GUID, while AZURE_TENANT_ID may be a domain name.
+ */
 export function effectiveIdentity(configured: ServerIdentity, accessToken: string): ServerIdentity {
   const fromToken = identityFromToken(accessToken);
   return {
     clientId: configured.clientId ?? fromToken.clientId,
     objectId: configured.objectId ?? fromToken.objectId,
     resourceId: configured.resourceId ?? fromToken.resourceId,
+    tenantId: fromToken.tenantId ?? configured.tenantId,
   };
 }
 
@@ -62,7 +71,9 @@ export function selectorMismatch(selector: Selector, identity: ServerIdentity): 
       ? identity.clientId
       : selector.param === QUERY.objectId || selector.param === QUERY.principalId
         ? identity.objectId
-        : identity.resourceId;
+        : selector.param === TENANT_SELECTOR
+          ? identity.tenantId
+          : identity.resourceId;
   if (expected === undefined) {
     return `${selector.param} cannot be verified: this token-server does not know its identity's ${selector.param.replace('_', ' ')}`;
   }

@@ -1,4 +1,4 @@
-// createApp in-process with a scripted token source: the three protocol doors, their error shapes
+// createApp in-process with a scripted token source: the four protocol doors, their error shapes
 // and that each error reaches its own protocol's handler. (The real provider and IdP: test/e2e.)
 import { Writable } from 'node:stream';
 import type { AccessToken } from '@azure/core-auth';
@@ -16,6 +16,7 @@ import { loadPolicy } from '../src/policy.js';
 const SECRET = 'app-test-secret-0123456789';
 const OTHER = 'other-client-secret-012345';
 const CLIENT_ID = '11111111-1111-1111-1111-111111111111';
+const TENANT = '22222222-2222-2222-2222-222222222222';
 
 function jwt(claims: Record<string, unknown>): string {
   const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -31,7 +32,7 @@ class ScriptedTokens implements TokenSource {
     if (this.fail)
       throw new ServiceUnavailableError('no token available for this scope', 'token_unavailable');
     const token: AccessToken = {
-      token: jwt({ aud: scope, appid: CLIENT_ID, oid: 'oid-1' }),
+      token: jwt({ aud: scope, appid: CLIENT_ID, oid: 'oid-1', tid: TENANT }),
       expiresOnTimestamp: Date.now() + 3600_000,
     };
     return { token, cacheHit: this.calls.length > 1 };
@@ -107,6 +108,28 @@ describe('createApp', () => {
     expect(await head.text()).toBe('');
   });
 
+  it('seed: answers what the azd auth server does (scope included); no scope means ARM', async () => {
+    const res = await get('/token?scope=https://vault.azure.net', { authorization: `Bearer ${SECRET}` });
+    expect(Object.keys(res.body).sort()).toEqual([
+      'access_token',
+      'expires_in',
+      'expires_on',
+      'scope',
+      'token_type',
+    ]);
+    expect(res.body).toMatchObject({ scope: 'https://vault.azure.net/.default', token_type: 'Bearer' });
+    expect(typeof res.body.expires_in).toBe('number');
+    for (const path of ['/token', '/token?scope=']) {
+      const arm = await get(path, { authorization: `Bearer ${SECRET}` });
+      expect(arm.status).toBe(200);
+      expect(arm.body.scope).toBe('https://management.azure.com/.default');
+      expect(tokens.calls.at(-1)).toBe('https://management.azure.com/.default');
+    }
+    // The default scope still passes the client's allow-list.
+    const denied = await get('/token', { authorization: `Bearer ${OTHER}` });
+    expect(denied).toMatchObject({ status: 403, body: { error: { code: 'scope_not_allowed' } } });
+  });
+
   it('seed errors keep service-kit shape although the App Service router comes later', async () => {
     const res = await get('/token?scope=x');
     expect(res.status).toBe(401);
@@ -152,15 +175,109 @@ describe('createApp', () => {
 
   it('unknown paths and methods are 404 in service-kit shape; health routes answer', async () => {
     expect((await get('/nope')).body).toMatchObject({ error: { code: 'not_found' } });
-    const post = await fetch(`${server.url}/token?scope=x`, {
-      method: 'POST',
+    const put = await fetch(`${server.url}/token?scope=x`, {
+      method: 'PUT',
       headers: { authorization: `Bearer ${SECRET}` },
     });
-    expect(post.status).toBe(404);
-    expect(await post.json()).toEqual({ error: { code: 'not_found', message: 'no route for POST /token' } });
+    expect(put.status).toBe(404);
+    expect(await put.json()).toEqual({ error: { code: 'not_found', message: 'no route for PUT /token' } });
+    const postMsi = await fetch(`${server.url}/msi/token`, { method: 'POST' });
+    expect(postMsi.status).toBe(404);
     expect((await get('/livez')).body).toEqual({ status: 'ok' });
     expect((await get('/health')).body).toEqual({ status: 'ok' });
     expect((await get('/readyz')).status).toBe(200);
+  });
+
+  describe('azd external authentication (POST /token, AZD_AUTH_ENDPOINT)', () => {
+    const AZD_URL = '/token?api-version=2023-07-12-preview';
+    async function azd(
+      body: unknown,
+      { key = SECRET, url = AZD_URL, type = 'application/json' } = {},
+    ): Promise<{ status: number; body: Record<string, unknown> }> {
+      // What azd's RemoteCredential sends.
+      const res = await fetch(`${server.url}${url}`, {
+        method: 'POST',
+        headers: { 'content-type': type, authorization: `Bearer ${key}` },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    }
+
+    it('answers { status: success, token, expiresOn (RFC 3339) } for one scope', async () => {
+      const before = Date.now();
+      const res = await azd({ scopes: ['https://management.azure.com//.default'], tenantId: TENANT });
+      expect(res.status).toBe(200);
+      expect(Object.keys(res.body).sort()).toEqual(['expiresOn', 'status', 'token']);
+      expect(res.body.status).toBe('success');
+      expect(tokens.calls.at(-1)).toBe('https://management.azure.com//.default');
+      const expiresOn = res.body.expiresOn as string;
+      expect(expiresOn).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+      expect(Date.parse(expiresOn)).toBeGreaterThan(before + 3500_000);
+      // Without tenantId (azd omits it when empty) and with a bare resource.
+      const bare = await azd({ scopes: ['https://vault.azure.net'] });
+      expect(bare.body.status).toBe('success');
+      expect(tokens.calls.at(-1)).toBe('https://vault.azure.net/.default');
+    });
+
+    it('token refusals are 200 { status: error, code: GetTokenError, message }, as azd expects', async () => {
+      const outside = await azd({ scopes: ['https://storage.azure.com/.default'] }, { key: OTHER });
+      expect(outside).toEqual({
+        status: 200,
+        body: { status: 'error', code: 'GetTokenError', message: 'scope not allowed for this client' },
+      });
+      const otherTenant = await azd({
+        scopes: ['https://vault.azure.net/.default'],
+        tenantId: 'contoso.test',
+      });
+      expect(otherTenant.body).toMatchObject({ status: 'error', code: 'GetTokenError' });
+      expect(otherTenant.body.message).toMatch(/tenantId does not match/);
+      tokens.fail = true;
+      try {
+        const down = await azd({ scopes: ['https://vault.azure.net/.default'] });
+        expect(down).toMatchObject({ status: 200, body: { status: 'error', code: 'GetTokenError' } });
+      } finally {
+        tokens.fail = false;
+      }
+    });
+
+    it('requests azd could not have meant get 4xx in service-kit shape', async () => {
+      const scope = { scopes: ['https://vault.azure.net/.default'] };
+      const cases: Array<[string, Awaited<ReturnType<typeof azd>>, number, string]> = [
+        ['wrong key', await azd(scope, { key: 'not-a-client-secret-0000' }), 401, 'unauthorized'],
+        ['no api-version', await azd(scope, { url: '/token' }), 400, 'invalid_request'],
+        [
+          'form body',
+          await azd('scopes=x', { type: 'application/x-www-form-urlencoded' }),
+          400,
+          'invalid_request',
+        ],
+        ['not JSON', await azd('{"scopes":', {}), 400, 'invalid_request'],
+        ['no scopes', await azd({ tenantId: TENANT }), 400, 'invalid_scope'],
+        [
+          'two scopes',
+          await azd({ scopes: ['https://a/.default', 'https://b/.default'] }),
+          400,
+          'invalid_scope',
+        ],
+        [
+          'spaced scope',
+          await azd({ scopes: ['https://a/.default https://b/.default'] }),
+          400,
+          'invalid_scope',
+        ],
+        ['tenant not a string', await azd({ ...scope, tenantId: 7 }), 400, 'invalid_scope'],
+        ['tenant too long', await azd({ ...scope, tenantId: 't'.repeat(300) }), 400, 'invalid_scope'],
+        ['array body', await azd([scope]), 400, 'invalid_scope'],
+        ['huge body', await azd({ ...scope, pad: 'x'.repeat(20_000) }), 413, 'payload_too_large'],
+      ];
+      for (const [name, res, status, code] of cases) {
+        expect([name, res.status, (res.body.error as { code?: string } | undefined)?.code]).toEqual([
+          name,
+          status,
+          code,
+        ]);
+      }
+    });
   });
 
   it('audit lines carry client, scope and protocol, never the token', async () => {
@@ -171,6 +288,10 @@ describe('createApp', () => {
       true,
     );
     expect(audit.some((l) => l.audit === 'denied' && l.reason === 'identity_mismatch')).toBe(true);
+    expect(audit.some((l) => l.audit === 'issued' && l.protocol === 'azd')).toBe(true);
+    expect(audit.some((l) => l.audit === 'denied' && l.protocol === 'azd' && l.client === 'other')).toBe(
+      true,
+    );
     expect(lines.join('\n')).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ/);
   });
 });

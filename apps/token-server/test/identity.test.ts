@@ -37,6 +37,18 @@ describe('identity selectors', () => {
     });
   });
 
+  it("takes the tenant from the token's tid (a GUID) before AZURE_TENANT_ID (maybe a domain)", () => {
+    const tid = '22222222-2222-2222-2222-222222222222';
+    expect(effectiveIdentity({ tenantId: 'contoso.onmicrosoft.com' }, jwt({ tid })).tenantId).toBe(tid);
+    expect(effectiveIdentity({ tenantId: tid }, 'not-a-jwt').tenantId).toBe(tid);
+    expect(
+      selectorMismatch({ param: 'tenantId', value: tid.toUpperCase() }, { tenantId: tid }),
+    ).toBeUndefined();
+    expect(selectorMismatch({ param: 'tenantId', value: 'other' }, { tenantId: tid })).toMatch(
+      /tenantId does not match/,
+    );
+  });
+
   it('matches case-insensitively and refuses a mismatch or an unverifiable selector', () => {
     const identity = { clientId: CLIENT, objectId: OID };
     expect(selectorMismatch({ param: 'client_id', value: CLIENT.toUpperCase() }, identity)).toBeUndefined();

@@ -22,6 +22,7 @@ export const ENGINE_OWNED_REQUEST_HEADERS: ReadonlySet<string> = new Set(['host'
 export const AUTHORIZATION_HEADER = 'authorization';
 export const CONTENT_LENGTH_HEADER = 'content-length';
 export const TRANSFER_ENCODING_HEADER = 'transfer-encoding';
+export const WEBSOCKET_PROTOCOL_HEADER = 'sec-websocket-protocol';
 
 export const DEFAULT_TIMEOUTS = Object.freeze({
   connectMs: 5_000,

@@ -422,7 +422,8 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
-function toAppError(err: unknown): AppError {
+/** An exchange's failure as the AppError the client gets (502, 503 token_unavailable, 504). */
+export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code !== undefined && TIMEOUT_CODES[code] !== undefined) {

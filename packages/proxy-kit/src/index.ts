@@ -7,3 +7,4 @@ export * from './readiness.js';
 export * from './config.js';
 export * from './fast-path.js';
 export * from './run.js';
+export * from './upgrade.js';

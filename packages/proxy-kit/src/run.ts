@@ -13,12 +13,17 @@ import {
 import type { ProxySettings } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
 import { forwardMetrics } from './metrics.js';
+import { createUpgradeProxy, type UpgradeProxyOptions } from './upgrade.js';
 
 export interface TokenProxyConfig extends ProxySettings {
   host: string;
   port: number;
   scope: string;
   credential: CredentialConfig;
+  /** TokenProvider's refreshFraction (auth-core's default when undefined). */
+  refreshFraction?: number | undefined;
+  /** Logged as warnings right after the config is loaded, before anything can fail. */
+  warnings?: readonly string[];
 }
 
 export interface TokenProxyDeps {
@@ -33,6 +38,8 @@ export interface TokenProxyApp<C extends TokenProxyConfig> {
   /** Upstream base URL the forwarder sends to. */
   upstream(config: Readonly<C>): string;
   createListener(config: Readonly<C>, deps: TokenProxyDeps): RequestListener;
+  /** WebSocket passthrough (upgrade.ts): which upgrades are taken; absent, none are. */
+  upgrades?(config: Readonly<C>): Pick<UpgradeProxyOptions, 'accepts' | 'dropSubprotocol'>;
 }
 
 export function runTokenProxy<C extends TokenProxyConfig>(
@@ -41,6 +48,7 @@ export function runTokenProxy<C extends TokenProxyConfig>(
 ): Promise<void> {
   return runMain(service, async ({ env, logger }) => {
     const config = app.loadConfig(env);
+    for (const warning of config.warnings ?? []) logger.warn(warning);
     const upstream = app.upstream(config);
     const metrics = createMetrics(service);
     const credential = createCredential(config.credential, {
@@ -49,32 +57,48 @@ export function runTokenProxy<C extends TokenProxyConfig>(
     const tokens = new TokenProvider({
       credential,
       scope: config.scope,
+      refreshFraction: config.refreshFraction,
       logger: logger.child({ component: 'token' }),
       registry: metrics.registry,
     });
     if (config.startWithoutToken) tokens.startInBackground();
     else await tokens.start();
 
+    const { record } = forwardMetrics(metrics.registry);
     const forwarder = createForwarder({
       target: upstream,
       tokens,
       timeouts: config.timeouts,
       maxSockets: config.maxConnections,
       logger: logger.child({ component: 'forwarder' }),
-      onResult: forwardMetrics(metrics.registry).record,
+      onResult: record,
     });
+    const upgradePolicy = app.upgrades?.(config);
+    const upgrades =
+      upgradePolicy &&
+      createUpgradeProxy({
+        ...upgradePolicy,
+        target: upstream,
+        tokens,
+        timeouts: config.timeouts,
+        maxSockets: config.maxConnections,
+        logger: logger.child({ component: 'websocket' }),
+        onResult: record,
+      });
     const server = await serve(app.createListener(config, { tokens, forwarder, logger, metrics }), {
       host: config.host,
       port: config.port,
       logger,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
     });
+    upgrades?.attach(server.server);
     logger.info('forwarding', { upstream: new URL(upstream).origin, scope: config.scope });
     return {
       close: async () => {
         const drained = await server.close();
         tokens.stop();
         await forwarder.close();
+        await upgrades?.close();
         return drained;
       },
     };

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_TENANT_ID, trustDevEntraCa } from '@auth-sidecars/dev-entra';
 import { CARTA_SERVICE_ACCOUNT, DEMO_BINDINGS, DEMO_NAMESPACE, seedDemoCluster } from './demo-data.js';
+import { KEY_VAULT_RESOURCE, startKeyVault } from './key-vault.js';
 import { startKubeApi } from './kube-api.js';
 import { AKS_AUDIENCE, kubeRbac } from './kube-rbac.js';
 import { jwksVerifier, startOpenAiUpstream } from './openai-upstream.js';
@@ -20,7 +21,10 @@ Stand-ins:
   prometheus-gate   token-checking gate in front of a Prometheus (--upstream URL, required);
                     --audience default https://prometheus.monitor.azure.com
   kube-api          Kubernetes API (HTTPS) with the demo cluster (namespace ${DEMO_NAMESPACE} with
-                    CARTA session pods, team-a/team-b) and RBAC for dev-entra's demo users
+                    CARTA session pods, team-a/team-b) and RBAC for dev-entra's demo users; change
+                    it with kubectl or curl and the --admin-kubeconfig-out credential
+  key-vault         Azure Key Vault secrets API (HTTPS, challenge-based auth); checks dev-entra bearer
+                    tokens for --audience (default ${KEY_VAULT_RESOURCE})
   tcp-forward       plain TCP forwarder (--to HOST:PORT), e.g. to publish a loopback-only listener
 
 Options:
@@ -29,18 +33,22 @@ Options:
   --dev-entra-url URL    dev-entra base URL (tokens are verified against its JWKS; required except tcp-forward)
   --tenant ID            dev-entra tenant (default ${DEFAULT_TENANT_ID})
   --dev-entra-ca FILE    dev-entra CA PEM to trust (waited for up to 120 s); or set NODE_EXTRA_CA_CERTS
-  --audience AUD         accepted token audience (openai-upstream, prometheus-gate)
+  --audience AUD         accepted token audience (openai-upstream, prometheus-gate, key-vault)
   --upstream URL         prometheus-gate: where accepted requests go
   --chunk-interval-ms N  openai-upstream: delay between SSE chunks (default 50)
   --namespace NS         kube-api: namespace of the CARTA sessions (default ${DEMO_NAMESPACE})
-  --ca-out FILE          kube-api: write the API server CA PEM there (KUBE_CA_FILE for aks-broker)
+  --ca-out FILE          kube-api, key-vault: write the server's CA PEM there (KUBE_CA_FILE for aks-broker)
   --kubeconfig-out FILE  kube-api: write a kubeconfig for --kubeconfig-user there (KUBECONFIG for carta-forwardauth)
   --kubeconfig-user U    kube-api: default ${CARTA_SERVICE_ACCOUNT}
+  --admin-kubeconfig-out FILE
+                         kube-api: write a cluster-admin kubeconfig there, for kubectl/curl to change
+                         pods and services (label, patch, create, delete) while the stand-in runs
+  --secret NAME=VALUE    key-vault: a secret present at start (repeatable)
   --to HOST:PORT         tcp-forward: target
   -h, --help             this help
 `;
 
-const NAMES = ['openai-upstream', 'prometheus-gate', 'kube-api', 'tcp-forward'] as const;
+const NAMES = ['openai-upstream', 'prometheus-gate', 'kube-api', 'key-vault', 'tcp-forward'] as const;
 type Name = (typeof NAMES)[number];
 
 interface Running {
@@ -103,6 +111,8 @@ async function main(): Promise<void> {
       'ca-out': { type: 'string' },
       'kubeconfig-out': { type: 'string' },
       'kubeconfig-user': { type: 'string' },
+      'admin-kubeconfig-out': { type: 'string' },
+      secret: { type: 'string', multiple: true },
       to: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -187,12 +197,51 @@ async function main(): Promise<void> {
         details.kubeconfig = writeOut(values['kubeconfig-out'], api.kubeconfig(user, namespace));
         details.kubeconfigUser = user;
       }
+      if (values['admin-kubeconfig-out']) {
+        details.adminKubeconfig = writeOut(
+          values['admin-kubeconfig-out'],
+          api.kubeconfig('kubernetes-admin', namespace),
+        );
+      }
       running = {
         url: api.url,
         details,
         close: async () => {
           clearInterval(trim);
           await api.close();
+        },
+      };
+      break;
+    }
+    case 'key-vault': {
+      const audience = values.audience ?? KEY_VAULT_RESOURCE;
+      const secrets: Record<string, string> = {};
+      for (const pair of values.secret ?? []) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) fail(`--secret must be NAME=VALUE, got '${pair}'`);
+        secrets[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      const vault = await startKeyVault({
+        verify: jwksVerifier({ jwksUrl, audience, issuer }),
+        tenantId: tenant,
+        resource: audience,
+        secrets,
+        host,
+        port,
+      });
+      const details: Record<string, unknown> = { audience, issuer, secrets: Object.keys(secrets) };
+      if (values['ca-out']) details.caFile = writeOut(values['ca-out'], vault.caPem);
+      // The request log is for tests; keep the demo's bounded.
+      const trim = setInterval(
+        () => vault.requests.splice(0, Math.max(0, vault.requests.length - 1000)),
+        10_000,
+      ).unref();
+      running = {
+        url: vault.url,
+        details,
+        close: async () => {
+          clearInterval(trim);
+          await vault.close();
         },
       };
       break;

@@ -1,8 +1,9 @@
 // Kubernetes API server stand-in for tests and benchmarks: HTTPS with its own CA, bearer-token
-// authentication, a pluggable authorizer (403 Status like RBAC), list/get/create/update/delete and
-// watch of namespaced and cluster-scoped resources with labelSelector, fieldSelector and
-// resourceVersion, 410 Gone for compacted versions, and controls to end, break or take down the
-// server so clients' recovery paths can be exercised with the real @kubernetes/client-node.
+// authentication, a pluggable authorizer (403 Status like RBAC), discovery, list/get/create/update/
+// patch/delete and watch of namespaced and cluster-scoped resources (and their status subresource)
+// with labelSelector, fieldSelector and resourceVersion, Table answers for kubectl, 410 Gone for
+// compacted versions, and controls to end, break or take down the server so clients' recovery paths
+// can be exercised with the real @kubernetes/client-node.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -11,6 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { createServerTls } from './kube-api-certs.js';
+import { apiGroupList, apiResourceList, apiVersions } from './kube-api-discovery.js';
+import { applyPatch, PatchError, requiredResourceVersion } from './kube-api-patch.js';
+import { tableContentType, tableFormat, toTable, type TableFormat } from './kube-api-table.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './kube-api-selectors.js';
 import {
   apiVersionOf,
@@ -190,6 +194,7 @@ const REASONS: Record<number, string> = {
   404: 'NotFound',
   409: 'AlreadyExists',
   410: 'Expired',
+  415: 'UnsupportedMediaType',
   422: 'Invalid',
   429: 'TooManyRequests',
   500: 'InternalError',
@@ -284,6 +289,22 @@ interface OpenWatch {
   stalled: boolean;
   end(): void;
   destroy(): void;
+}
+
+function sendTable(res: Response, format: TableFormat, table: Record<string, unknown>): void {
+  // res.end, not res.send: express would append a charset the API server does not send.
+  res.setHeader('content-type', tableContentType(format));
+  res.end(JSON.stringify(table));
+}
+
+/** Optimistic concurrency: a body naming a resourceVersion applies only to that version. */
+function checkResourceVersion(resource: string, current: KubeObject, required: string | undefined): void {
+  if (required !== undefined && required !== current.metadata.resourceVersion) {
+    throw new StoreError(
+      409,
+      `Operation cannot be fulfilled on ${resource} "${current.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+    );
+  }
 }
 
 function stripForList(obj: KubeObject): KubeObject {
@@ -396,17 +417,16 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     const entry = res.locals.logEntry as RequestLogEntry;
     const parsed = parsePath(req.path);
     const type = parsed ? store.types.get(parsed.resource) : undefined;
-    if (
-      !parsed ||
-      !type ||
-      type.group !== parsed.group ||
-      type.version !== parsed.version ||
-      parsed.subresource
-    ) {
+    if (!parsed || !type || type.group !== parsed.group || type.version !== parsed.version) {
       return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
     }
     const watch = entry.watch;
     const verb = verbOf(req.method, parsed.name !== undefined, watch);
+    // The one subresource served: status, read and written apart from the rest of the object.
+    const status = parsed.subresource === 'status';
+    if (parsed.subresource !== undefined && (!status || !['get', 'update', 'patch'].includes(verb))) {
+      return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
+    }
     Object.assign(entry, {
       verb,
       apiGroup: type.group,
@@ -419,6 +439,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       verb,
       apiGroup: type.group,
       resource: type.resource,
+      ...(parsed.subresource !== undefined ? { subresource: parsed.subresource } : {}),
       ...(parsed.namespace !== undefined ? { namespace: parsed.namespace } : {}),
       ...(parsed.name !== undefined ? { name: parsed.name } : {}),
       path: req.path,
@@ -434,6 +455,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
     }
     const q = entry.query;
+    const table = tableFormat(req.headers.accept, q.includeObject);
     try {
       switch (verb) {
         case 'list':
@@ -459,18 +481,20 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
                 `too old resource version: ${q.resourceVersion} (${store.resourceVersion})`,
               );
             }
-            const items = store.list(type.resource, ns).filter(matches).map(stripForList);
+            const found = store.list(type.resource, ns).filter(matches);
+            const rv = String(store.resourceVersion);
+            if (table) return sendTable(res, table, toTable(type, found, table, rv));
             res.type('application/json').send(
               JSON.stringify({
                 kind: `${type.kind}List`,
                 apiVersion: apiVersionOf(type),
-                metadata: { resourceVersion: String(store.resourceVersion) },
-                items,
+                metadata: { resourceVersion: rv },
+                items: found.map(stripForList),
               }),
             );
             return;
           }
-          return startWatch(req, res, type, matches);
+          return startWatch(req, res, type, matches, table);
         }
         case 'get': {
           const obj = store.get(type.resource, parsed.namespace, parsed.name!);
@@ -479,6 +503,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
               name: parsed.name,
               kind: type.resource,
             });
+          if (table) return sendTable(res, table, toTable(type, [obj], table, obj.metadata.resourceVersion));
           res.type('application/json').send(JSON.stringify(obj));
           return;
         }
@@ -493,7 +518,22 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
         }
         case 'update': {
           const body = (req.body ?? {}) as KubeObject;
-          const obj = store.update(type.resource, parsed.namespace, parsed.name!, () => body);
+          const obj = store.update(type.resource, parsed.namespace, parsed.name!, (current) => {
+            checkResourceVersion(type.resource, current, requiredResourceVersion(body));
+            return status ? { ...current, status: body.status ?? {} } : body;
+          });
+          res.type('application/json').send(JSON.stringify(obj));
+          return;
+        }
+        case 'patch': {
+          const obj = store.update(type.resource, parsed.namespace, parsed.name!, (current) => {
+            checkResourceVersion(type.resource, current, requiredResourceVersion(req.body));
+            const patched = applyPatch(req.headers['content-type'], current, req.body);
+            // Through /status only the status changes; through the object, everything but it.
+            return status
+              ? { ...current, status: patched.status ?? {} }
+              : { ...patched, ...(current.status ? { status: current.status } : {}) };
+          });
           res.type('application/json').send(JSON.stringify(obj));
           return;
         }
@@ -508,6 +548,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     } catch (err) {
       if (err instanceof SelectorError)
         return sendStatus(res, 400, 'BadRequest', `unable to parse requirement: ${err.message}`);
+      if (err instanceof PatchError)
+        return sendStatus(res, err.code, REASONS[err.code] ?? 'BadRequest', err.message);
       if (err instanceof StoreError)
         return sendStatus(res, err.code, REASONS[err.code] ?? 'InternalError', err.message);
       throw err;
@@ -519,6 +561,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     res: Response,
     type: ResourceType,
     matches: (o: KubeObject | undefined) => boolean,
+    table: TableFormat | undefined,
   ): void {
     const q = (res.locals.logEntry as RequestLogEntry).query;
     const rvParam = q.resourceVersion;
@@ -555,10 +598,18 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       'transfer-encoding': 'chunked',
     });
     res.flushHeaders();
-    const send = (e: { type: string; object: KubeObject }) => {
-      if (!open.stalled && !res.writableEnded && !res.destroyed) res.write(JSON.stringify(e) + '\n');
+    // kubectl get -w asks for Table events: one row each, columns only in the first (as the API server).
+    let columnsSent = false;
+    const line = (e: { type: string; object: KubeObject }) => {
+      if (!table) return JSON.stringify(e) + '\n';
+      const object = toTable(type, [e.object], table, e.object.metadata.resourceVersion, !columnsSent);
+      columnsSent = true;
+      return JSON.stringify({ type: e.type, object }) + '\n';
     };
-    if (initial.length > 0) res.write(initial.map((e) => JSON.stringify(e) + '\n').join(''));
+    const send = (e: { type: string; object: KubeObject }) => {
+      if (!open.stalled && !res.writableEnded && !res.destroyed) res.write(line(e));
+    };
+    if (initial.length > 0) res.write(initial.map(line).join(''));
     const unsubscribe = store.subscribe((e) => {
       if (e.resource !== type.resource) return;
       const out = translate(e);
@@ -596,6 +647,17 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   });
   app.use(authenticate);
   app.use(router);
+  // Discovery is open to every authenticated user (the system:discovery role binds them all).
+  const sendJsonBody = (res: Response, body: unknown) =>
+    res.type('application/json').send(JSON.stringify(body));
+  app.get('/api', (_req, res) => sendJsonBody(res, apiVersions(`${host}:${port}`)));
+  app.get('/apis', (_req, res) => sendJsonBody(res, apiGroupList(store.types.values())));
+  app.get(['/api/:version', '/apis/:group/:version'], (req, res) => {
+    const params = req.params as { group?: string; version: string };
+    const list = apiResourceList(store.types.values(), params.group ?? '', params.version);
+    if (!list) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
+    sendJsonBody(res, list);
+  });
   app.all(/^\/apis?\//, (req, res, next) => {
     resourceRoute(req, res).catch(next);
   });

@@ -1,11 +1,14 @@
 // OpenAI-compatible upstream stand-in for openai-proxy tests and benchmarks: it checks the bearer JWT
 // like Azure OpenAI would, and serves chat completions (JSON and SSE with controlled timing), a 429
-// with rate-limit headers, an upload sink that counts bytes, a header echo and slow/stalling paths.
+// with rate-limit headers, an upload sink that counts bytes, a header echo, slow/stalling paths, and
+// a Realtime-style WebSocket echo (`.../realtime`) behind the same token check.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 
 /** Throws when the token is not acceptable; resolves with its claims otherwise. */
 export type TokenVerifier = (token: string) => Promise<JWTPayload>;
@@ -80,6 +83,20 @@ export interface RecordedRequest {
   status: number;
 }
 
+/** One WebSocket session of the echo, as the upstream saw it. */
+export interface RecordedWebSocket {
+  url: string;
+  /** Headers of the upgrade request (after the proxy). */
+  headers: http.IncomingHttpHeaders;
+  claims?: JWTPayload;
+  /** Subprotocol the upstream selected ('' for none). */
+  protocol: string;
+  /** Messages received, in order. */
+  received: Array<{ data: Buffer; binary: boolean }>;
+  /** Set when the session ended: the close code and reason the upstream received (or sent, when it closed first). */
+  closed?: { code: number; reason: string; by: 'client' | 'upstream' };
+}
+
 export interface OpenAiUpstreamOptions {
   /** Bearer check; `false` accepts any request (for tests of the stand-in itself). */
   verify: TokenVerifier | false;
@@ -112,6 +129,8 @@ export interface OpenAiUpstream {
   /** Requests currently being served (open streams included). */
   inFlight(): number;
   setStreamTiming(intervalMs: number, chunks?: string[]): void;
+  /** WebSocket sessions of the realtime echo, in order of their upgrade. */
+  webSockets: RecordedWebSocket[];
 }
 
 export const OPENAI_UPSTREAM_PATHS = Object.freeze({
@@ -121,7 +140,14 @@ export const OPENAI_UPSTREAM_PATHS = Object.freeze({
   upload: '/upload',
   slowHeaders: '/slow-headers',
   stallBody: '/stall-body',
+  /**
+   * WebSocket upgrades (Azure OpenAI's `/openai/realtime`, `/openai/v1/realtime`): every message is
+   * echoed with its type; the text message `close <code> <reason>` makes the upstream close first.
+   */
+  realtime: /\/realtime$/,
 });
+
+const CLOSE_COMMAND = /^close (\d{4})(?: (.*))?$/;
 
 const DEFAULT_CHUNKS = ['Hel', 'lo', ' from', ' the', ' stand', '-in', '.'];
 
@@ -331,6 +357,75 @@ export async function startOpenAiUpstream(options: OpenAiUpstreamOptions): Promi
     res.end('data: [DONE]\n\n');
   };
 
+  const webSockets: RecordedWebSocket[] = [];
+  const wss = new WebSocketServer({ noServer: true });
+
+  const refuseUpgrade = (socket: Duplex, status: number, code: string, message: string) => {
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        (status === 401 ? 'www-authenticate: Bearer error="invalid_token"\r\n' : '') +
+        `connection: close\r\n\r\n${body}`,
+    );
+  };
+
+  const echo = (ws: WebSocket, session: RecordedWebSocket) => {
+    ws.on('message', (data: RawData, binary: boolean) => {
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      session.received.push({ data: buf, binary });
+      const command = binary ? null : CLOSE_COMMAND.exec(buf.toString('utf8'));
+      if (command !== null) {
+        session.closed = { code: Number(command[1]), reason: command[2] ?? '', by: 'upstream' };
+        ws.close(Number(command[1]), command[2] ?? '');
+        return;
+      }
+      ws.send(buf, { binary });
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      session.closed ??= { code, reason: reason.toString('utf8'), by: 'client' };
+    });
+    ws.on('error', () => undefined);
+  };
+
+  const upgrade = async (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined);
+    const path = new URL(req.url ?? '/', 'http://upstream').pathname;
+    let token: string | undefined;
+    let claims: JWTPayload | undefined;
+    if (options.verify !== false) {
+      const auth = req.headers.authorization;
+      token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+      try {
+        if (token === undefined) throw new Error('no bearer token');
+        if (revoked.has(token)) throw new Error('token revoked');
+        claims = await options.verify(token);
+        seenTokens.add(token);
+      } catch (err) {
+        record(req, 401, token);
+        refuseUpgrade(socket, 401, '401', `Access denied: ${(err as Error).message}`);
+        return;
+      }
+    }
+    if (!OPENAI_UPSTREAM_PATHS.realtime.test(path)) {
+      record(req, 404, token, claims);
+      refuseUpgrade(socket, 404, 'NotFound', `no WebSocket endpoint at ${path}`);
+      return;
+    }
+    record(req, 101, token, claims);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const session: RecordedWebSocket = {
+        url: req.url ?? '',
+        headers: req.headers,
+        ...(claims === undefined ? {} : { claims }),
+        protocol: ws.protocol,
+        received: [],
+      };
+      webSockets.push(session);
+      echo(ws, session);
+    });
+  };
+
   const server = http.createServer((req, res) => {
     inFlight += 1;
     res.once('close', () => (inFlight -= 1));
@@ -340,6 +435,9 @@ export async function startOpenAiUpstream(options: OpenAiUpstreamOptions): Promi
     });
   });
   server.keepAliveTimeout = 65_000;
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgrade(req, socket, head).catch(() => socket.destroy());
+  });
   const host = options.host ?? '127.0.0.1';
   server.listen(options.port ?? 0, host);
   await new Promise<void>((resolve) => server.once('listening', resolve));
@@ -358,12 +456,15 @@ export async function startOpenAiUpstream(options: OpenAiUpstreamOptions): Promi
       for (const t of seenTokens) revoked.add(t);
     },
     inFlight: () => inFlight,
+    webSockets,
     setStreamTiming: (ms, newChunks) => {
       intervalMs = ms;
       if (newChunks !== undefined) chunks = newChunks;
     },
     close: () =>
       new Promise<void>((resolve) => {
+        // Upgraded sockets are no longer the HTTP server's: end them here.
+        for (const ws of wss.clients) ws.terminate();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -1,6 +1,7 @@
 // Starts the real Prometheus server (Debian package `prometheus`, installed by
 // scripts/ensure-test-deps.mjs) on a free loopback port with a temporary storage directory and a
-// scrape config that scrapes itself, and waits until the query API returns data.
+// scrape config that scrapes itself (plus any extra targets and rules), and waits until the query
+// API returns data.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +16,12 @@ export interface StartPrometheusOptions {
   scrapeIntervalSeconds?: number;
   /** How long to wait for the first scraped samples. */
   readyTimeoutMs?: number;
+  /** Contents of a rule file (recording and alerting rules), evaluated every scrape interval. */
+  rules?: string;
+  /** Further scrape targets (host:port), scraped as job `extra`. */
+  extraTargets?: readonly string[];
+  /** `--enable-feature` values, e.g. `exemplar-storage`. */
+  features?: readonly string[];
 }
 
 export interface RunningPrometheus {
@@ -40,16 +47,27 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
   const port = await freePort();
   const interval = options.scrapeIntervalSeconds ?? 1;
   const configPath = join(dir, 'prometheus.yml');
+  const rulesPath = join(dir, 'rules.yml');
+  if (options.rules !== undefined) await writeFile(rulesPath, options.rules);
+  const extra = options.extraTargets ?? [];
   await writeFile(
     configPath,
     [
       'global:',
       `  scrape_interval: ${interval}s`,
       `  evaluation_interval: ${interval}s`,
+      ...(options.rules === undefined ? [] : ['rule_files:', `  - ${JSON.stringify(rulesPath)}`]),
       'scrape_configs:',
       '  - job_name: prometheus',
       '    static_configs:',
       `      - targets: ['127.0.0.1:${port}']`,
+      ...(extra.length === 0
+        ? []
+        : [
+            '  - job_name: extra',
+            '    static_configs:',
+            `      - targets: [${extra.map((t) => JSON.stringify(t)).join(', ')}]`,
+          ]),
       '',
     ].join('\n'),
   );
@@ -60,6 +78,7 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      ...(options.features ?? []).map((f) => `--enable-feature=${f}`),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

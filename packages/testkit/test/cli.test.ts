@@ -4,7 +4,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { startDevEntra, type DevEntra } from '@auth-sidecars/dev-entra';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -50,16 +57,30 @@ async function run(args: string[], cwd: string, wait: boolean): Promise<Standin>
   return { url, logs, exited, close };
 }
 
-function getWithCa(url: string, caPem: string, token: string): Promise<{ status: number; body: string }> {
+function getWithCa(
+  url: string,
+  caPem: string,
+  token?: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ca: caPem, headers: { authorization: `Bearer ${token}` } }, (res) => {
+    const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers };
+    const req = httpsRequest(url, { ca: caPem, method: init.method ?? 'GET', headers }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(init.body);
   });
+}
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe('testkit-standin', () => {
@@ -157,6 +178,121 @@ describe('testkit-standin', () => {
     expect((await getWithCa(`${api.url}/api/v1/namespaces/team-a/pods`, ca, wrong)).status).toBe(401);
 
     expect(await api.close()).toBe(0);
+  });
+
+  it('kube-api: pods change while it runs, through the --admin-kubeconfig-out credential (as the README scripts it)', async () => {
+    const carta = join(dir, 'carta-watch.kubeconfig');
+    const adminFile = join(dir, 'admin.kubeconfig');
+    const caOut = join(dir, 'kube-ca-admin.pem');
+    const api = await launchCli([
+      'kube-api',
+      ...entraArgs(),
+      '--kubeconfig-out',
+      carta,
+      '--admin-kubeconfig-out',
+      adminFile,
+      '--ca-out',
+      caOut,
+    ]);
+    expect(api.logs().find((l) => l.message === 'listening')).toMatchObject({ adminKubeconfig: adminFile });
+
+    // carta-forwardauth's identity watches the session pods, as the app does.
+    const watcherKc = new KubeConfig();
+    watcherKc.loadFromFile(carta);
+    const events: Array<{ type: string; name?: string; user?: string }> = [];
+    const watch = await new Watch(watcherKc).watch(
+      `/api/v1/namespaces/${DEMO_NAMESPACE}/pods`,
+      {},
+      (type, pod: V1Pod) =>
+        events.push({ type, name: pod.metadata?.name, user: pod.metadata?.labels?.['canfar.net/username'] }),
+      () => undefined,
+    );
+    try {
+      await until(() => events.length >= DEMO_SESSIONS.length); // the initial ADDED events
+      const seen = events.length;
+      const session = DEMO_SESSIONS[0]!;
+      const adminKc = new KubeConfig();
+      adminKc.loadFromFile(adminFile);
+      const admin = adminKc.makeApiClient(CoreV1Api);
+
+      // kubectl --kubeconfig admin.kubeconfig label pod <pod> canfar.net/username=mallory --overwrite
+      await admin.patchNamespacedPod(
+        {
+          name: session.pod,
+          namespace: DEMO_NAMESPACE,
+          body: { metadata: { labels: { 'canfar.net/username': 'mallory' } } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      // The README's curl line: token from the admin kubeconfig, a merge patch removing the label.
+      const token = /^\s*token: "(.*)"$/m.exec(readFileSync(adminFile, 'utf8'))![1]!;
+      const curl = await getWithCa(
+        `${api.url}/api/v1/namespaces/${DEMO_NAMESPACE}/pods/${session.pod}`,
+        readFileSync(caOut, 'utf8'),
+        token,
+        {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/merge-patch+json' },
+          body: '{"metadata":{"labels":{"canfar.net/username":null}}}',
+        },
+      );
+      expect(curl.status).toBe(200);
+      // kubectl delete pod / kubectl run
+      await admin.deleteNamespacedPod({ name: DEMO_SESSIONS[1]!.pod, namespace: DEMO_NAMESPACE });
+      await admin.createNamespacedPod({
+        namespace: DEMO_NAMESPACE,
+        body: {
+          metadata: { name: 'carta-new', labels: { 'canfar.net/id': 'new1', 'canfar.net/username': 'dave' } },
+          spec: { containers: [{ name: 'carta', image: 'carta' }] },
+        },
+      });
+      await until(() => events.length >= seen + 4);
+      expect(events.slice(seen)).toEqual([
+        { type: 'MODIFIED', name: session.pod, user: 'mallory' },
+        { type: 'MODIFIED', name: session.pod, user: undefined },
+        { type: 'DELETED', name: DEMO_SESSIONS[1]!.pod, user: DEMO_SESSIONS[1]!.user },
+        { type: 'ADDED', name: 'carta-new', user: 'dave' },
+      ]);
+      // carta-forwardauth's own identity still may not write.
+      await expect(
+        watcherKc
+          .makeApiClient(CoreV1Api)
+          .deleteNamespacedPod({ name: 'carta-new', namespace: DEMO_NAMESPACE }),
+      ).rejects.toMatchObject({ code: 403 });
+    } finally {
+      watch.abort();
+    }
+  });
+
+  it('key-vault: challenge without a token, secrets for a dev-entra Key Vault token', async () => {
+    const caOut = join(dir, 'vault-ca.pem');
+    const vault = await launchCli([
+      'key-vault',
+      ...entraArgs(),
+      '--secret',
+      'db-password=hunter2',
+      '--secret',
+      'api-key=k=v',
+      '--ca-out',
+      caOut,
+    ]);
+    expect(vault.logs().find((l) => l.message === 'listening')).toMatchObject({
+      standin: 'key-vault',
+      secrets: ['db-password', 'api-key'],
+    });
+    const ca = readFileSync(caOut, 'utf8');
+    const challenge = await getWithCa(`${vault.url}/secrets/db-password?api-version=7.6`, ca);
+    expect(challenge.status).toBe(401);
+    expect(challenge.headers['www-authenticate']).toContain(
+      `/${entra.tenantId}", resource="https://vault.azure.net"`,
+    );
+    const token = entra.issueAccessToken({ scope: 'https://vault.azure.net/.default' });
+    const got = await getWithCa(`${vault.url}/secrets/api-key?api-version=7.6`, ca, token);
+    expect(JSON.parse(got.body)).toMatchObject({ value: 'k=v' });
+    const wrong = entra.issueAccessToken({ scope: 'https://storage.azure.com/.default' });
+    expect((await getWithCa(`${vault.url}/secrets/api-key?api-version=7.6`, ca, wrong)).status).toBe(401);
+    const bad = await launchCli(['key-vault', ...entraArgs(), '--secret', 'novalue'], false);
+    expect(await bad.exited).toBe(64);
   });
 
   it('openai-upstream and prometheus-gate accept only dev-entra tokens for their audience; tcp-forward forwards', async () => {

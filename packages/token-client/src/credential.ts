@@ -24,7 +24,7 @@ export interface AuthServerCredentialOptions {
   secretFile?: string;
   /** Refresh when less than this is left (default 5 minutes); never later than half the lifetime. */
   refreshBeforeExpiryMs?: number;
-  /** Per-request timeout (default 10 s). */
+  /** Deadline of each request to token-server, connection to last byte (default 10 s). */
   timeoutMs?: number;
   /** Extra CA (PEM) to trust for an https token-server. `NODE_EXTRA_CA_CERTS` works as well. */
   ca?: string | Buffer;
@@ -119,11 +119,14 @@ export class AuthServerCredential implements TokenCredential {
       );
     }
     const token = parsed.access_token;
-    const expiresOn = Number(parsed.expires_on);
-    if (typeof token !== 'string' || token === '' || !Number.isFinite(expiresOn)) {
-      throw new AuthServerError(status, 'token-server response lacks access_token or expires_on');
-    }
     const now = Date.now();
+    const expiresOn = typeof token === 'string' ? expiryOf(parsed, token, now) : undefined;
+    if (typeof token !== 'string' || token === '' || expiresOn === undefined) {
+      throw new AuthServerError(
+        status,
+        'token-server response lacks access_token or an expiry (expires_on, a JWT exp or expires_in)',
+      );
+    }
     const expiresOnTimestamp = expiresOn * 1000;
     const lifetime = Math.max(0, expiresOnTimestamp - now);
     const before = this.options.refreshBeforeExpiryMs ?? DEFAULT_REFRESH_BEFORE_EXPIRY_MS;
@@ -151,7 +154,6 @@ export class AuthServerCredential implements TokenCredential {
           method: 'GET',
           headers: { authorization: `Bearer ${secret}`, accept: 'application/json' },
           ...(isHttps && this.options.ca ? { ca: this.options.ca } : {}),
-          timeout,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -168,9 +170,13 @@ export class AuthServerCredential implements TokenCredential {
           res.on('error', reject);
         },
       );
-      req.on('timeout', () =>
-        req.destroy(new AuthServerError(0, `token-server did not answer within ${timeout} ms`)),
+      // A deadline for the whole exchange: a socket idle timeout alone never fires for a server that
+      // trickles its answer a byte at a time.
+      const deadline = setTimeout(
+        () => req.destroy(new AuthServerError(0, `token-server did not answer within ${timeout} ms`)),
+        timeout,
       );
+      req.on('close', () => clearTimeout(deadline));
       req.on('error', (err) =>
         reject(
           err instanceof AuthServerError
@@ -187,4 +193,39 @@ function abortError(): Error {
   const err = new Error('The operation was aborted.');
   err.name = 'AbortError';
   return err;
+}
+
+/**
+ * Epoch seconds at which the token expires. token-server answers `expires_on`; the azd auth server
+ * (the seed) answers only `expires_in`, and its token is a JWT: its `exp` is then the truth, and
+ * `expires_in` the last resort.
+ */
+function expiryOf(body: TokenResponseBody, token: string, now: number): number | undefined {
+  if (body.expires_on !== undefined && body.expires_on !== null && body.expires_on !== '') {
+    const expiresOn = Number(body.expires_on);
+    return Number.isFinite(expiresOn) && expiresOn > 0 ? expiresOn : undefined;
+  }
+  const exp = jwtExpiry(token);
+  if (exp !== undefined) return exp;
+  const expiresIn = Number(body.expires_in);
+  if (
+    body.expires_in === undefined ||
+    body.expires_in === null ||
+    !Number.isFinite(expiresIn) ||
+    expiresIn < 0
+  )
+    return undefined;
+  return Math.floor(now / 1000) + expiresIn;
+}
+
+/** The `exp` claim of a JWT (decoded, not verified: the token is for the resource to check). */
+function jwtExpiry(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const exp = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+    return typeof exp === 'number' && Number.isFinite(exp) && exp > 0 ? exp : undefined;
+  } catch {
+    return undefined;
+  }
 }

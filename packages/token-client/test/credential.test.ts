@@ -157,6 +157,77 @@ describe('AuthServerCredential', () => {
     endpoint = await startEndpoint(); // for afterEach
   });
 
+  it('times out the whole exchange, also against a server that trickles its answer', async () => {
+    // Headers at once, then one byte of body every 50 ms: a socket idle timeout never fires.
+    const drips: NodeJS.Timeout[] = [];
+    const trickler = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{');
+      const timer = setInterval(() => res.write(' '), 50);
+      drips.push(timer);
+      res.on('close', () => clearInterval(timer));
+    });
+    // Accepts the connection and never answers.
+    const silent = http.createServer(() => undefined);
+    for (const s of [trickler, silent]) s.listen(0, '127.0.0.1');
+    await Promise.all([once(trickler, 'listening'), once(silent, 'listening')]);
+    try {
+      for (const server of [trickler, silent]) {
+        const port = (server.address() as AddressInfo).port;
+        const credential = new AuthServerCredential({
+          serverUrl: `http://127.0.0.1:${port}`,
+          secret: 'x',
+          timeoutMs: 500,
+        });
+        const err = (await credential.getToken(SCOPE).catch((e: unknown) => e)) as AuthServerError;
+        expect(err).toBeInstanceOf(AuthServerError);
+        expect(err).toMatchObject({ status: 0, message: 'token-server did not answer within 500 ms' });
+      }
+    } finally {
+      for (const t of drips) clearInterval(t);
+      for (const s of [trickler, silent]) {
+        s.closeAllConnections();
+        s.close();
+      }
+    }
+  }, 30_000);
+
+  it('takes the expiry from the JWT exp when the answer has no expires_on (the azd auth server)', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 900;
+    const jwt = [
+      { alg: 'HS256', typ: 'JWT' },
+      { iss: 'azd-auth-server', exp },
+    ]
+      .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+      .concat('sig')
+      .join('.');
+    // The azd auth server's answer: access_token, token_type, expires_in, scope; no expires_on.
+    endpoint.respond = (scope) => ({
+      status: 200,
+      body: { access_token: jwt, token_type: 'Bearer', expires_in: 60, scope },
+    });
+    const credential = new AuthServerCredential({ serverUrl: endpoint.url, secret: 'x' });
+    const token = await credential.getToken(SCOPE);
+    expect(token.token).toBe(jwt);
+    expect(token.expiresOnTimestamp).toBe(exp * 1000);
+
+    // An opaque token: expires_in from now.
+    endpoint.respond = () => ({
+      status: 200,
+      body: { access_token: 'opaque', token_type: 'Bearer', expires_in: 3600 },
+    });
+    const before = Date.now();
+    const opaque = await credential.getToken('https://storage.azure.com/.default');
+    expect(opaque.expiresOnTimestamp).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 3600_000);
+    expect(opaque.expiresOnTimestamp).toBeLessThanOrEqual(Date.now() + 3600_000);
+
+    // No way to tell the expiry: refused rather than cached forever.
+    endpoint.respond = () => ({ status: 200, body: { access_token: 'opaque', token_type: 'Bearer' } });
+    await expect(credential.getToken('https://graph.microsoft.com/.default')).rejects.toThrow(
+      /lacks access_token or an expiry/,
+    );
+  });
+
   it('refuses more than one scope per call', async () => {
     const credential = new AuthServerCredential({ serverUrl: endpoint.url, secret: 'x' });
     await expect(credential.getToken([SCOPE, 'https://storage.azure.com/.default'])).rejects.toThrow(

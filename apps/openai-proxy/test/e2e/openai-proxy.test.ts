@@ -3,13 +3,15 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevEntra, type DevEntra } from '@auth-sidecars/dev-entra';
 import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
 import { launchApp, type LaunchedProcess } from '@auth-sidecars/testkit/process';
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
+import { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import WebSocket from 'ws';
 
 const ENTRY = join(import.meta.dirname, '../../dist/main.js');
 const AUDIENCE = 'https://cognitiveservices.azure.com';
@@ -21,7 +23,10 @@ let clientId: string;
 let certPath: string;
 const launched: LaunchedProcess[] = [];
 
-async function start(env: Record<string, string> = {}, waitForListening = true): Promise<LaunchedProcess> {
+async function start(
+  env: Record<string, string | undefined> = {},
+  waitForListening = true,
+): Promise<LaunchedProcess> {
   const app = await launchApp(ENTRY, {
     env: {
       AZURE_CLIENT_ID: clientId,
@@ -57,6 +62,7 @@ beforeAll(async () => {
 afterEach(async () => {
   await Promise.all(launched.splice(0).map((p) => p.close()));
   upstream.requests.length = 0;
+  upstream.webSockets.length = 0;
   upstream.setStreamTiming(50);
 });
 
@@ -326,5 +332,166 @@ describe('openai-proxy end to end', () => {
     }
     expect(status).toBe(200);
     expect((await fetch(`${app.url}/v1/models`)).status).toBe(200);
+  });
+
+  it('exits 78 with what to set when the seed variables lack AZURE_CERTIFICATE_PATH (no silent fall-back)', async () => {
+    const app = await start({ AZURE_CERTIFICATE_PATH: undefined }, false);
+    expect(await app.exited).toBe(78);
+    const stderr = app.lines.filter((l) => !l.startsWith('{')).join('\n');
+    expect(stderr).toMatch(/AZURE_CERTIFICATE_PATH: required \(the path of the PEM file/);
+    expect(stderr).toMatch(/AZURE_CREDENTIAL_KIND/);
+    // It never got as far as asking for a token as some other identity.
+    expect(app.lines.join('\n')).not.toMatch(/credential configured/);
+  });
+
+  it('uses another credential kind when AZURE_CREDENTIAL_KIND asks for it (client secret)', async () => {
+    const secretApp = entra.registerApp({ name: 'openai-proxy-secret', clientSecret: 'proxy-secret-1' });
+    const app = await start({
+      AZURE_CERTIFICATE_PATH: undefined,
+      AZURE_CREDENTIAL_KIND: 'client-secret',
+      AZURE_CLIENT_ID: secretApp.clientId,
+      AZURE_CLIENT_SECRET: 'proxy-secret-1',
+    });
+    const res = await fetch(`${app.url}/v1/models`);
+    expect(res.status).toBe(200);
+    const seen = upstream.requests.at(-1)!;
+    expect(seen.claims?.appid ?? seen.claims?.azp).toBe(secretApp.clientId);
+    expect(app.lines.join('\n')).not.toContain('proxy-secret-1');
+  });
+
+  describe('WebSocket passthrough (Realtime API)', () => {
+    const REALTIME = '/openai/realtime?api-version=2024-10-01-preview&deployment=gpt-4o-realtime-preview';
+
+    function open(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+      return new Promise((resolve, reject) => {
+        const ws = new WebSocket(url, { headers });
+        ws.once('open', () => resolve(ws));
+        ws.once('unexpected-response', (_req, res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            reject(
+              Object.assign(new Error('refused'), {
+                status: res.statusCode,
+                body: Buffer.concat(chunks).toString(),
+              }),
+            ),
+          );
+        });
+        ws.once('error', reject);
+      });
+    }
+    const message = (ws: WebSocket) =>
+      new Promise<{ data: Buffer; binary: boolean }>((resolve) =>
+        ws.once('message', (data, binary) => resolve({ data: data as Buffer, binary })),
+      );
+    const closed = (ws: WebSocket) =>
+      new Promise<{ code: number; reason: string }>((resolve) =>
+        ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+      );
+
+    it('carries a session with the dev-entra bearer: frames echoed both ways, close codes both ways', async () => {
+      const app = await start();
+      const wsUrl = app.url.replace(/^http/, 'ws');
+      const ws = await open(`${wsUrl}${REALTIME}`, {
+        'api-key': 'client-key',
+        authorization: 'Bearer client',
+      });
+      const session = upstream.webSockets.at(-1)!;
+      expect(session.url).toBe(REALTIME);
+      expect(session.claims?.aud).toBe(AUDIENCE);
+      expect(session.claims?.appid ?? session.claims?.azp).toBe(clientId);
+      expect(session.headers['api-key']).toBeUndefined();
+      expect(session.headers.authorization).not.toBe('Bearer client');
+
+      const text = message(ws);
+      ws.send('{"type":"input_audio_buffer.append","audio":"AAAA"}');
+      expect((await text).data.toString()).toBe('{"type":"input_audio_buffer.append","audio":"AAAA"}');
+      const audio = Buffer.from(Array.from({ length: 48_000 }, (_, i) => i % 256));
+      const binary = message(ws);
+      ws.send(audio);
+      const echoed = await binary;
+      expect(echoed.binary).toBe(true);
+      expect(echoed.data.equals(audio)).toBe(true);
+
+      const byClient = closed(ws);
+      ws.close(4001, 'client done');
+      expect(await byClient).toEqual({ code: 4001, reason: 'client done' });
+      const deadline = Date.now() + 10_000;
+      while (session.closed === undefined && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(session.closed).toEqual({ code: 4001, reason: 'client done', by: 'client' });
+
+      const second = await open(`${wsUrl}${REALTIME}`);
+      const byUpstream = closed(second);
+      second.send('close 4002 upstream done');
+      expect(await byUpstream).toEqual({ code: 4002, reason: 'upstream done' });
+      // Each session was logged as opened and closed, without the query string (it may carry a key).
+      await app.waitForLog((e) => e.message === 'websocket closed' && e.path === '/openai/realtime');
+      expect(app.lines.join('\n')).not.toContain('deployment=gpt-4o-realtime-preview');
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      expect(metrics).toMatch(/proxy_upstream_responses_total\{status="101",outcome="ok"[^}]*\} 2\n/);
+    });
+
+    it('on SIGTERM an open session keeps flowing until SHUTDOWN_TIMEOUT, then is cut', async () => {
+      const app = await start({ SHUTDOWN_TIMEOUT: '2s' });
+      const ws = await open(`${app.url.replace(/^http/, 'ws')}${REALTIME}`);
+      const cut = closed(ws);
+      app.child.kill('SIGTERM');
+      await app.waitForLog('closing');
+      // Still carried during the drain.
+      const echoed = message(ws);
+      ws.send('during the drain');
+      expect((await echoed).data.toString()).toBe('during the drain');
+      expect((await cut).code).toBe(1006);
+      expect(await app.exited).toBe(1);
+      expect(
+        app.logs().some((e) => e.message === 'shutdown deadline reached, closing open connections'),
+      ).toBe(true);
+    });
+
+    it("a refused upgrade (token for another audience) comes back as the upstream's 401", async () => {
+      const app = await start({ AZURE_SCOPE: 'api://some-other-api/.default' });
+      const wsUrl = app.url.replace(/^http/, 'ws');
+      const refused = (await open(`${wsUrl}${REALTIME}`).catch((err: unknown) => err)) as {
+        status: number;
+        body: string;
+      };
+      expect(refused.status).toBe(401);
+      expect(JSON.parse(refused.body)).toMatchObject({ error: { code: '401' } });
+      expect(upstream.webSockets).toHaveLength(0);
+      // A plain request still works as before next to it (same token, same refusal).
+      expect((await fetch(`${app.url}/v1/models`)).status).toBe(401);
+    });
+
+    it("the openai SDK's OpenAIRealtimeWS.azure talks through it (its wss:// URL over the sidecar's plain TCP)", async () => {
+      const app = await start();
+      const client = new AzureOpenAI({
+        endpoint: app.url,
+        apiKey: 'not-a-real-key',
+        apiVersion: '2024-10-01-preview',
+      });
+      const rt = await OpenAIRealtimeWS.azure(client, {
+        deploymentName: 'gpt-4o-realtime-preview',
+        // The SDK always builds a wss:// URL; the sidecar listens on plain HTTP beside the app.
+        options: { createConnection: (opts: net.NetConnectOpts) => net.connect(opts) } as object,
+      });
+      await new Promise<void>((resolve, reject) => {
+        rt.socket.once('open', () => resolve());
+        rt.socket.once('error', reject);
+      });
+      const event = new Promise<unknown>((resolve) => rt.on('event', resolve));
+      rt.send({ type: 'session.update', session: { instructions: 'be brief' } } as never);
+      expect(await event).toEqual({ type: 'session.update', session: { instructions: 'be brief' } });
+      const session = upstream.webSockets.at(-1)!;
+      expect(session.url).toBe(
+        '/openai/realtime?api-version=2024-10-01-preview&deployment=gpt-4o-realtime-preview',
+      );
+      expect(session.headers['api-key']).toBeUndefined();
+      expect(session.claims?.aud).toBe(AUDIENCE);
+      const done = new Promise<number>((resolve) => rt.socket.once('close', (code: number) => resolve(code)));
+      rt.close({ code: 1000, reason: 'bye' });
+      expect(await done).toBe(1000);
+    });
   });
 });

@@ -136,6 +136,11 @@ export function singleHeader(headers: IncomingHttpHeaders, name: string): string
   return typeof value === 'string' ? value : undefined;
 }
 
+/** The secret of an `Authorization: Bearer <secret>` header. */
+export function bearerSecret(header: string | undefined): string | undefined {
+  return header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+}
+
 /** Whole seconds from now until `expiresOnTimestamp` (never negative). */
 export function secondsLeft(expiresOnTimestamp: number): number {
   return Math.max(0, Math.floor((expiresOnTimestamp - Date.now()) / 1000));

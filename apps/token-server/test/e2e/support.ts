@@ -70,12 +70,28 @@ export interface SdkResult {
   cachedSame?: boolean;
   name?: string;
   message?: string;
+  /** Key Vault clients: the secret value read back. */
+  value?: string;
 }
 
 /** Runs the SDK fixture in a fresh Node 24 process with exactly `env` (plus PATH). */
 export function runSdkClient(args: string[], env: Record<string, string>): Promise<SdkResult> {
+  return runClient(process.execPath, [SDK_CLIENT, ...args], env);
+}
+
+/** Debian's interpreter, where python3-azure is installed (not a pyenv or venv python on PATH). */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+export const PYTHON_CLIENT = join(import.meta.dirname, 'fixtures', 'python-client.py');
+
+/** Runs the Python fixture (python3-azure) with exactly `env` (plus PATH), ignoring user site-packages. */
+export function runPythonClient(args: string[], env: Record<string, string>): Promise<SdkResult> {
+  return runClient(SYSTEM_PYTHON, ['-s', PYTHON_CLIENT, ...args], { PYTHONDONTWRITEBYTECODE: '1', ...env });
+}
+
+/** Runs a client process that prints one JSON result line last. */
+export function runClient(command: string, args: string[], env: Record<string, string>): Promise<SdkResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SDK_CLIENT, ...args], {
+    const child = spawn(command, args, {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -84,12 +100,14 @@ export function runSdkClient(args: string[], env: Record<string, string>): Promi
     const stderr: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('exit', (code) => {
+    child.on('error', reject);
+    // 'close', not 'exit': the last line may still be in the pipe when the process exits.
+    child.on('close', (code) => {
       clearTimeout(timer);
       const last = lines.filter((l) => l.startsWith('{')).pop();
       if (!last)
         return reject(
-          new Error(`sdk client exited ${code} without a result:\n${[...lines, ...stderr].join('\n')}`),
+          new Error(`${command} exited ${code} without a result:\n${[...lines, ...stderr].join('\n')}`),
         );
       resolve(JSON.parse(last) as SdkResult);
     });

@@ -47,12 +47,19 @@ afterAll(async () => {
 });
 
 describe('GET /token (seed protocol)', () => {
-  it('hands out a dev-entra token for the scope: access_token, expires_on, expires_in, token_type', async () => {
+  it('hands out a dev-entra token for the scope: access_token, expires_on, expires_in, token_type, scope', async () => {
     const before = Math.floor(Date.now() / 1000);
     const res = await token(`${VAULT}/.default`, SECRETS.default);
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body).sort()).toEqual(['access_token', 'expires_in', 'expires_on', 'token_type']);
+    expect(Object.keys(res.body).sort()).toEqual([
+      'access_token',
+      'expires_in',
+      'expires_on',
+      'scope',
+      'token_type',
+    ]);
     expect(res.body.token_type).toBe('Bearer');
+    expect(res.body.scope).toBe(`${VAULT}/.default`);
     expect(res.body.expires_on).toBeGreaterThanOrEqual(before + 3500);
     expect(res.body.expires_in).toBeGreaterThan(3500);
     const claims = await fx.entra.verifyAccessToken(res.body.access_token, { audience: VAULT });
@@ -70,9 +77,18 @@ describe('GET /token (seed protocol)', () => {
     expect(denials.length).toBeGreaterThanOrEqual(3);
   });
 
-  it('400 for a missing, repeated or malformed scope', async () => {
-    expect((await getJson(tokenUrl(), bearer(SECRETS.default))).status).toBe(400);
-    expect((await getJson(tokenUrl(''), bearer(SECRETS.default))).status).toBe(400);
+  it('no scope means Azure Resource Manager, as with the azd auth server', async () => {
+    for (const url of [tokenUrl(), tokenUrl('')]) {
+      const res = await getJson(url, bearer(SECRETS.default));
+      expect(res.status).toBe(200);
+      expect(res.body.scope).toBe(`${MANAGEMENT}/.default`);
+      issuedTokens.add(res.body.access_token);
+      const claims = await fx.entra.verifyAccessToken(res.body.access_token, { audience: MANAGEMENT });
+      expect(claims.aud).toBe(MANAGEMENT);
+    }
+  });
+
+  it('400 for a repeated or malformed scope', async () => {
     const twice = await getJson(`${server.url}/token?scope=a&scope=b`, bearer(SECRETS.default));
     expect(twice.status).toBe(400);
     const spaced = await token(`${VAULT}/.default ${STORAGE}/.default`, SECRETS.default);

@@ -1,0 +1,257 @@
+// The WebSocket passthrough with a real WebSocket client (ws) against testkit's realtime echo, which
+// checks the bearer on the upgrade and echoes frames; the proxy is a plain node:http server with the
+// forwarder for requests and the upgrade proxy attached for WebSocket upgrades.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
+import WebSocket from 'ws';
+import {
+  createForwarder,
+  createUpgradeProxy,
+  staticTokenSource,
+  type BearerSource,
+  type ForwardResult,
+  type UpgradeProxy,
+  type UpgradeProxyOptions,
+} from '../src/index.js';
+import { rawRequest } from './helpers.js';
+
+const accepted = new Set(['token-1', 'token-2']);
+const verify = async (token: string) => {
+  if (!accepted.has(token)) throw new Error('unknown token');
+  return { aud: 'test', token };
+};
+const REALTIME = '/openai/realtime?api-version=2024-10-01-preview&deployment=gpt-4o-realtime-preview';
+
+let upstream: OpenAiUpstream;
+const cleanups: Array<() => Promise<void>> = [];
+
+interface Proxy {
+  url: string;
+  ws: string;
+  upgrades: UpgradeProxy;
+  results: ForwardResult[];
+}
+
+async function startProxy(
+  options: Partial<UpgradeProxyOptions> & { tokens?: BearerSource; target?: string } = {},
+): Promise<Proxy> {
+  const target = options.target ?? upstream.url;
+  const tokens = options.tokens ?? staticTokenSource('token-1');
+  const results: ForwardResult[] = [];
+  const forwarder = createForwarder({ target, tokens });
+  const upgrades = createUpgradeProxy({ ...options, target, tokens, onResult: (r) => results.push(r) });
+  const server = http.createServer((req, res) => forwarder.handle(req, res));
+  upgrades.attach(server);
+  server.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as AddressInfo;
+  cleanups.push(async () => {
+    await upgrades.close();
+    await forwarder.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  return { url: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, upgrades, results };
+}
+
+class Refused extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    readonly headers: http.IncomingHttpHeaders,
+  ) {
+    super(`refused with ${status}`);
+  }
+}
+
+/** Resolves with the open socket; rejects with Refused (status and body) when the server does not switch. */
+function open(url: string, options: WebSocket.ClientOptions = {}, protocols?: string[]): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, options);
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        reject(new Refused(res.statusCode ?? 0, Buffer.concat(chunks).toString(), res.headers)),
+      );
+    });
+    ws.once('error', reject);
+  });
+}
+
+function nextMessage(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
+  return new Promise((resolve) =>
+    ws.once('message', (data, binary) => resolve({ data: data as Buffer, binary })),
+  );
+}
+
+function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeEach(async () => {
+  upstream = await startOpenAiUpstream({ verify });
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await upstream.close();
+});
+
+describe('WebSocket passthrough', () => {
+  it('injects the bearer on the upgrade (client credentials replaced) and echoes text and binary both ways', async () => {
+    const proxy = await startProxy();
+    const ws = await open(`${proxy.ws}${REALTIME}`, {
+      headers: { authorization: 'Bearer client-token', 'api-key': 'client-key', 'x-trace': 't1' },
+    });
+    const session = upstream.webSockets[0]!;
+    expect(session.url).toBe(REALTIME);
+    expect(session.headers.authorization).toBe('Bearer token-1');
+    expect(session.headers['api-key']).toBeUndefined();
+    expect(session.headers['x-trace']).toBe('t1');
+    expect(session.headers.host).toBe(new URL(upstream.url).host);
+
+    const text = nextMessage(ws);
+    ws.send(JSON.stringify({ type: 'session.update' }));
+    expect(await text).toEqual({ data: Buffer.from('{"type":"session.update"}'), binary: false });
+    const binary = nextMessage(ws);
+    ws.send(Buffer.from([0, 1, 2, 255]));
+    expect(await binary).toEqual({ data: Buffer.from([0, 1, 2, 255]), binary: true });
+    // A message larger than any socket buffer crosses both ways intact.
+    const big = Buffer.alloc(4 * 1024 * 1024, 7);
+    big.write('head', 0);
+    const echoed = nextMessage(ws);
+    ws.send(big);
+    expect((await echoed).data.equals(big)).toBe(true);
+    expect(session.received.map((m) => m.binary)).toEqual([false, true, true]);
+    expect(proxy.results).toEqual([{ status: 101, replayed: false }]);
+    const done = closed(ws);
+    ws.close();
+    await done;
+  });
+
+  it('passes close codes both ways: the client closing first, then the upstream', async () => {
+    const proxy = await startProxy();
+    const first = await open(`${proxy.ws}${REALTIME}`);
+    const firstClosed = closed(first);
+    first.close(4001, 'client says bye');
+    // The upstream got the client's code, and its echo of the close frame came back.
+    expect(await firstClosed).toEqual({ code: 4001, reason: 'client says bye' });
+    await until('the upstream to see the close', () => upstream.webSockets[0]!.closed !== undefined);
+    expect(upstream.webSockets[0]!.closed).toEqual({ code: 4001, reason: 'client says bye', by: 'client' });
+
+    const second = await open(`${proxy.ws}${REALTIME}`);
+    const secondClosed = closed(second);
+    second.send('close 4002 upstream says bye');
+    expect(await secondClosed).toEqual({ code: 4002, reason: 'upstream says bye' });
+    expect(upstream.webSockets[1]!.closed).toMatchObject({ code: 4002, by: 'upstream' });
+    // Both tunnels are forgotten once both of their sides are closed.
+    await until('no open tunnel', () => proxy.upgrades.open === 0);
+  });
+
+  it('answers a refused upgrade as the upstream did, after one forced refresh and replay', async () => {
+    const tokens = staticTokenSource('wrong-1', () => 'wrong-2');
+    const proxy = await startProxy({ tokens });
+    const refused = await open(`${proxy.ws}${REALTIME}`).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(Refused);
+    expect((refused as Refused).status).toBe(401);
+    expect(JSON.parse((refused as Refused).body)).toMatchObject({ error: { code: '401' } });
+    expect((refused as Refused).headers['www-authenticate']).toMatch(/invalid_token/);
+    expect(tokens.invalidations).toBe(1);
+    expect(upstream.requests.map((r) => [r.token, r.status])).toEqual([
+      ['wrong-1', 401],
+      ['wrong-2', 401],
+    ]);
+    expect(upstream.webSockets).toHaveLength(0);
+    expect(proxy.results).toEqual([{ status: 401, replayed: true }]);
+  });
+
+  it('a stale token refused with 401 is refreshed and the upgrade replayed with the new one', async () => {
+    const tokens = staticTokenSource('revoked', () => 'token-2');
+    const proxy = await startProxy({ tokens });
+    const ws = await open(`${proxy.ws}${REALTIME}`);
+    expect(upstream.webSockets[0]!.headers.authorization).toBe('Bearer token-2');
+    expect(proxy.results).toEqual([{ status: 101, replayed: true }]);
+    const echoed = nextMessage(ws);
+    ws.send('still works');
+    expect((await echoed).data.toString()).toBe('still works');
+    ws.terminate();
+  });
+
+  it('never sends a key carried as a subprotocol upstream; the others are negotiated end to end', async () => {
+    const proxy = await startProxy({ dropSubprotocol: (p) => p.startsWith('openai-insecure-api-key.') });
+    const ws = await open(`${proxy.ws}${REALTIME}`, {}, [
+      'realtime',
+      'openai-insecure-api-key.sk-client-key',
+      'openai-beta.realtime-v1',
+    ]);
+    expect(upstream.webSockets[0]!.headers['sec-websocket-protocol']).toBe(
+      'realtime, openai-beta.realtime-v1',
+    );
+    expect(ws.protocol).toBe('realtime');
+    ws.terminate();
+  });
+
+  it('leaves other upgrades (h2c) and WebSocket upgrades it does not accept to the request listener', async () => {
+    const proxy = await startProxy({ accepts: (req) => req.url?.startsWith('/openai/') ?? false });
+    const h2c = await rawRequest(`${proxy.url}/echo/h2c`, {
+      headers: {
+        connection: 'Upgrade, HTTP2-Settings',
+        upgrade: 'h2c',
+        'http2-settings': 'AAMAAABkAAQAAP__',
+      },
+    });
+    expect(h2c.status).toBe(200);
+    const h2cSeen = JSON.parse(h2c.body) as { headers: Record<string, string> };
+    expect(h2cSeen.headers.upgrade).toBeUndefined();
+    expect(h2cSeen.headers['http2-settings']).toBeUndefined();
+    const elsewhere = await open(`${proxy.ws}/echo/ws`).catch((err: unknown) => err);
+    // Served by the forwarder as a plain GET: the echo's 200, not a 101.
+    expect((elsewhere as Refused).status).toBe(200);
+    expect(upstream.webSockets).toHaveLength(0);
+  });
+
+  it('answers 502 JSON when the upstream is unreachable and 503 JSON without a token', async () => {
+    const dead = http.createServer();
+    dead.listen(0, '127.0.0.1');
+    await new Promise((r) => dead.once('listening', r));
+    const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
+    await new Promise((r) => dead.close(r));
+    const unreachable = await startProxy({ target: deadUrl });
+    const bad = (await open(`${unreachable.ws}${REALTIME}`).catch((err: unknown) => err)) as Refused;
+    expect(bad.status).toBe(502);
+    expect(JSON.parse(bad.body)).toMatchObject({ error: { code: 'bad_gateway' } });
+
+    const noToken: BearerSource = {
+      getToken: () => Promise.reject(new Error('no token could be had')),
+      invalidate: () => Promise.reject(new Error('no token could be had')),
+    };
+    const tokenless = await startProxy({ tokens: noToken });
+    const unavailable = (await open(`${tokenless.ws}${REALTIME}`).catch((err: unknown) => err)) as Refused;
+    expect(unavailable.status).toBe(503);
+    expect(JSON.parse(unavailable.body)).toMatchObject({ error: { code: 'token_unavailable' } });
+    expect(upstream.webSockets).toHaveLength(0);
+  });
+
+  it('close() cuts open tunnels', async () => {
+    const proxy = await startProxy();
+    const ws = await open(`${proxy.ws}${REALTIME}`);
+    expect(proxy.upgrades.open).toBe(1);
+    const done = closed(ws);
+    await proxy.upgrades.close();
+    expect((await done).code).toBe(1006);
+    expect(proxy.upgrades.open).toBe(0);
+  });
+});
