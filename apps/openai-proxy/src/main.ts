@@ -3,11 +3,12 @@
 import { runTokenProxy } from '@auth-sidecars/proxy-kit';
 import { createListener, upgradePolicy } from './app.js';
 import { loadOpenAiProxyConfig } from './config.js';
-import { SERVICE } from './constants.js';
+import { SERVICE, WARM_UP_REQUESTS } from './constants.js';
 
 await runTokenProxy(SERVICE, {
   loadConfig: loadOpenAiProxyConfig,
   upstream: (config) => config.apiBaseUrl,
   createListener,
   upgrades: upgradePolicy,
+  warmUpRequests: () => WARM_UP_REQUESTS,
 });

@@ -3,10 +3,11 @@
 import { runTokenProxy } from '@auth-sidecars/proxy-kit';
 import { createListener } from './app.js';
 import { loadPromSidecarConfig } from './config.js';
-import { SERVICE } from './constants.js';
+import { SERVICE, WARM_UP_REQUESTS } from './constants.js';
 
 await runTokenProxy(SERVICE, {
   loadConfig: loadPromSidecarConfig,
   upstream: (config) => config.queryEndpoint,
   createListener,
+  warmUpRequests: () => WARM_UP_REQUESTS,
 });

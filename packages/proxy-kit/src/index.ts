@@ -8,3 +8,4 @@ export * from './config.js';
 export * from './fast-path.js';
 export * from './run.js';
 export * from './upgrade.js';
+export * from './warmup.js';

@@ -14,6 +14,7 @@ import type { ProxySettings } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
 import { forwardMetrics } from './metrics.js';
 import { createUpgradeProxy, type UpgradeProxyOptions } from './upgrade.js';
+import { warmUp, type WarmUpRequest } from './warmup.js';
 
 export interface TokenProxyConfig extends ProxySettings {
   host: string;
@@ -40,6 +41,8 @@ export interface TokenProxyApp<C extends TokenProxyConfig> {
   createListener(config: Readonly<C>, deps: TokenProxyDeps): RequestListener;
   /** WebSocket passthrough (upgrade.ts): which upgrades are taken; absent, none are. */
   upgrades?(config: Readonly<C>): Pick<UpgradeProxyOptions, 'accepts' | 'dropSubprotocol'>;
+  /** Requests that take the forwarded path, sent through it before the proxy reports ready (warmup.ts). */
+  warmUpRequests(config: Readonly<C>): readonly WarmUpRequest[];
 }
 
 export function runTokenProxy<C extends TokenProxyConfig>(
@@ -85,6 +88,16 @@ export function runTokenProxy<C extends TokenProxyConfig>(
         logger: logger.child({ component: 'websocket' }),
         onResult: record,
       });
+    // Before listening, so the first request after /readyz turns 200 finds its path compiled.
+    const warmStarted = performance.now();
+    await warmUp({
+      service,
+      level: logger.level,
+      requests: app.warmUpRequests(config),
+      listener: (deps) => app.createListener(config, { ...deps, tokens }),
+      forwarder: { timeouts: config.timeouts, maxSockets: config.maxConnections },
+    });
+    const warmUpMs = Math.round(performance.now() - warmStarted);
     const server = await serve(app.createListener(config, { tokens, forwarder, logger, metrics }), {
       host: config.host,
       port: config.port,
@@ -92,7 +105,11 @@ export function runTokenProxy<C extends TokenProxyConfig>(
       shutdownTimeoutMs: config.shutdownTimeoutMs,
     });
     upgrades?.attach(server.server);
-    logger.info('forwarding', { upstream: new URL(upstream).origin, scope: config.scope });
+    logger.info('forwarding', {
+      upstream: new URL(upstream).origin,
+      scope: config.scope,
+      warmUpMs,
+    });
     return {
       close: async () => {
         const drained = await server.close();
