@@ -57,12 +57,13 @@ export function imageRows(pattern = process.env.BENCH_IMAGES) {
 const only = process.env.BENCH_ONLY?.split(',');
 const wanted = (app) => only === undefined || only.includes(app);
 const started = loadAverage();
-const rows = [...imageRows()];
+const rows = [];
 for (const app of APPS.filter(wanted)) {
   console.log(`\n===== ${app} =====`);
   const { run } = await import(`./${app}.mjs`);
   rows.push(...(await run()));
 }
+rows.push(...imageRows());
 printGoals(
   `issue 16, every figure beside its goal (load average at the start ${started}, at the end ${loadAverage()}; 2 CPUs shared with other work)`,
   rows,
