@@ -49,75 +49,81 @@ export function runTokenProxy<C extends TokenProxyConfig>(
   service: string,
   app: TokenProxyApp<C>,
 ): Promise<void> {
-  return runMain(service, async ({ env, logger }) => {
-    const config = app.loadConfig(env);
-    for (const warning of config.warnings ?? []) logger.warn(warning);
-    const upstream = app.upstream(config);
-    const metrics = createMetrics(service);
-    const credential = createCredential(config.credential, {
-      logger: logger.child({ component: 'credential' }),
-    });
-    const tokens = new TokenProvider({
-      credential,
-      scope: config.scope,
-      refreshFraction: config.refreshFraction,
-      logger: logger.child({ component: 'token' }),
-      registry: metrics.registry,
-    });
-    if (config.startWithoutToken) tokens.startInBackground();
-    else await tokens.start();
+  return runMain(
+    service,
+    async ({ env, logger }) => {
+      const config = app.loadConfig(env);
+      for (const warning of config.warnings ?? []) logger.warn(warning);
+      const upstream = app.upstream(config);
+      const metrics = createMetrics(service);
+      const credential = createCredential(config.credential, {
+        logger: logger.child({ component: 'credential' }),
+      });
+      const tokens = new TokenProvider({
+        credential,
+        scope: config.scope,
+        refreshFraction: config.refreshFraction,
+        logger: logger.child({ component: 'token' }),
+        registry: metrics.registry,
+      });
+      if (config.startWithoutToken) tokens.startInBackground();
+      else await tokens.start();
 
-    const { record } = forwardMetrics(metrics.registry);
-    const forwarder = createForwarder({
-      target: upstream,
-      tokens,
-      timeouts: config.timeouts,
-      maxSockets: config.maxConnections,
-      logger: logger.child({ component: 'forwarder' }),
-      onResult: record,
-    });
-    const upgradePolicy = app.upgrades?.(config);
-    const upgrades =
-      upgradePolicy &&
-      createUpgradeProxy({
-        ...upgradePolicy,
+      const { record } = forwardMetrics(metrics.registry);
+      const forwarder = createForwarder({
         target: upstream,
         tokens,
         timeouts: config.timeouts,
         maxSockets: config.maxConnections,
-        logger: logger.child({ component: 'websocket' }),
+        logger: logger.child({ component: 'forwarder' }),
         onResult: record,
       });
-    // Before listening, so the first request after /readyz turns 200 finds its path compiled.
-    const warmStarted = performance.now();
-    await warmUp({
-      service,
-      level: logger.level,
-      requests: app.warmUpRequests(config),
-      listener: (deps) => app.createListener(config, { ...deps, tokens }),
-      forwarder: { timeouts: config.timeouts, maxSockets: config.maxConnections },
-    });
-    const warmUpMs = Math.round(performance.now() - warmStarted);
-    const server = await serve(app.createListener(config, { tokens, forwarder, logger, metrics }), {
-      host: config.host,
-      port: config.port,
-      logger,
-      shutdownTimeoutMs: config.shutdownTimeoutMs,
-    });
-    upgrades?.attach(server.server);
-    logger.info('forwarding', {
-      upstream: new URL(upstream).origin,
-      scope: config.scope,
-      warmUpMs,
-    });
-    return {
-      close: async () => {
-        const drained = await server.close();
-        tokens.stop();
-        await forwarder.close();
-        await upgrades?.close();
-        return drained;
-      },
-    };
-  });
+      const upgradePolicy = app.upgrades?.(config);
+      const upgrades =
+        upgradePolicy &&
+        createUpgradeProxy({
+          ...upgradePolicy,
+          target: upstream,
+          tokens,
+          timeouts: config.timeouts,
+          maxSockets: config.maxConnections,
+          logger: logger.child({ component: 'websocket' }),
+          onResult: record,
+        });
+      // Before listening, so the first request after /readyz turns 200 finds its path compiled.
+      const warmStarted = performance.now();
+      await warmUp({
+        service,
+        level: logger.level,
+        requests: app.warmUpRequests(config),
+        listener: (deps) => app.createListener(config, { ...deps, tokens }),
+        forwarder: { timeouts: config.timeouts, maxSockets: config.maxConnections },
+      });
+      const warmUpMs = Math.round(performance.now() - warmStarted);
+      const server = await serve(app.createListener(config, { tokens, forwarder, logger, metrics }), {
+        host: config.host,
+        port: config.port,
+        logger,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+      });
+      upgrades?.attach(server.server);
+      logger.info('forwarding', {
+        upstream: new URL(upstream).origin,
+        scope: config.scope,
+        warmUpMs,
+      });
+      return {
+        close: async () => {
+          const drained = await server.close();
+          tokens.stop();
+          await forwarder.close();
+          await upgrades?.close();
+          return drained;
+        },
+      };
+      // A request line per forwarded request: written in batches, one stdout write per event-loop
+      // turn (as token-server's audit lines), not a synchronous write per request.
+    },
+    { logBatchDefault: true },
+  );
 }
