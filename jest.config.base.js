@@ -9,7 +9,8 @@ export function jestConfig(rootDir, overrides = {}) {
       '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: `${rootDir}/tsconfig.json`, diagnostics: false }],
     },
     testMatch: ['<rootDir>/test/**/*.test.ts'],
-    testTimeout: 30_000,
+    // Room for a 2-core CI machine shared with every server the suite starts; tests wait on conditions.
+    testTimeout: 90_000,
     ...overrides,
   };
 }

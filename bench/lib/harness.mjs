@@ -258,13 +258,23 @@ export async function startApp(
     logFile = join(os.tmpdir(), `bench-app-${process.pid}-${Date.now()}.log`),
     firstRequest,
     readyPath = '/readyz',
+    probePortEnv,
   } = {},
 ) {
   const port = await freePort();
+  // An app whose probes listen on a port of their own: that port is named by `probePortEnv`.
+  const probePort = probePortEnv ? await freePort() : port;
   const fd = openSync(logFile, 'w');
   const started = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, entry], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, HOST: '127.0.0.1', PORT: String(port) },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ...(probePortEnv ? { [probePortEnv]: String(probePort) } : {}),
+    },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
@@ -274,7 +284,7 @@ export async function startApp(
   const deadline = Date.now() + 60_000;
   let startupMs;
   for (;;) {
-    const status = await ttfb(url, { path: readyPath }).then(
+    const status = await ttfb(`http://127.0.0.1:${probePort}`, { path: readyPath }).then(
       (r) => r.status,
       () => 0,
     );

@@ -14,18 +14,21 @@ import {
   type Metrics,
 } from '@auth-sidecars/service-kit';
 import type { BrokerConfig } from './config.js';
-import { PATHS } from './constants.js';
+import { PATHS, SECURITY_HEADERS } from './constants.js';
 import { AuditLog } from './audit.js';
-import { authRoutes, csrfGuard, loadSession, requireSession } from './auth.js';
+import { authRoutes, csrfGuard, loadSession, refuseOtherSites } from './auth.js';
+import { sessionCaller } from './caller.js';
 import { CookieSigner } from './cookies.js';
 import type { CryptoBox } from './crypto-box.js';
 import type { EntraClient } from './entra.js';
-import { kubeProxy, type KubeClient, type TokenSource } from './kube.js';
+import { kubeProxy, type KubeClient } from './kube.js';
 import { meRoutes } from './me.js';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
 import { rateLimitByUser } from './rate-limit.js';
-import { LoginStateStore, SessionStore } from './sessions.js';
+import { LoginStates } from './login-state.js';
+import { SessionStore } from './sessions.js';
 import type { KeyValueStore } from './store.js';
+import { PerUserLimit } from './streams.js';
 import type { TokenCachePartitions } from './token-cache.js';
 
 export interface AppDeps {
@@ -34,7 +37,7 @@ export interface AppDeps {
   brokerMetrics?: BrokerMetrics;
   /** Sessions and login state (memory or Redis). */
   store: KeyValueStore;
-  /** Seals login state at rest (the same key as the cache partitions). */
+  /** Seals what the broker keeps at rest and the sign-in cookies (CACHE_ENCRYPTION_KEY). */
   box: CryptoBox;
   partitions: TokenCachePartitions;
   entra: EntraClient;
@@ -48,27 +51,20 @@ const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
 
 /** CSP without inline script or style; no framing; no referrer (the callback URL carries a code). */
 const securityHeaders: RequestHandler = (_req, res, next) => {
-  res.set({
-    'content-security-policy':
-      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
-    'cross-origin-opener-policy': 'same-origin',
-  });
+  res.set(SECURITY_HEADERS);
   next();
 };
 
 export function createApp(config: BrokerConfig, deps: AppDeps): express.Express {
   const { logger, metrics } = deps;
   const brokerMetrics = deps.brokerMetrics ?? createBrokerMetrics(metrics.registry);
-  const sessions = new SessionStore(deps.store, config.session.ttlMs);
-  const loginStates = new LoginStateStore(deps.store, deps.box);
+  const sessions = new SessionStore(deps.store, deps.box, config.session.ttlMs);
   const signer = new CookieSigner(config.session.secrets);
   const cookie = { name: config.session.cookieName, secure: config.session.cookieSecure };
+  const logins = new LoginStates({ box: deps.box, store: deps.store, cookie });
   const audit = new AuditLog(logger);
-  const token: TokenSource = async (session) =>
-    (await deps.entra.aksToken(session.user, session.cacheKey)).accessToken;
+  const streams = new PerUserLimit(config.kube.maxStreamsPerUser);
+  const calls = new PerUserLimit(config.kube.maxCallsPerUser);
   const perUser = rateLimitByUser(deps.rateLimiter, () => brokerMetrics.rateLimited.inc());
   const csrf = csrfGuard(config.publicUrl);
 
@@ -94,7 +90,7 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
     authRoutes({
       entra: deps.entra,
       sessions,
-      loginStates,
+      logins,
       partitions: deps.partitions,
       signer,
       cookie,
@@ -105,18 +101,27 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
     [
       '/api',
       routeLabel('/api'),
-      requireSession,
+      refuseOtherSites,
+      sessionCaller(deps.entra),
       csrf,
       perUser,
-      meRoutes({ client: deps.kube, token, audit, namespaces: config.ui.namespaces, metrics: brokerMetrics }),
+      meRoutes({ client: deps.kube, audit, namespaces: config.ui.namespaces, metrics: brokerMetrics }),
     ],
     [
       PATHS.kube,
       routeLabel(PATHS.kube),
-      requireSession,
+      refuseOtherSites,
+      sessionCaller(deps.entra),
       csrf,
       perUser,
-      kubeProxy({ client: deps.kube, token, audit, metrics: brokerMetrics }),
+      kubeProxy({
+        client: deps.kube,
+        audit,
+        streams,
+        calls,
+        allowedSubresources: config.kube.allowedSubresources,
+        metrics: brokerMetrics,
+      }),
     ],
     notFoundHandler(),
   ];

@@ -19,7 +19,7 @@ export function kubeAttributes(method: string, path: string, query: URLSearchPar
   if (seg[0] === 'api' && seg.length >= 2) rest = seg.slice(2);
   else if (seg[0] === 'apis' && seg.length >= 3) [apiGroup, rest] = [seg[1]!, seg.slice(3)];
   else return { verb: method.toLowerCase(), apiGroup: '', resource: undefined };
-  let watch = query.get('watch') === 'true' || query.get('watch') === '1';
+  let watch = queryFlag(query, 'watch');
   if (rest[0] === 'watch') {
     watch = true;
     rest = rest.slice(1);
@@ -53,6 +53,15 @@ export function kubeAttributes(method: string, path: string, query: URLSearchPar
       verb = method.toLowerCase();
   }
   return { verb, apiGroup, resource, name, subresource, namespace };
+}
+
+/**
+ * A boolean query parameter as the API server reads it (Go's Convert_Slice_string_To_bool): only
+ * "", "0" and "false" (any case) are false, so `watch=yes` is a watch. Any true value counts,
+ * whichever one the server picks, so a stream can never pass for a plain request.
+ */
+export function queryFlag(query: URLSearchParams, name: string): boolean {
+  return query.getAll(name).some((v) => v !== '' && v !== '0' && v.toLowerCase() !== 'false');
 }
 
 function safeDecode(s: string): string {

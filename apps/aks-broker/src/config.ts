@@ -2,7 +2,12 @@
 // Variable names follow the workload-identity webhook (AZURE_*) and the in-cluster conventions.
 import { z } from 'zod';
 import { ConfigError, loadConfig, type Env } from '@auth-sidecars/service-kit';
-import { AKS_SERVER_APP_ID, DEFAULT_AUTHORITY_HOST, DEFAULT_KUBE_CA_FILE } from './constants.js';
+import {
+  AKS_SERVER_APP_ID,
+  DEFAULT_AUTHORITY_HOST,
+  DEFAULT_KUBE_CA_FILE,
+  RISKY_SUBRESOURCES,
+} from './constants.js';
 
 const flag = (defaultValue: boolean) =>
   z
@@ -11,6 +16,8 @@ const flag = (defaultValue: boolean) =>
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const positiveInt = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
+/** Seconds, fractions allowed (`0.5`). */
+const seconds = (defaultValue: number) => z.coerce.number().positive().default(defaultValue);
 
 const csv = (defaultValue: string) =>
   z
@@ -56,6 +63,7 @@ export const configSchema = z
     AZURE_AUTHORITY_HOST: z.url().default(DEFAULT_AUTHORITY_HOST),
     AKS_SERVER_APP_ID: z.string().default(AKS_SERVER_APP_ID),
     AKS_SCOPE: z.string().optional(),
+    ENTRA_TIMEOUT_SECONDS: seconds(10),
 
     PUBLIC_URL: z.url(),
     SESSION_SECRET: csv('').pipe(
@@ -71,12 +79,22 @@ export const configSchema = z
 
     REDIS_URL: z.url().optional(),
     REDIS_KEY_PREFIX: z.string().default('aks-broker:'),
+    REDIS_TIMEOUT_SECONDS: seconds(2),
 
     KUBERNETES_SERVICE_HOST: z.string().optional(),
     KUBERNETES_SERVICE_PORT: z.coerce.number().int().positive().default(443),
     KUBE_API_URL: z.url().optional(),
     KUBE_CA_FILE: z.string().default(DEFAULT_KUBE_CA_FILE),
     KUBE_REQUEST_TIMEOUT_SECONDS: positiveInt(30),
+    KUBE_MAX_STREAMS_PER_USER: positiveInt(20),
+    KUBE_MAX_CALLS_PER_USER: positiveInt(50),
+    KUBE_ALLOW_SUBRESOURCES: csv('').pipe(
+      z.array(
+        z.enum(RISKY_SUBRESOURCES, {
+          error: `each entry must be one of ${RISKY_SUBRESOURCES.join(', ')}`,
+        }),
+      ),
+    ),
 
     RATE_LIMIT_REQUESTS: positiveInt(120),
     RATE_LIMIT_WINDOW_SECONDS: positiveInt(60),
@@ -103,6 +121,7 @@ export const configSchema = z
         federatedTokenFile: env.AZURE_FEDERATED_TOKEN_FILE,
         authorityHost: env.AZURE_AUTHORITY_HOST.replace(/\/+$/, ''),
         aksScope: env.AKS_SCOPE ?? `${env.AKS_SERVER_APP_ID}/.default`,
+        timeoutMs: env.ENTRA_TIMEOUT_SECONDS * 1000,
       },
       publicUrl: base,
       redirectUri: `${base}/callback`,
@@ -114,7 +133,9 @@ export const configSchema = z
         cookieName: env.COOKIE_NAME ?? (env.COOKIE_SECURE ? '__Host-aks-broker' : 'aks-broker'),
       },
       cacheEncryptionKey: env.CACHE_ENCRYPTION_KEY,
-      redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
+      redis: env.REDIS_URL
+        ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, timeoutMs: env.REDIS_TIMEOUT_SECONDS * 1000 }
+        : undefined,
       kube: {
         apiUrl: (env.KUBE_API_URL ?? `https://${kubeHost}:${env.KUBERNETES_SERVICE_PORT}`).replace(
           /\/+$/,
@@ -122,6 +143,9 @@ export const configSchema = z
         ),
         caFile: env.KUBE_CA_FILE,
         requestTimeoutMs: env.KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
+        allowedSubresources: env.KUBE_ALLOW_SUBRESOURCES,
+        maxStreamsPerUser: env.KUBE_MAX_STREAMS_PER_USER,
+        maxCallsPerUser: env.KUBE_MAX_CALLS_PER_USER,
       },
       rateLimit: { points: env.RATE_LIMIT_REQUESTS, durationSeconds: env.RATE_LIMIT_WINDOW_SECONDS },
       ui: { namespaces: env.UI_NAMESPACES },

@@ -17,12 +17,15 @@ export const PATHS = {
   home: '/',
 } as const;
 
-/** Login state (state, nonce, PKCE verifier, returnTo) lives server side this long, single use. */
+/** A sign-in (state, nonce, PKCE verifier, returnTo) must finish within this time, in the browser that began it. */
 export const LOGIN_STATE_TTL_MS = 10 * 60_000;
+/** Sign-ins one browser may have pending at once (a cookie each, up to ~1.5 kB); the oldest gives way. */
+export const MAX_PENDING_LOGINS = 3;
 
 export const STORE_PREFIX = {
   session: 'session:',
-  loginState: 'state:',
+  /** A redeemed sign-in state, kept until it would have expired anyway: single use across replicas. */
+  redeemedState: 'redeemed-state:',
   tokenCache: 'msal:',
   rateLimit: 'ratelimit',
 } as const;
@@ -33,39 +36,80 @@ export const HEADERS = {
   csrf: 'x-aks-broker',
 } as const;
 
-/** Request headers never passed on to the API server. */
-export const KUBE_STRIPPED_REQUEST_HEADERS = new Set([
-  'authorization',
-  'cookie',
-  'host',
-  'connection',
-  'keep-alive',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-aks-broker',
+/**
+ * The only request headers passed on to the API server (besides the user's own bearer token, set by
+ * the broker). Anything else could speak for someone: X-Real-Ip and Forwarded end up in the API
+ * server's audit log as source addresses, X-Remote-* are front-proxy identities, Impersonate-*
+ * borrows rights, cookies and Authorization are the browser's own.
+ */
+export const KUBE_REQUEST_HEADERS = [
+  'accept',
+  'accept-encoding',
+  'content-type',
+  'content-length',
+  'user-agent',
+  'if-match',
+  'if-none-match',
+  'kubectl-command',
+  'kubectl-session',
+] as const;
+
+/**
+ * The only upstream response headers passed to the browser. Anything else (Set-Cookie, CORS, CSP,
+ * X-Frame-Options, Location, Refresh, Link ...) could let what runs behind the API server (a pod
+ * reached through `proxy`, an aggregated API) speak for the broker's origin.
+ */
+export const KUBE_RESPONSE_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'etag',
+  'last-modified',
+  'retry-after',
+  'warning',
+  'audit-id',
+  'x-kubernetes-pf-flowschema-uid',
+  'x-kubernetes-pf-prioritylevel-uid',
+] as const;
+
+/** Media types the Kubernetes API itself answers with; anything else is sent as a download. */
+export const KUBE_API_MEDIA_TYPES = new Set([
+  'application/json',
+  'application/yaml',
+  'application/vnd.kubernetes.protobuf',
 ]);
-/** Any request header starting with one of these is dropped (the broker never impersonates). */
-export const KUBE_STRIPPED_REQUEST_HEADER_PREFIXES = ['impersonate-'];
-export const KUBE_STRIPPED_RESPONSE_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'set-cookie',
-  'www-authenticate',
-]);
+
+/**
+ * Subresources that reach into a workload (its HTTP server, a shell, a terminal, a port): refused
+ * unless KUBE_ALLOW_SUBRESOURCES names them.
+ */
+export const RISKY_SUBRESOURCES = ['proxy', 'exec', 'attach', 'portforward'] as const;
+export type RiskySubresource = (typeof RISKY_SUBRESOURCES)[number];
+
+/** The broker's own headers on every answer; set last on proxied answers so no upstream can replace them. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  // Never a referrer to another origin (the callback URL holds a code); same-origin keeps the real
+  // Origin on our own form posts (under no-referrer, browsers send `Origin: null`).
+  'referrer-policy': 'same-origin',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+});
+
+/** Kubernetes answers are data, never a document: no script, no plugin, no form, no frame, even if opened. */
+export const KUBE_RESPONSE_CSP =
+  "sandbox; default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 export const METRICS = {
   signIns: 'aks_broker_sign_ins_total',
   tokenAcquisitions: 'aks_broker_token_acquisitions_total',
   kubeCalls: 'aks_broker_kube_requests_total',
   rateLimited: 'aks_broker_rate_limited_total',
+  openStreams: 'aks_broker_open_streams',
+  concurrencyRefused: 'aks_broker_concurrency_refused_total',
 } as const;
 
 export const ENV = {

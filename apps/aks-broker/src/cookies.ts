@@ -16,6 +16,19 @@ export class CookieSigner {
     return `${value}.${mac(this.secrets[0]!, value)}`;
   }
 
+  /** A MAC of `value` alone (any secret verifies): for tokens that must not reveal what they bind. */
+  tag(value: string): string {
+    return mac(this.secrets[0]!, value);
+  }
+
+  verifyTag(value: string, tag: string): boolean {
+    const given = Buffer.from(tag);
+    return this.secrets.some((secret) => {
+      const expected = Buffer.from(mac(secret, value));
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    });
+  }
+
   /** The value when the signature matches any configured secret, else undefined. */
   unsign(signed: string): string | undefined {
     const dot = signed.lastIndexOf('.');
@@ -36,13 +49,20 @@ function mac(secret: string, value: string): string {
 
 /** Reads one cookie from a Cookie header without decoding tricks (our values are base64url). */
 export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
+  return readCookies(header).get(name);
+}
+
+/** Every cookie of a Cookie header, first occurrence of a name wins (as browsers list the most specific first). */
+export function readCookies(header: string | undefined): Map<string, string> {
+  const cookies = new Map<string, string>();
+  if (!header) return cookies;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    const name = part.slice(0, eq).trim();
+    if (!cookies.has(name)) cookies.set(name, part.slice(eq + 1).trim());
   }
-  return undefined;
+  return cookies;
 }
 
 export function serializeCookie(value: string, options: CookieOptions): string {

@@ -29,7 +29,12 @@ export async function buildDeps(
   const { logger } = options;
   // ioredis loads only when Redis is configured: a broker without it does not carry the client.
   const redis = config.redis
-    ? await (await import('./redis-store.js')).RedisStore.connect(config.redis.url, config.redis.keyPrefix)
+    ? await (
+        await import('./redis-store.js')
+      ).RedisStore.connect(config.redis.url, {
+        prefix: config.redis.keyPrefix,
+        timeoutMs: config.redis.timeoutMs,
+      })
     : undefined;
   const store: KeyValueStore = redis ?? new MemoryStore();
   // Without Redis nothing leaves the process, so a per-process key is enough when none is configured.

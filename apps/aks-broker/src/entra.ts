@@ -13,6 +13,7 @@ import {
 } from '@azure/msal-node';
 import { AuthError, ServiceUnavailableError, type Logger } from '@auth-sidecars/service-kit';
 import { SIGN_IN_SCOPES } from './constants.js';
+import { IDP_TIMEOUT_CODE, TimedNetworkClient } from './entra-http.js';
 import type { TokenCachePartitions } from './token-cache.js';
 import type { SessionUser } from './sessions.js';
 
@@ -23,6 +24,8 @@ export interface EntraOptions {
   federatedTokenFile: string;
   aksScope: string;
   redirectUri: string;
+  /** Every call to the identity provider (metadata, token endpoint) must answer within this. */
+  timeoutMs: number;
   logger: Logger;
   /** Called with 'success' | 'failure' per AKS token acquisition (metrics). */
   onAcquire?: (result: 'success' | 'failure' | 'reauth') => void;
@@ -47,6 +50,7 @@ export class EntraClient {
   private metadata?: Promise<AuthorityMetadata>;
   private metadataLoaded = false;
   private readonly inFlight = new Map<string, Promise<AuthenticationResult>>();
+  private readonly networkClient: TimedNetworkClient;
 
   constructor(
     private readonly options: EntraOptions,
@@ -54,6 +58,7 @@ export class EntraClient {
   ) {
     this.authority = `${options.authorityHost}/${options.tenantId}`;
     this.log = options.logger.child({ component: 'entra' });
+    this.networkClient = new TimedNetworkClient(options.timeoutMs);
   }
 
   /** True once the authority's OpenID metadata has been loaded (readiness). */
@@ -68,7 +73,7 @@ export class EntraClient {
   loadMetadata(): Promise<AuthorityMetadata> {
     this.metadata ??= (async () => {
       const url = `${this.authority}/v2.0/.well-known/openid-configuration`;
-      const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      const response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
       if (!response.ok) throw new Error(`GET ${url}: ${response.status}`);
       const json = (await response.json()) as { end_session_endpoint?: string; token_endpoint?: string };
       if (!json.token_endpoint) throw new Error(`${url}: no token_endpoint`);
@@ -96,6 +101,7 @@ export class EntraClient {
         clientAssertion: async () => (await readFile(federatedTokenFile, 'utf8')).trim(),
       },
       system: {
+        networkClient: this.networkClient,
         loggerOptions: {
           piiLoggingEnabled: false,
           logLevel: LogLevel.Warning,
@@ -157,6 +163,14 @@ export class EntraClient {
       );
     } catch (error) {
       this.log.warn('code redemption failed', { reason: describe(error) });
+      if (isIdpTimeout(error))
+        throw new ServiceUnavailableError(
+          'the identity provider did not answer in time; try again',
+          'idp_timeout',
+          {
+            cause: error,
+          },
+        );
       throw new AuthError('sign-in could not be completed', 'sign_in_failed');
     }
     const account = result.account;
@@ -222,6 +236,10 @@ export class EntraClient {
     url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri);
     return url.toString();
   }
+}
+
+function isIdpTimeout(error: unknown): boolean {
+  return (error as { errorCode?: unknown } | undefined)?.errorCode === IDP_TIMEOUT_CODE;
 }
 
 function isReauth(error: unknown): boolean {

@@ -1,34 +1,47 @@
-// The Kubernetes API as the signed-in user: a streaming reverse proxy for /k8s/* (request and
-// response bodies piped, watches included) and SelfSubjectRulesReview for /api/me. The only
-// credential sent is the user's own AKS token; the broker has no impersonation rights to lend.
+// The Kubernetes API as the caller: a streaming reverse proxy for /k8s/* (request and response
+// bodies piped, watches included) and SelfSubjectRulesReview for /api/me. The only credential sent
+// is the caller's own AKS token; the broker has no impersonation rights to lend. What comes back is
+// treated as data from a stranger: only listed headers pass, the broker's own headers win.
 import https from 'node:https';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RequestHandler } from 'express';
-import { BadRequestError, UpstreamError, UpstreamTimeoutError } from '@auth-sidecars/service-kit';
 import {
-  KUBE_STRIPPED_REQUEST_HEADER_PREFIXES,
-  KUBE_STRIPPED_REQUEST_HEADERS,
-  KUBE_STRIPPED_RESPONSE_HEADERS,
+  BadRequestError,
+  ForbiddenError,
+  UpstreamError,
+  UpstreamTimeoutError,
+} from '@auth-sidecars/service-kit';
+import {
+  KUBE_API_MEDIA_TYPES,
+  KUBE_RESPONSE_CSP,
+  KUBE_REQUEST_HEADERS,
+  KUBE_RESPONSE_HEADERS,
+  RISKY_SUBRESOURCES,
+  SECURITY_HEADERS,
+  type RiskySubresource,
 } from './constants.js';
-import { kubeAttributes, type AuditLog } from './audit.js';
-import type { Session } from './sessions.js';
+import { kubeAttributes, queryFlag, type AuditLog, type KubeRequestAttributes } from './audit.js';
+import { callerOf } from './caller.js';
 import type { BrokerMetrics } from './metrics.js';
+import { TooManyCallsError, TooManyStreamsError, type PerUserLimit } from './streams.js';
 
 export interface KubeTarget {
   /** https://host:port of the API server. */
   apiUrl: string;
   /** PEM CA bundle that signed the API server's certificate. */
   ca?: string | Buffer;
-  /** Time allowed until the API server starts answering (watches may then stream for long). */
+  /**
+   * Time from dispatch (the broker starting on a request) until the API server's answer begins;
+   * token acquisition and waiting for a connection count. A watch may then stream for long.
+   */
   timeoutMs: number;
 }
 
-export type TokenSource = (session: Session) => Promise<string>;
-
 /** Paths the proxy forwards: the resource APIs and discovery, nothing else on the API server. */
 const ALLOWED_PATH = /^\/(api|apis|version)(\/|$)/;
+const RULES_REVIEW_BODY_LIMIT = 4 * 1024 * 1024;
 
 /** A path segment that cannot change which object the path names once the API server decodes it. */
 function isPlainSegment(segment: string): boolean {
@@ -41,13 +54,62 @@ function isPlainSegment(segment: string): boolean {
   return decoded !== '.' && decoded !== '..' && !/[/\\]/.test(decoded);
 }
 
+/** The subresource that reaches into a workload, if the request names one (legacy /api/v1/proxy too). */
+function riskySubresource(attrs: KubeRequestAttributes): RiskySubresource | undefined {
+  const names: readonly string[] = RISKY_SUBRESOURCES;
+  if (attrs.subresource !== undefined && names.includes(attrs.subresource))
+    return attrs.subresource as RiskySubresource;
+  if (attrs.resource === 'proxy') return 'proxy';
+  return undefined;
+}
+
+/** JSON, YAML, protobuf (watch streams included): what the API itself serves. */
+function isApiMediaType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const base = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return KUBE_API_MEDIA_TYPES.has(base);
+}
+
+/** Rejects with a 504 when `deadline` fires first. */
+export function beforeDeadline<T>(work: Promise<T>, deadline: AbortSignal, what: string): Promise<T> {
+  const timeout = () => new UpstreamTimeoutError(`${what} did not finish in time`);
+  if (deadline.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(timeout());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(timeout());
+    deadline.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        deadline.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        deadline.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
 export class KubeClient {
   private readonly base: URL;
-  private readonly agent: https.Agent;
+  private readonly plainAgent: https.Agent;
+  private readonly streamAgent: https.Agent;
 
   constructor(readonly target: KubeTarget) {
     this.base = new URL(target.apiUrl);
-    this.agent = new https.Agent({ ca: target.ca, keepAlive: true, maxSockets: 256 });
+    // Plain calls share a keep-alive pool with no global cap (a cap is a queue where one user's calls
+    // wait behind another's); what one user may hold is capped per user instead. Streams get an agent
+    // of their own, one connection each, never pooled: they never take a plain call's connection.
+    this.plainAgent = new https.Agent({ ca: target.ca, keepAlive: true, maxFreeSockets: 64 });
+    this.streamAgent = new https.Agent({ ca: target.ca, keepAlive: false });
+  }
+
+  /** A request's deadline, started at dispatch (see KubeTarget.timeoutMs). */
+  deadline(): AbortSignal {
+    return AbortSignal.timeout(this.target.timeoutMs);
   }
 
   /** Starts a request to the API server; resolves when its response headers arrive. */
@@ -57,8 +119,15 @@ export class KubeClient {
     token: string;
     headers?: OutgoingHttpHeaders;
     body?: NodeJS.ReadableStream;
+    /** A long-lived answer (watch, followed log): kept off the plain calls' connections. */
+    stream?: boolean;
+    /** Until the response head arrives (from `deadline()`). */
+    deadline: AbortSignal;
+    /** The caller went away: abandon the call at any point. */
     signal?: AbortSignal;
   }): Promise<IncomingMessage> {
+    const timeout = () => new UpstreamTimeoutError('the Kubernetes API server did not answer in time');
+    if (options.deadline.aborted) return Promise.reject(timeout());
     return new Promise((resolve, reject) => {
       const req = https.request(
         {
@@ -67,21 +136,19 @@ export class KubeClient {
           port: this.base.port || 443,
           method: options.method,
           path: options.path,
-          agent: this.agent,
+          agent: options.stream ? this.streamAgent : this.plainAgent,
           headers: { ...options.headers, authorization: `Bearer ${options.token}` },
           signal: options.signal,
         },
         (res) => {
-          clearTimeout(timer);
+          options.deadline.removeEventListener('abort', onDeadline);
           resolve(res);
         },
       );
-      const timer = setTimeout(
-        () => req.destroy(new UpstreamTimeoutError('the Kubernetes API server did not answer in time')),
-        this.target.timeoutMs,
-      );
+      const onDeadline = () => req.destroy(timeout());
+      options.deadline.addEventListener('abort', onDeadline, { once: true });
       req.once('error', (error) => {
-        clearTimeout(timer);
+        options.deadline.removeEventListener('abort', onDeadline);
         reject(
           error instanceof UpstreamTimeoutError
             ? error
@@ -98,8 +165,15 @@ export class KubeClient {
     });
   }
 
-  /** What the user may do in `namespace` (authorization.k8s.io/v1 SelfSubjectRulesReview). */
-  async selfSubjectRulesReview(token: string, namespace: string): Promise<{ status: number; body: unknown }> {
+  /**
+   * What the user may do in `namespace` (authorization.k8s.io/v1 SelfSubjectRulesReview). The whole
+   * answer, body included, must arrive before `deadline`.
+   */
+  async selfSubjectRulesReview(
+    token: string,
+    namespace: string,
+    deadline: AbortSignal,
+  ): Promise<{ status: number; body: unknown }> {
     const payload = JSON.stringify({
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SelfSubjectRulesReview',
@@ -115,10 +189,12 @@ export class KubeClient {
         'content-length': Buffer.byteLength(payload),
       },
       body: Readable.from([payload]),
+      deadline,
     });
-    const chunks: Buffer[] = [];
-    for await (const chunk of res) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = await beforeDeadline(readBody(res), deadline, 'the rules review').catch((error: unknown) => {
+      res.destroy();
+      throw error;
+    });
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -129,21 +205,41 @@ export class KubeClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.plainAgent.destroy();
+    this.streamAgent.destroy();
   }
+}
+
+async function readBody(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res) {
+    size += (chunk as Buffer).length;
+    if (size > RULES_REVIEW_BODY_LIMIT) throw new UpstreamError('the rules review answer is too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export interface KubeProxyOptions {
   client: KubeClient;
-  token: TokenSource;
   audit: AuditLog;
+  /** Streams (watches, followed logs, risky subresources) one user may hold (KUBE_MAX_STREAMS_PER_USER). */
+  streams: PerUserLimit;
+  /** Plain calls one user may have in flight (KUBE_MAX_CALLS_PER_USER). */
+  calls: PerUserLimit;
+  /** Risky subresources this deployment forwards anyway (KUBE_ALLOW_SUBRESOURCES). */
+  allowedSubresources: readonly RiskySubresource[];
   metrics?: BrokerMetrics;
 }
 
-/** Mount under /k8s after the session check and the rate limit. */
+/** Mount under /k8s after an authentication step (it sets the Caller) and the rate limit. */
 export function kubeProxy(options: KubeProxyOptions): RequestHandler {
+  const allowed = new Set<string>(options.allowedSubresources);
   return async (req, res, next) => {
-    const session = res.locals.session as Session;
+    // Dispatch: from here on everything counts against the request's time (token, queue, server).
+    const deadline = options.client.deadline();
+    const caller = callerOf(res);
     const started = Date.now();
     // The raw path, not a WHATWG-normalised one: what is checked is exactly what is forwarded.
     const q = req.url.indexOf('?');
@@ -157,14 +253,44 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
         ),
       );
     }
-    const attrs = kubeAttributes(req.method, path, new URLSearchParams(search));
+    const query = new URLSearchParams(search);
+    const attrs = kubeAttributes(req.method, path, query);
+    const risky = riskySubresource(attrs);
+    if (risky !== undefined && !allowed.has(risky)) {
+      return next(
+        new ForbiddenError(
+          `the broker does not forward the ${risky} subresource (an operator can allow it with KUBE_ALLOW_SUBRESOURCES)`,
+          'subresource_not_allowed',
+        ),
+      );
+    }
+    const stream = attrs.verb === 'watch' || queryFlag(query, 'follow') || risky !== undefined;
     let status = 0;
     let aborted = false;
+    const limit = stream ? options.streams : options.calls;
+    const release = limit.tryAcquire(caller.user.oid);
+    if (!release) {
+      options.metrics?.concurrencyRefused.inc({ kind: stream ? 'stream' : 'call' });
+      return next(stream ? new TooManyStreamsError(limit.perUser) : new TooManyCallsError(limit.perUser));
+    }
+    if (stream) options.metrics?.openStreams.inc();
+    const controller = new AbortController();
+    // One listener for both: a response already carries many (pipeline, logging, server).
+    res.once('close', () => {
+      release();
+      if (stream) options.metrics?.openStreams.dec();
+      // The browser went away (closed tab, ended watch): stop the upstream call too.
+      if (!res.writableFinished) {
+        aborted = true;
+        controller.abort();
+      }
+    });
+
     const finish = () => {
       options.metrics?.kubeCalls.inc({ verb: attrs.verb, code: String(status || 'error') });
       options.audit.record({
-        user: session.user.username,
-        oid: session.user.oid,
+        user: caller.user.username,
+        oid: caller.user.oid,
         ...attrs,
         status,
         requestId: req.id,
@@ -176,25 +302,15 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
 
     let token: string;
     try {
-      token = await options.token(session);
+      token = await beforeDeadline(caller.token(), deadline, 'getting a token for the cluster');
     } catch (error) {
       return next(error);
     }
 
-    const controller = new AbortController();
-    // The browser went away (closed tab, ended watch): stop the upstream call too.
-    res.once('close', () => {
-      if (!res.writableFinished) {
-        aborted = true;
-        controller.abort();
-      }
-    });
-
-    const headers: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined || KUBE_STRIPPED_REQUEST_HEADERS.has(name)) continue;
-      if (KUBE_STRIPPED_REQUEST_HEADER_PREFIXES.some((p) => name.startsWith(p))) continue;
-      headers[name] = value;
+    const headers: Record<string, string | string[]> = {};
+    for (const name of KUBE_REQUEST_HEADERS) {
+      const value = req.headers[name];
+      if (value !== undefined) headers[name] = value;
     }
     const hasBody =
       req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
@@ -207,6 +323,8 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
         token,
         headers,
         body: hasBody ? req : undefined,
+        stream,
+        deadline,
         signal: controller.signal,
       });
     } catch (error) {
@@ -215,12 +333,7 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
       return next(error);
     }
     status = upstream.statusCode ?? 502;
-    const responseHeaders: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(upstream.headers)) {
-      if (value !== undefined && !KUBE_STRIPPED_RESPONSE_HEADERS.has(name)) responseHeaders[name] = value;
-    }
-    responseHeaders['cache-control'] = 'no-store';
-    res.writeHead(status, responseHeaders);
+    res.writeHead(status, responseHeaders(upstream));
     res.flushHeaders(); // a watch must reach the browser before its first event
     try {
       await pipeline(upstream, res);
@@ -230,4 +343,19 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
       finish();
     }
   };
+}
+
+/** Listed upstream headers only; then the broker's own, last, so nothing upstream can replace them. */
+function responseHeaders(upstream: IncomingMessage): OutgoingHttpHeaders {
+  const headers: Record<string, string | string[]> = {};
+  for (const name of KUBE_RESPONSE_HEADERS) {
+    const value = upstream.headers[name];
+    if (value !== undefined) headers[name] = value;
+  }
+  headers['cache-control'] = 'no-store';
+  // Not the API's own data (a pod's web page, logs, an aggregated API's HTML): a download, never a page.
+  if (!isApiMediaType(upstream.headers['content-type'])) headers['content-disposition'] = 'attachment';
+  Object.assign(headers, SECURITY_HEADERS);
+  headers['content-security-policy'] = KUBE_RESPONSE_CSP;
+  return headers;
 }

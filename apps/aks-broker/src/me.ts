@@ -1,10 +1,11 @@
 // GET /api/me: who the signed-in user is and, from SelfSubjectRulesReview, what the API server
 // lets them do in a namespace (the web page's permissions table).
 import { Router } from 'express';
-import { BadRequestError, UpstreamError } from '@auth-sidecars/service-kit';
+import { BadRequestError, UpstreamError, UpstreamTimeoutError } from '@auth-sidecars/service-kit';
 import { PATHS } from './constants.js';
 import type { AuditLog } from './audit.js';
-import type { KubeClient, TokenSource } from './kube.js';
+import { callerOf } from './caller.js';
+import { beforeDeadline, type KubeClient } from './kube.js';
 import type { Session } from './sessions.js';
 import type { BrokerMetrics } from './metrics.js';
 
@@ -12,7 +13,6 @@ const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export interface MeDeps {
   client: KubeClient;
-  token: TokenSource;
   audit: AuditLog;
   namespaces: readonly string[];
   metrics?: BrokerMetrics;
@@ -21,18 +21,21 @@ export interface MeDeps {
 export function meRoutes(deps: MeDeps): Router {
   const router = Router();
   router.get(PATHS.me.slice('/api'.length), async (req, res, next) => {
+    // Dispatch: the token, the wait for a connection and the whole answer count against this.
+    const deadline = deps.client.deadline();
     const session = res.locals.session as Session;
+    const caller = callerOf(res);
     const started = Date.now();
     try {
       const requested =
         typeof req.query.namespace === 'string' ? req.query.namespace : (deps.namespaces[0] ?? 'default');
       if (!NAMESPACE.test(requested))
         throw new BadRequestError('namespace must be a DNS label', 'invalid_namespace');
-      const token = await deps.token(session);
+      const token = await beforeDeadline(caller.token(), deadline, 'getting a token for the cluster');
       const audit = (status: number) =>
         deps.audit.record({
-          user: session.user.username,
-          oid: session.user.oid,
+          user: caller.user.username,
+          oid: caller.user.oid,
           verb: 'create',
           apiGroup: 'authorization.k8s.io',
           resource: 'selfsubjectrulesreviews',
@@ -44,9 +47,9 @@ export function meRoutes(deps: MeDeps): Router {
         });
       let review: { status: number; body: unknown };
       try {
-        review = await deps.client.selfSubjectRulesReview(token, requested);
+        review = await deps.client.selfSubjectRulesReview(token, requested, deadline);
       } catch (error) {
-        audit(502);
+        audit(error instanceof UpstreamTimeoutError ? 504 : 502);
         throw error;
       }
       deps.metrics?.kubeCalls.inc({ verb: 'create', code: String(review.status) });
@@ -56,10 +59,10 @@ export function meRoutes(deps: MeDeps): Router {
       const status = (review.body as { status?: Record<string, unknown> } | undefined)?.status;
       res.set('cache-control', 'no-store').json({
         user: {
-          name: session.user.name,
-          username: session.user.username,
-          oid: session.user.oid,
-          tenantId: session.user.tid,
+          name: caller.user.name,
+          username: caller.user.username,
+          oid: caller.user.oid,
+          tenantId: caller.user.tid,
         },
         session: { expiresAt: new Date(session.expiresAt).toISOString() },
         namespace: requested,

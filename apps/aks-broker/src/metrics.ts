@@ -1,5 +1,5 @@
 // The broker's own counters beside service-kit's HTTP histogram.
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS } from './constants.js';
 
 export interface BrokerMetrics {
@@ -7,6 +7,8 @@ export interface BrokerMetrics {
   tokenAcquisitions: Counter<'result'>;
   kubeCalls: Counter<'verb' | 'code'>;
   rateLimited: Counter;
+  openStreams: Gauge;
+  concurrencyRefused: Counter<'kind'>;
 }
 
 export function createBrokerMetrics(registry: Registry): BrokerMetrics {
@@ -32,6 +34,17 @@ export function createBrokerMetrics(registry: Registry): BrokerMetrics {
     rateLimited: new Counter({
       name: METRICS.rateLimited,
       help: 'Requests refused by the per-user rate limit.',
+      registers: [registry],
+    }),
+    openStreams: new Gauge({
+      name: METRICS.openStreams,
+      help: 'Kubernetes streams (watches, followed logs) open through this replica.',
+      registers: [registry],
+    }),
+    concurrencyRefused: new Counter({
+      name: METRICS.concurrencyRefused,
+      help: 'Calls refused (429) because their user already held KUBE_MAX_STREAMS_PER_USER streams (kind=stream) or KUBE_MAX_CALLS_PER_USER calls in flight (kind=call).',
+      labelNames: ['kind'],
       registers: [registry],
     }),
   };

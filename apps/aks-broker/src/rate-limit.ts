@@ -8,9 +8,9 @@ import {
   RateLimiterRes,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
-import { TooManyRequestsError } from '@auth-sidecars/service-kit';
+import { ServiceUnavailableError, TooManyRequestsError } from '@auth-sidecars/service-kit';
+import { callerOf } from './caller.js';
 import { STORE_PREFIX } from './constants.js';
-import type { Session } from './sessions.js';
 
 export interface RateLimitOptions {
   points: number;
@@ -30,27 +30,29 @@ export function createRateLimiter(options: RateLimitOptions): RateLimiterAbstrac
   });
 }
 
-/** Consumes one point for the signed-in user (mount after the session check); 429 + retry-after when out. */
+/** Consumes one point for the caller (mount after an authentication step); 429 + retry-after when out. */
 export function rateLimitByUser(limiter: RateLimiterAbstract, onLimited?: () => void): RequestHandler {
   return async (_req, res, next) => {
-    const session = res.locals.session as Session | undefined;
-    if (!session) return next();
+    const key = callerOf(res).user.oid;
+    let refusal: Error | undefined;
     try {
-      await limiter.consume(session.user.oid, 1);
-      next();
+      await limiter.consume(key, 1);
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
         onLimited?.();
-        next(
-          new TooManyRequestsError(
-            rejection.msBeforeNext / 1000,
-            'too many requests for this user; retry later',
-          ),
+        refusal = new TooManyRequestsError(
+          rejection.msBeforeNext / 1000,
+          'too many requests for this user; retry later',
         );
       } else {
         // The limiter's store failed: fail open would let one user flood the cluster; fail closed is 503.
-        next(rejection);
+        refusal = new ServiceUnavailableError(
+          'the rate limiter cannot be reached; retry later',
+          'store_unavailable',
+          { cause: rejection },
+        );
       }
     }
+    next(refusal);
   };
 }

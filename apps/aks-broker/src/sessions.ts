@@ -1,8 +1,9 @@
-// Server-side sessions and single-use login state on a KeyValueStore. The browser only holds a
-// random session id (in a signed cookie); the store is keyed by its SHA-256, so a store dump does
-// not reveal live cookie values.
+// Server-side sessions on a KeyValueStore. The browser only holds a random session id (in a signed
+// cookie); the store is keyed by its SHA-256, so a store dump does not reveal live cookie values.
+// Records are sealed (AES-256-GCM, the store key as associated data): one user's record written
+// over another's key does not open, so whoever can write to Redis still cannot swap identities.
 import { createHash, randomBytes } from 'node:crypto';
-import { LOGIN_STATE_TTL_MS, STORE_PREFIX } from './constants.js';
+import { STORE_PREFIX } from './constants.js';
 import type { CryptoBox } from './crypto-box.js';
 import type { KeyValueStore } from './store.js';
 
@@ -30,6 +31,7 @@ const digest = (id: string): string => createHash('sha256').update(id).digest('b
 export class SessionStore {
   constructor(
     private readonly store: KeyValueStore,
+    private readonly box: CryptoBox,
     readonly ttlMs: number,
     private readonly now: () => number = Date.now,
   ) {}
@@ -39,58 +41,30 @@ export class SessionStore {
     const id = randomId();
     const createdAt = this.now();
     const session: Session = { user, cacheKey, createdAt, expiresAt: createdAt + this.ttlMs };
-    await this.store.set(STORE_PREFIX.session + digest(id), JSON.stringify(session), this.ttlMs);
+    const key = STORE_PREFIX.session + digest(id);
+    await this.store.set(key, this.box.seal(JSON.stringify(session), key), this.ttlMs);
     return { id, session };
   }
 
   async get(id: string): Promise<Session | undefined> {
-    const raw = await this.store.get(STORE_PREFIX.session + digest(id));
-    if (raw === undefined) return undefined;
-    const session = JSON.parse(raw) as Session;
-    return session.expiresAt > this.now() ? session : undefined;
+    const key = STORE_PREFIX.session + digest(id);
+    const session = this.open(key, await this.store.get(key));
+    return session && session.expiresAt > this.now() ? session : undefined;
   }
 
   /** Removes the session; returns what it held (to clean up its cache partition). */
   async destroy(id: string): Promise<Session | undefined> {
-    const raw = await this.store.take(STORE_PREFIX.session + digest(id));
-    return raw === undefined ? undefined : (JSON.parse(raw) as Session);
-  }
-}
-
-export interface LoginState {
-  codeVerifier: string;
-  nonce: string;
-  returnTo: string;
-  createdAt: number;
-}
-
-/**
- * Pending sign-ins keyed by the OAuth `state`: any number of tabs and browsers can sign in at once,
- * each state is redeemable once, for 10 minutes. Sealed at rest (it holds the PKCE verifier).
- */
-export class LoginStateStore {
-  constructor(
-    private readonly store: KeyValueStore,
-    private readonly box: CryptoBox,
-    readonly ttlMs = LOGIN_STATE_TTL_MS,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  async create(data: Omit<LoginState, 'createdAt'>): Promise<string> {
-    const state = randomId();
-    const key = STORE_PREFIX.loginState + digest(state);
-    const value: LoginState = { ...data, createdAt: this.now() };
-    await this.store.set(key, this.box.seal(JSON.stringify(value), key), this.ttlMs);
-    return state;
+    const key = STORE_PREFIX.session + digest(id);
+    return this.open(key, await this.store.take(key));
   }
 
-  /** The state's data exactly once; undefined when unknown, expired or already used. */
-  async take(state: string): Promise<LoginState | undefined> {
-    if (typeof state !== 'string' || state.length === 0 || state.length > 256) return undefined;
-    const key = STORE_PREFIX.loginState + digest(state);
-    const sealed = await this.store.take(key);
+  /** A record that does not open (moved, forged, another key) is no session at all. */
+  private open(key: string, sealed: string | undefined): Session | undefined {
     if (sealed === undefined) return undefined;
-    const value = JSON.parse(this.box.open(sealed, key)) as LoginState;
-    return this.now() - value.createdAt < this.ttlMs ? value : undefined;
+    try {
+      return JSON.parse(this.box.open(sealed, key)) as Session;
+    } catch {
+      return undefined;
+    }
   }
 }

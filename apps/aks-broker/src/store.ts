@@ -8,6 +8,8 @@ export interface KeyValueStore {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Atomically reads and deletes: a second `take` of the same key sees nothing (single-use state). */
   take(key: string): Promise<string | undefined>;
+  /** Stores `value` only if `key` holds nothing; true when it did (atomic: one winner among racers). */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<void>;
   /** Can the store serve right now (for /readyz). */
   ping(): Promise<boolean>;
@@ -40,6 +42,14 @@ export class MemoryStore implements KeyValueStore {
   async set(key: string, value: string, ttlMs: number): Promise<void> {
     if (!(ttlMs > 0)) throw new RangeError('ttlMs must be positive');
     this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (!(ttlMs > 0)) throw new RangeError('ttlMs must be positive');
+    // Check and set without an await in between: nothing can interleave on one event loop.
+    if (this.read(key) !== undefined) return false;
+    this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
+    return true;
   }
 
   async take(key: string): Promise<string | undefined> {

@@ -46,6 +46,13 @@ describe('kubeAttributes', () => {
     ['GET', '/api/v1/namespaces/team-a', '', { verb: 'get', resource: 'namespaces', name: 'team-a' }],
     ['GET', '/api/v1/pods', '', { verb: 'list', resource: 'pods', namespace: undefined }],
     ['PATCH', '/api/v1/nodes/n1', '', { verb: 'patch', resource: 'nodes', name: 'n1' }],
+    // The API server reads booleans as Go does: anything but "", "0" and "false" is true.
+    ['GET', '/api/v1/namespaces/a/pods', 'watch=yes', { verb: 'watch' }],
+    ['GET', '/api/v1/namespaces/a/pods', 'watch=T', { verb: 'watch' }],
+    ['GET', '/api/v1/namespaces/a/pods', 'watch=false&watch=1', { verb: 'watch' }],
+    ['GET', '/api/v1/namespaces/a/pods', 'watch=FALSE', { verb: 'list' }],
+    ['GET', '/api/v1/namespaces/a/pods', 'watch=0', { verb: 'list' }],
+    ['GET', '/api/v1/namespaces/a/pods', 'watch=', { verb: 'list' }],
   ])('%s %s?%s', (method, path, query, expected) => {
     expect(kubeAttributes(method, path, q(query))).toMatchObject(expected);
   });

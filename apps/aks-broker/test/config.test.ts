@@ -67,6 +67,35 @@ describe('config', () => {
     ).toContain('32 bytes');
     expect(run({ ...base, KUBERNETES_SERVICE_HOST: undefined }).join()).toContain('KUBE_API_URL');
     expect(run({ ...base, TLS_CERT_FILE: '/tls.crt' }).join()).toContain('TLS_KEY_FILE');
+    expect(run({ ...base, KUBE_ALLOW_SUBRESOURCES: 'proxy,log' }).join()).toMatch(
+      /KUBE_ALLOW_SUBRESOURCES.*proxy, exec, attach, portforward/,
+    );
+    expect(run({ ...base, KUBE_MAX_STREAMS_PER_USER: '0' }).join()).toContain('KUBE_MAX_STREAMS_PER_USER');
+  });
+
+  it('has deadlines for the identity provider (10 s) and Redis (2 s), fractions allowed', () => {
+    expect(loadBrokerConfig(base).entra.timeoutMs).toBe(10_000);
+    const config = loadBrokerConfig({
+      ...base,
+      ENTRA_TIMEOUT_SECONDS: '2.5',
+      REDIS_URL: 'redis://redis:6379',
+      CACHE_ENCRYPTION_KEY: 'ab'.repeat(32),
+      REDIS_TIMEOUT_SECONDS: '0.5',
+    });
+    expect(config.entra.timeoutMs).toBe(2_500);
+    expect(config.redis?.timeoutMs).toBe(500);
+  });
+
+  it('refuses the risky subresources and caps streams at 20 per user unless told otherwise', () => {
+    expect(loadBrokerConfig(base).kube).toMatchObject({
+      allowedSubresources: [],
+      maxStreamsPerUser: 20,
+      maxCallsPerUser: 50,
+    });
+    expect(
+      loadBrokerConfig({ ...base, KUBE_ALLOW_SUBRESOURCES: ' proxy , exec', KUBE_MAX_STREAMS_PER_USER: '5' })
+        .kube,
+    ).toMatchObject({ allowedSubresources: ['proxy', 'exec'], maxStreamsPerUser: 5 });
   });
 
   it('takes a hex or base64 key, several session secrets, an explicit API URL and plain-http cookies', () => {

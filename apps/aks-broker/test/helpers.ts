@@ -6,9 +6,10 @@ import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { startDevEntra, type DevEntra, type RegisteredApp } from '@auth-sidecars/dev-entra';
-import { startKubeApi, type KubeApi } from '@auth-sidecars/testkit/kube-api';
+import type { Router } from 'express';
+import { startKubeApi, type KubeApi, type KubeUser } from '@auth-sidecars/testkit/kube-api';
 import { kubeRbac, type RbacBinding } from '@auth-sidecars/testkit/kube-rbac';
 import { createLogger, createMetrics, serve, type RunningServer } from '@auth-sidecars/service-kit';
 import { createApp } from '../src/app.js';
@@ -23,19 +24,51 @@ export const FEDERATED_SUBJECT = 'system:serviceaccount:platform:aks-broker';
 export const SESSION_SECRET = 's'.repeat(40);
 export const CACHE_KEY = Buffer.alloc(32, 42).toString('base64');
 
-/** alice: pods and services in team-a; bob: pods in team-b; carol: nothing. */
+/** alice: pods and services in team-a (and their web pages, pods/proxy); bob: pods in team-b; carol: nothing. */
 export const BINDINGS: RbacBinding[] = [
   {
     users: [ALICE],
     namespace: 'team-a',
-    rules: [{ verbs: ['get', 'list', 'watch'], resources: ['pods', 'services'] }],
+    rules: [
+      { verbs: ['get', 'list', 'watch'], resources: ['pods', 'services'] },
+      { verbs: ['get'], resources: ['pods/proxy'] },
+    ],
   },
   { users: [BOB], namespace: 'team-b', rules: [{ verbs: ['get', 'list', 'watch'], resources: ['pods'] }] },
 ];
 
+/**
+ * What the pods in the stand-in serve through `pods/<name>/proxy`: a page an attacker who controls a
+ * pod would serve, with its own CSP, framing, CORS and cookie headers. Its script, if it ever runs on
+ * the broker's origin, lists pods with `labelSelector=xss=ran` as whoever opened it.
+ */
+export const HOSTILE_POD_PAGE = `<!doctype html><title>pod page</title><p>hello from a pod</p>
+<script>fetch('/k8s/api/v1/namespaces/team-a/pods?labelSelector=xss%3Dran', { headers: { 'x-aks-broker': '1' } });</script>`;
+export const HOSTILE_POD_HEADERS: Record<string, string> = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': "default-src * 'unsafe-inline'",
+  'x-frame-options': 'ALLOWALL',
+  'access-control-allow-origin': 'https://evil.example',
+  'access-control-allow-credentials': 'true',
+  'set-cookie': '__Host-aks-broker=planted; Path=/; Secure; HttpOnly',
+  refresh: '0; url=https://evil.example/',
+  link: '<https://evil.example/x.js>; rel=preload; as=script',
+};
+
+/** Switches for stand-in misbehaviour the tests turn on and off, and what the stand-in saw. */
+export interface KubeFaults {
+  /** The rules review answers its head, then never finishes its body. */
+  stallRulesReview: boolean;
+  /** Requests by this user get a response head and a first chunk, then nothing more (a body that trickles for ever). */
+  trickleFor?: string;
+  /** Request headers of the last 50 authenticated requests, newest last. */
+  seenHeaders: IncomingHttpHeaders[];
+}
+
 export interface World {
   entra: DevEntra;
   kube: KubeApi;
+  faults: KubeFaults;
   app: RegisteredApp;
   dir: string;
   tokenFile: string;
@@ -52,7 +85,15 @@ export async function startWorld(options: { redirectUris?: string[] } = {}): Pro
     federatedSubject: FEDERATED_SUBJECT,
     redirectUris: options.redirectUris ?? ['http://127.0.0.1/callback'],
   });
-  const kube = await startKubeApi({ ...kubeRbac({ bindings: BINDINGS, issuer: entra.issuer }) });
+  const faults: KubeFaults = { stallRulesReview: false, seenHeaders: [] };
+  const rbac = kubeRbac({ bindings: BINDINGS, issuer: entra.issuer });
+  const kube = await startKubeApi({
+    ...rbac,
+    extraRoutes: (router, api) => {
+      standInExtras(router, api, faults);
+      rbac.extraRoutes?.(router, api);
+    },
+  });
   for (const ns of ['team-a', 'team-b']) kube.addNamespace(ns);
   kube.addPod({ name: 'api-0', namespace: 'team-a', phase: 'Running' });
   kube.addPod({ name: 'worker-0', namespace: 'team-a', phase: 'Pending' });
@@ -71,6 +112,7 @@ export async function startWorld(options: { redirectUris?: string[] } = {}): Pro
   return {
     entra,
     kube,
+    faults,
     app,
     dir,
     tokenFile,
@@ -98,6 +140,49 @@ export async function startWorld(options: { redirectUris?: string[] } = {}): Pro
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** pods/<name>/proxy serving HOSTILE_POD_PAGE (RBAC-checked), and the fault switches. */
+function standInExtras(router: Router, api: KubeApi, faults: KubeFaults): void {
+  router.use((req, res, next) => {
+    faults.seenHeaders.push({ ...req.headers });
+    if (faults.seenHeaders.length > 50) faults.seenHeaders.shift();
+    if (faults.trickleFor !== undefined && (res.locals.user as KubeUser).username === faults.trickleFor) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"kind":"PodList","items":[');
+      return;
+    }
+    next();
+  });
+  router.all(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/proxy(\/.*)?$/, async (req, res) => {
+    const [namespace, name] = [req.params[0]!, req.params[1]!];
+    const allowed = await api.isAllowed({
+      user: res.locals.user as KubeUser,
+      verb: 'get',
+      apiGroup: '',
+      resource: 'pods',
+      subresource: 'proxy',
+      namespace,
+      name,
+      path: req.path,
+    });
+    if (!allowed) {
+      res.status(403).json({ kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403 });
+      return;
+    }
+    if (req.params[2] === '/redirect') {
+      res.writeHead(302, { location: 'https://evil.example/phish' });
+      res.end();
+      return;
+    }
+    res.writeHead(200, HOSTILE_POD_HEADERS);
+    res.end(HOSTILE_POD_PAGE);
+  });
+  router.post('/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', (_req, res, next) => {
+    if (!faults.stallRulesReview) return next();
+    res.writeHead(201, { 'content-type': 'application/json' });
+    res.write('{"kind":"SelfSubjectRulesReview",');
+  });
 }
 
 export interface InProcessBroker {

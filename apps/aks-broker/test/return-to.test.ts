@@ -6,10 +6,21 @@ describe('safeReturnTo', () => {
     '/pods',
     '/pods?ns=team-a',
     '/a/b#frag',
-    '/k8s/api/v1/namespaces/x/pods?watch=1',
+    '/k8sx',
+    '/apis-docs',
     '/%7Euser',
+    '/x/%2F%2Fevil.example',
   ])('accepts %s', (path) => {
     expect(safeReturnTo(path)).toBe(path);
+  });
+
+  it.each([
+    ['/a/../b', '/b'],
+    ['/./pods?ns=a', '/pods?ns=a'],
+    ['/..', '/'],
+    ['/.?//evil.example', '/?//evil.example'], // a query on our own page
+  ])('normalises %s to %s', (value, location) => {
+    expect(safeReturnTo(value)).toBe(location);
   });
 
   it.each([
@@ -38,7 +49,27 @@ describe('safeReturnTo', () => {
     '/%',
     '',
     '///evil.example',
-    `/${'a'.repeat(3000)}`,
+    `/${'a'.repeat(1100)}`,
+    // Dot segments that normalise into a protocol-relative URL (the attack review's finds).
+    '/.//evil.example',
+    '/a/../..//evil.example',
+    '/%2e%2e//evil.example',
+    '/%2E//evil.example',
+    '/a/%2e%2e//evil.example',
+    '/./%2e/.//evil.example',
+    '/.%2e//evil.example',
+    '/./\\evil.example',
+    '/%2e/%2fevil.example',
+    '/./%5Cevil.example',
+    '/.//%09evil.example',
+    // The API is no page to return to (a sign-in link would end in a GET acting as the user).
+    '/k8s/api/v1/namespaces/x/pods?watch=1',
+    '/k8s',
+    '/K8S/api/v1/namespaces/x/pods/y/proxy/admin',
+    '/%6B8s/api/v1/namespaces/x/pods',
+    '/x/../k8s/api',
+    '/api/me',
+    '/Api?x',
   ])('rejects %j', (value) => {
     expect(safeReturnTo(value)).toBeUndefined();
   });

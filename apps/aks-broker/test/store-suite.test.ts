@@ -1,10 +1,10 @@
 // One suite, every backend (the oauth2-proxy habit): memory and a real redis-server must behave alike
-// for sessions, single-use login state and sealed MSAL cache partitions.
+// for sessions, single-use claims and sealed MSAL cache partitions.
 import { createHash } from 'node:crypto';
 import { startRedis, type RunningRedis } from '@auth-sidecars/testkit/redis';
 import { MemoryStore, type KeyValueStore } from '../src/store.js';
 import { RedisStore } from '../src/redis-store.js';
-import { SessionStore, LoginStateStore, type SessionUser } from '../src/sessions.js';
+import { SessionStore, type SessionUser } from '../src/sessions.js';
 import { TokenCachePartitions } from '../src/token-cache.js';
 import { CryptoBox, DecryptError } from '../src/crypto-box.js';
 import { STORE_PREFIX } from '../src/constants.js';
@@ -22,7 +22,10 @@ afterAll(async () => {
 
 const backends: Array<[string, () => Promise<KeyValueStore>]> = [
   ['memory', async () => new MemoryStore()],
-  ['redis', async () => RedisStore.connect(redis.url, `suite-${Math.random().toString(36).slice(2)}:`)],
+  [
+    'redis',
+    async () => RedisStore.connect(redis.url, { prefix: `suite-${Math.random().toString(36).slice(2)}:` }),
+  ],
 ];
 
 const alice: SessionUser = {
@@ -72,8 +75,10 @@ describe.each(backends)('%s store', (kind, make) => {
   });
 
   describe('sessions', () => {
+    const box = CryptoBox.random();
+
     it('creates a fresh random id each time and reads it back', async () => {
-      const sessions = new SessionStore(store, 60_000);
+      const sessions = new SessionStore(store, box, 60_000);
       const a = await sessions.create(alice, 'cache-1');
       const b = await sessions.create(alice, 'cache-2');
       expect(a.id).not.toBe(b.id);
@@ -83,13 +88,13 @@ describe.each(backends)('%s store', (kind, make) => {
     });
 
     it('does not store the raw session id as a key', async () => {
-      const sessions = new SessionStore(store, 60_000);
+      const sessions = new SessionStore(store, box, 60_000);
       const { id } = await sessions.create(alice, 'c');
       expect(await store.get(STORE_PREFIX.session + id)).toBeUndefined();
     });
 
     it('unknown ids and destroyed sessions yield nothing', async () => {
-      const sessions = new SessionStore(store, 60_000);
+      const sessions = new SessionStore(store, box, 60_000);
       expect(await sessions.get('nope')).toBeUndefined();
       const { id } = await sessions.create(alice, 'c');
       expect((await sessions.destroy(id))?.cacheKey).toBe('c');
@@ -97,51 +102,46 @@ describe.each(backends)('%s store', (kind, make) => {
       expect(await sessions.destroy(id)).toBeUndefined();
     });
 
+    it("is sealed at rest: no name in clear, and a record moved under another session's key does not open", async () => {
+      const sessions = new SessionStore(store, box, 60_000);
+      const a = await sessions.create(alice, 'cache-a');
+      const b = await sessions.create({ ...alice, oid: 'oid-b', username: 'bob@contoso.test' }, 'cache-b');
+      const keyOf = (id: string) =>
+        STORE_PREFIX.session + createHash('sha256').update(id).digest('base64url');
+      const sealedB = (await store.get(keyOf(b.id)))!;
+      expect(sealedB).toMatch(/^v1\./);
+      expect(sealedB).not.toContain('bob@contoso.test');
+      await store.set(keyOf(a.id), sealedB, 60_000);
+      expect(await sessions.get(a.id)).toBeUndefined();
+      // A plaintext record, as an older broker wrote them (or a forger would), is no session either.
+      await store.set(
+        keyOf(a.id),
+        JSON.stringify({ user: alice, cacheKey: 'c', createdAt: 0, expiresAt: 9e15 }),
+        60_000,
+      );
+      expect(await sessions.get(a.id)).toBeUndefined();
+      expect(await new SessionStore(store, CryptoBox.random(), 60_000).get(b.id)).toBeUndefined();
+      expect((await sessions.get(b.id))?.user.username).toBe('bob@contoso.test');
+    });
+
     it('expires with its ttl', async () => {
-      const sessions = new SessionStore(store, 100);
+      const sessions = new SessionStore(store, box, 100);
       const { id } = await sessions.create(alice, 'c');
       await sleep(250);
       expect(await sessions.get(id)).toBeUndefined();
     });
   });
 
-  describe('login state', () => {
-    it('is redeemable exactly once', async () => {
-      const states = new LoginStateStore(store, CryptoBox.random());
-      const state = await states.create({ codeVerifier: 'v', nonce: 'n', returnTo: '/x' });
-      expect(await states.take(state)).toMatchObject({ codeVerifier: 'v', nonce: 'n', returnTo: '/x' });
-      expect(await states.take(state)).toBeUndefined();
-      expect(await states.take('unknown-state')).toBeUndefined();
-    });
-
-    it('many pending sign-ins coexist', async () => {
-      const states = new LoginStateStore(store, CryptoBox.random());
-      const created = await Promise.all(
-        Array.from({ length: 5 }, (_, i) =>
-          states.create({ codeVerifier: `v${i}`, nonce: `n${i}`, returnTo: '/' }),
-        ),
-      );
-      const taken = await Promise.all([...created].reverse().map((s) => states.take(s)));
-      expect(taken.map((t) => t?.codeVerifier)).toEqual(['v4', 'v3', 'v2', 'v1', 'v0']);
-    });
-
-    it('expires after its ttl', async () => {
-      const states = new LoginStateStore(store, CryptoBox.random(), 100);
-      const state = await states.create({ codeVerifier: 'v', nonce: 'n', returnTo: '/' });
-      await sleep(250);
-      expect(await states.take(state)).toBeUndefined();
-    });
-
-    it('is sealed at rest under a digest of the state', async () => {
-      const states = new LoginStateStore(store, CryptoBox.random());
-      const state = await states.create({ codeVerifier: 'the-verifier-secret', nonce: 'n', returnTo: '/' });
-      expect(await store.get(STORE_PREFIX.loginState + state)).toBeUndefined();
-      const raw = await store.get(
-        STORE_PREFIX.loginState + createHash('sha256').update(state).digest('base64url'),
-      );
-      expect(raw).toMatch(/^v1\./);
-      expect(raw).not.toContain('the-verifier-secret');
-    });
+  it('setIfAbsent stores only when the key is free, one winner under concurrency, with its ttl', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.setIfAbsent('claim', `v${i}`, 150)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.get('claim')).toBe(`v${results.indexOf(true)}`);
+    expect(await store.setIfAbsent('claim', 'again', 10_000)).toBe(false);
+    await sleep(300);
+    expect(await store.setIfAbsent('claim', 'after-expiry', 10_000)).toBe(true);
+    await expect(store.setIfAbsent('k2', 'v', 0)).rejects.toThrow(RangeError);
   });
 
   describe('MSAL cache partitions', () => {

@@ -1,6 +1,9 @@
-// Builds the carta-forwardauth Express app: the ForwardAuth catch-all (every method and path except
-// the probe and metrics paths) answered from memory, then the service-kit probe/metrics routes.
+// carta-forwardauth's two listeners. The decision listener answers every method and path with a
+// ForwardAuth decision from memory (service-kit's fast path: request id and HTTP metrics, no
+// express, no request line). The probe app serves /livez, /readyz and /metrics on its own port, so
+// a proxy asking about an original request for /livez can never get the probe's 200 (an allow).
 import {
+  baseFastPathListener,
   baseMiddleware,
   errorHandler,
   ForbiddenError,
@@ -11,15 +14,18 @@ import {
   sendJsonText,
   ServiceUnavailableError,
   toErrorResponse,
+  type FastRoute,
   type Logger,
   type Metrics,
+  type PlainHandler,
 } from '@auth-sidecars/service-kit';
 import express from 'express';
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import type { Config } from './config.js';
-import { HEADERS, PATHS } from './constants.js';
+import { DECISION_ROUTE, HEADERS, PATHS } from './constants.js';
 import { decide, type Decision, type DecisionInput, type SessionIndexReader } from './decision.js';
 import type { DecisionMetrics } from './metrics.js';
+import { pathRules } from './session-path.js';
 import type { SourceStatus } from './session-watcher.js';
 
 export interface WatcherView {
@@ -35,7 +41,16 @@ export interface AppDeps {
   decisionMetrics: DecisionMetrics;
 }
 
-type AppConfig = Pick<Config, 'RESPONSE_HEADER' | 'MAX_URI_LENGTH' | 'AUTH_PATH_PREFIX'>;
+export type AppConfig = Pick<
+  Config,
+  | 'RESPONSE_HEADER'
+  | 'MAX_URI_LENGTH'
+  | 'AUTH_PATH_PREFIX'
+  | 'SESSION_PATH_PREFIXES'
+  | 'REFERER_FALLBACK'
+  | 'REFERER_ASSET_PREFIXES'
+  | 'PROBE_PORT'
+>;
 
 const PROBE_PATHS: ReadonlySet<string> = new Set(Object.values(PATHS));
 
@@ -43,29 +58,29 @@ function body(error: Error): string {
   return JSON.stringify(toErrorResponse(error).body);
 }
 
-/** Only these shorts facts about a request reach the denial log: never a full URI or Referer. */
+/** Only these short facts about a request reach the denial log: never a full URI or Referer. */
 function clip(value: string | undefined, max = 128): string | undefined {
   return value === undefined ? undefined : value.length > max ? `${value.slice(0, max)}...` : value;
 }
 
 /**
- * The hot path. Answers straight from the in-memory index without the per-request log line (a denial
- * gets its own decision line instead), so it stays far below a millisecond.
+ * The hot path. Answers straight from the in-memory index; a denial writes its own decision line
+ * (the route has no request line), an allow only at debug, so it stays far below a millisecond.
  */
-export function forwardAuthHandler(
-  config: AppConfig,
-  deps: AppDeps,
-): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+export function decisionHandler(config: AppConfig, deps: AppDeps): PlainHandler {
   const log = deps.logger.child({ component: 'decision' });
   const forbidden = body(new ForbiddenError('access denied'));
   const unavailable = body(new ServiceUnavailableError('session index not available', 'index_unavailable'));
-  const options = { maxUriLength: config.MAX_URI_LENGTH, authPathPrefix: config.AUTH_PATH_PREFIX };
+  const options = {
+    rules: pathRules(config.MAX_URI_LENGTH, config.SESSION_PATH_PREFIXES),
+    authPathPrefix: config.AUTH_PATH_PREFIX,
+    refererAssetPrefixes: config.REFERER_FALLBACK ? config.REFERER_ASSET_PREFIXES : undefined,
+  };
   const header = config.RESPONSE_HEADER;
   const counters = deps.decisionMetrics.decisions;
   const allowed = counters.labels('allow', '');
 
-  return (req, res, next) => {
-    if ((req.method === 'GET' || req.method === 'HEAD') && PROBE_PATHS.has(pathOf(req.url))) return next();
+  return (req, res) => {
     const distinct = req.headersDistinct;
     const input: DecisionInput = {
       requestTarget: req.url ?? '/',
@@ -78,6 +93,7 @@ export function forwardAuthHandler(
       allowed.inc();
       if (log.isDebugEnabled())
         log.debug('access allowed', {
+          requestId: (req as { id?: string }).id,
           sessionId: decision.sessionId,
           userId: decision.userId,
           source: decision.source,
@@ -103,6 +119,7 @@ function logDecision(log: Logger, d: Exclude<Decision, { result: 'allow' }>, req
     return clip(Array.isArray(v) ? v[0] : v);
   };
   const fields = {
+    requestId: (req as { id?: string }).id,
     result: d.result,
     reason: d.result === 'deny' ? d.reason : 'index_unavailable',
     sessionId: d.sessionId,
@@ -115,13 +132,12 @@ function logDecision(log: Logger, d: Exclude<Decision, { result: 'allow' }>, req
   else log.info('access denied', fields);
 }
 
-export function createApp(config: AppConfig, deps: AppDeps): express.Express {
+/** /livez, /readyz, /metrics and the 404 of anything else: the probe port's app. */
+export function createProbeApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const middleware: express.RequestHandler[] = [
-    // Catch-all first: every method and path that is not a probe is an auth decision.
-    forwardAuthHandler(config, deps),
+  const middleware: Array<express.RequestHandler | express.Router> = [
     ...baseMiddleware({ logger: deps.logger, metrics: deps.metrics }),
     healthRoutes({
       ready: () => {
@@ -138,11 +154,26 @@ export function createApp(config: AppConfig, deps: AppDeps): express.Express {
 }
 
 /**
- * What the server runs: decisions are answered before Express is entered at all (the hot path
- * skips Express's per-request setup); probes and /metrics go through the Express app.
+ * The decision port. With a probe port, every method and path is a decision. With PROBE_PORT=off
+ * (which needs AUTH_PATH_PREFIX, see config.ts), GET/HEAD of the probe paths go to the probe app.
  */
 export function createRequestListener(config: AppConfig, deps: AppDeps): RequestListener {
-  const app = createApp(config, deps);
-  const forwardAuth = forwardAuthHandler(config, deps);
-  return (req, res) => forwardAuth(req, res, () => void app(req, res));
+  const route: FastRoute = {
+    route: DECISION_ROUTE,
+    handle: decisionHandler(config, deps),
+    requestLog: false,
+  };
+  const probesHere = config.PROBE_PORT === 'off';
+  return baseFastPathListener({
+    app: probesHere ? createProbeApp(deps) : (_req, res) => res.destroy(),
+    match: probesHere
+      ? (req) =>
+          (req.method === 'GET' || req.method === 'HEAD') && PROBE_PATHS.has(pathOf(req.url))
+            ? undefined
+            : route
+      : () => route,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    quietPaths: [],
+  });
 }

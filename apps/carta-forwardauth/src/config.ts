@@ -13,6 +13,7 @@ import { z } from 'zod';
 import {
   DEFAULT_NAMESPACE,
   DEFAULT_PORT,
+  DEFAULT_PROBE_PORT,
   DEFAULT_RESPONSE_HEADER,
   DEFAULT_SESSION_ID_LABELS,
   DEFAULT_USER_ID_LABELS,
@@ -22,6 +23,37 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const LABEL_KEY =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const csv = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
+const SEGMENTS = /^(\/[A-Za-z0-9._~-]+)+$/;
+const DOT_SEGMENT = /\/\.{1,2}(\/|$)/;
+/** `/`, or a canonical absolute path without a trailing slash (an ingress prefix such as `/skaha`). */
+const sessionPrefix = z.string().refine((p) => p === '/' || (SEGMENTS.test(p) && !DOT_SEGMENT.test(p)), {
+  message: 'expected / or a path such as /skaha (no trailing slash, no dot segments)',
+});
+/** A canonical absolute path; a trailing slash means "everything below" (`/static/`). */
+const assetPrefix = z
+  .string()
+  .refine((p) => p !== '/' && SEGMENTS.test(p.endsWith('/') ? p.slice(0, -1) : p) && !DOT_SEGMENT.test(p), {
+    message: 'expected a path such as /static/ or /favicon.ico (not / itself, no dot segments)',
+  });
+
+/** A port, or `off` (probes and /metrics on PORT, only with AUTH_PATH_PREFIX). */
+const probePort = z
+  .string()
+  .transform((v, ctx) => {
+    if (v.trim().toLowerCase() === 'off') return 'off' as const;
+    const port = Number(v);
+    if (/^\s*\d+\s*$/.test(v) && port <= 65535) return port;
+    ctx.addIssue({ code: 'custom', message: 'expected a port number (0-65535) or off' });
+    return z.NEVER;
+  })
+  .default(DEFAULT_PROBE_PORT);
 
 const labelKeyList = (defaults: string[]) =>
   z
@@ -55,6 +87,12 @@ export const configSchema = z
       .regex(HEADER_NAME, 'not a valid header name')
       .transform((v) => v.toLowerCase())
       .default(DEFAULT_RESPONSE_HEADER),
+    /** Probes and /metrics: never on the decision port, where a forwarded /livez would be a 200. */
+    PROBE_PORT: probePort,
+    /** Where `/session/carta/` may start: `/` (the root) and ingress prefixes such as `/skaha`. */
+    SESSION_PATH_PREFIXES: z.string().transform(csv).pipe(z.array(sessionPrefix).min(1)).default(['/']),
+    REFERER_FALLBACK: booleanFlag(false),
+    REFERER_ASSET_PREFIXES: z.string().transform(csv).pipe(z.array(assetPrefix)).default([]),
     AUTH_PATH_PREFIX: z
       .string()
       .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, 'expected a path such as /authz')
@@ -75,7 +113,23 @@ export const configSchema = z
     message: 'must be > 0 and <= RELIST_BACKOFF_MAX',
     path: ['RELIST_BACKOFF_INITIAL'],
   })
-  .refine((c) => c.RESYNC_INTERVAL >= 1000, { message: 'must be at least 1s', path: ['RESYNC_INTERVAL'] });
+  .refine((c) => c.RESYNC_INTERVAL >= 1000, { message: 'must be at least 1s', path: ['RESYNC_INTERVAL'] })
+  .refine((c) => c.PROBE_PORT !== 'off' || c.AUTH_PATH_PREFIX !== undefined, {
+    message:
+      'off serves /livez, /readyz and /metrics on PORT, where an Envoy or nginx check of an original ' +
+      'request for them would be answered 200 (allow): set AUTH_PATH_PREFIX too, or keep a probe port',
+    path: ['PROBE_PORT'],
+  })
+  .refine((c) => c.PROBE_PORT === 'off' || c.PROBE_PORT === 0 || c.PROBE_PORT !== c.PORT, {
+    message: 'must differ from PORT (or be off)',
+    path: ['PROBE_PORT'],
+  })
+  .refine((c) => !c.REFERER_FALLBACK || c.REFERER_ASSET_PREFIXES.length > 0, {
+    message:
+      'REFERER_FALLBACK=true needs the asset paths that may use it (e.g. /static/,/favicon.ico): ' +
+      'any client can write a Referer, so it never vouches for an arbitrary path',
+    path: ['REFERER_ASSET_PREFIXES'],
+  });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
 

@@ -25,12 +25,16 @@ export const HEADERS = {
 export const DEFAULT_RESPONSE_HEADER = 'carta-auth-token';
 export const DEFAULT_NAMESPACE = 'skaha-workload';
 export const DEFAULT_PORT = 8000;
+/** Probes and /metrics listen apart from the decisions (see PROBE_PORT). */
+export const DEFAULT_PROBE_PORT = 8001;
 /** New Skaha label keys first, then the legacy ones; paired by position. */
 export const DEFAULT_SESSION_ID_LABELS = ['canfar.net/id', 'canfar-net-sessionID'];
 export const DEFAULT_USER_ID_LABELS = ['canfar.net/username', 'canfar-net-userid'];
 
-/** Paths this service answers itself; every other method and path is the ForwardAuth catch-all. */
+/** The probe port's paths (also on PORT when PROBE_PORT=off); on PORT every other path is a decision. */
 export const PATHS = { livez: '/livez', readyz: '/readyz', metrics: '/metrics' } as const;
+/** `route` label of the decisions in service-kit's HTTP latency metric. */
+export const DECISION_ROUTE = 'decision';
 
 export const ENV = {
   targetNamespace: 'TARGET_NAMESPACE',
@@ -43,6 +47,10 @@ export const ENV = {
   lookupServices: 'LOOKUP_SERVICES',
   extraLabelSelector: 'EXTRA_LABEL_SELECTOR',
   responseHeader: 'RESPONSE_HEADER',
+  probePort: 'PROBE_PORT',
+  sessionPathPrefixes: 'SESSION_PATH_PREFIXES',
+  refererFallback: 'REFERER_FALLBACK',
+  refererAssetPrefixes: 'REFERER_ASSET_PREFIXES',
   authPathPrefix: 'AUTH_PATH_PREFIX',
   maxUriLength: 'MAX_URI_LENGTH',
   resyncInterval: 'RESYNC_INTERVAL',

@@ -1,8 +1,16 @@
 // The ForwardAuth decision: which session id does this request claim (Traefik X-Forwarded-Uri,
-// nginx X-Original-URI, Envoy's original path on the request line, Referer as the fallback), is the
-// claim unambiguous, and who owns that session according to the cluster.
+// nginx X-Original-URI, Envoy's original path on the request line, and, only where configured, the
+// Referer of an asset request), is the claim unambiguous, and who owns that session according to
+// the cluster.
 import type { SessionLookup } from './session-index.js';
-import { sessionFromPath, sessionFromReferer, type InvalidReason, type PathResult } from './session-path.js';
+import {
+  sessionFromPath,
+  sessionFromReferer,
+  underPrefix,
+  type InvalidReason,
+  type PathResult,
+  type PathRules,
+} from './session-path.js';
 
 export type DenyReason =
   | InvalidReason
@@ -30,9 +38,15 @@ export interface DecisionInput {
 }
 
 export interface DecisionOptions {
-  maxUriLength: number;
-  /** Stripped from the request line first (Envoy `path_prefix`), so probe paths stay unreachable. */
+  rules: PathRules;
+  /** Stripped from the request line first (Envoy `path_prefix`). */
   authPathPrefix?: string;
+  /**
+   * The Referer fallback, off when undefined (the Referer is then not read at all). Any client can
+   * write a Referer, so a URI that names no session may borrow the Referer's session only below
+   * these paths (static assets), never for an arbitrary URI such as `/admin/`.
+   */
+  refererAssetPrefixes?: readonly string[];
 }
 
 export interface SessionIndexReader {
@@ -40,16 +54,18 @@ export interface SessionIndexReader {
 }
 
 export function decide(input: DecisionInput, index: SessionIndexReader, options: DecisionOptions): Decision {
-  for (const values of [input.forwardedUri, input.originalUri, input.referer]) {
+  const assets = options.refererAssetPrefixes;
+  const referer = assets ? input.referer : undefined;
+  for (const values of [input.forwardedUri, input.originalUri, referer]) {
     if (values && values.length > 1) return { result: 'deny', reason: 'duplicate_header' };
   }
-  const max = options.maxUriLength;
+  const rules = options.rules;
   const primaries: Array<[UriSource, PathResult]> = [];
-  if (input.forwardedUri) primaries.push(['x-forwarded-uri', sessionFromPath(input.forwardedUri[0]!, max)]);
-  if (input.originalUri) primaries.push(['x-original-uri', sessionFromPath(input.originalUri[0]!, max)]);
+  if (input.forwardedUri) primaries.push(['x-forwarded-uri', sessionFromPath(input.forwardedUri[0]!, rules)]);
+  if (input.originalUri) primaries.push(['x-original-uri', sessionFromPath(input.originalUri[0]!, rules)]);
   primaries.push([
     'request-line',
-    sessionFromPath(stripPrefix(input.requestTarget, options.authPathPrefix), max),
+    sessionFromPath(stripPrefix(input.requestTarget, options.authPathPrefix), rules),
   ]);
 
   let claimed: { id: string; source: UriSource } | undefined;
@@ -61,8 +77,21 @@ export function decide(input: DecisionInput, index: SessionIndexReader, options:
       claimed ??= { id: r.id, source };
     }
   }
-  if (input.referer) {
-    const r = sessionFromReferer(input.referer[0]!, max);
+  // A proxy sets one URI header; with both present, the other came from the client. They must
+  // agree, also on naming no session, or a client could lend a session to a URI that names none.
+  if (input.forwardedUri && input.originalUri && primaries[0]![1].kind !== primaries[1]![1].kind)
+    return {
+      result: 'deny',
+      reason: 'conflicting_session_ids',
+      sessionId: claimed?.id,
+      source: 'x-original-uri',
+    };
+  if (referer && assets) {
+    // Nothing claimed: every source named no session, and the first one present is the URI.
+    const uri = primaries[0]![1];
+    if (!claimed && !(uri.kind === 'none' && underPrefix(uri.path, assets)))
+      return { result: 'deny', reason: 'no_session' };
+    const r = sessionFromReferer(referer[0]!, rules);
     if (r.kind === 'invalid') return { result: 'deny', reason: r.reason, source: 'referer' };
     if (r.kind === 'session') {
       // The URI wins over the Referer, but a Referer naming another session is a forged request.

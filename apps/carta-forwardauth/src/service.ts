@@ -2,7 +2,8 @@
 // and the tests so both run exactly the same service.
 import { createMetrics, serve, type Logger, type RunningServer } from '@auth-sidecars/service-kit';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createRequestListener } from './app.js';
+import type { RequestListener } from 'node:http';
+import { createProbeApp, createRequestListener } from './app.js';
 import type { Config } from './config.js';
 import { SERVICE_NAME } from './constants.js';
 import { createDecisionMetrics, registerCacheGauges } from './metrics.js';
@@ -10,7 +11,10 @@ import { SessionIndex, type SourceSpec } from './session-index.js';
 import { SessionWatcher } from './session-watcher.js';
 
 export interface RunningService {
+  /** The decisions. */
   url: string;
+  /** /livez, /readyz, /metrics: the probe port, or `url` with PROBE_PORT=off. */
+  probeUrl: string;
   server: RunningServer;
   watcher: SessionWatcher;
   index: SessionIndex;
@@ -58,28 +62,35 @@ export async function startService(config: Config, kc: KubeConfig, logger: Logge
   });
   // Unready until every informer has listed; probes are answered meanwhile.
   watcher.start();
-  const handler = createRequestListener(config, { index, watcher, logger, metrics, decisionMetrics });
-  let server: RunningServer;
+  const deps = { index, watcher, logger, metrics, decisionMetrics };
+  const serveOn = (handler: RequestListener, port: number, log: Logger) =>
+    serve(handler, { host: config.HOST, port, logger: log, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT });
+  const servers: RunningServer[] = [];
   try {
-    server = await serve(handler, {
-      host: config.HOST,
-      port: config.PORT,
-      logger,
-      shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT,
-    });
+    // The decision port first: its `listening` line is the one launchers read for the URL.
+    servers.push(await serveOn(createRequestListener(config, deps), config.PORT, logger));
+    if (config.PROBE_PORT !== 'off')
+      servers.push(
+        await serveOn(createProbeApp(deps), config.PROBE_PORT, logger.child({ component: 'probes' })),
+      );
   } catch (err) {
+    await Promise.all(servers.map((s) => s.close()));
     await watcher.stop();
     throw err;
   }
+  const server = servers[0]!;
   return {
     url: server.url,
+    probeUrl: (servers[1] ?? server).url,
     server,
     watcher,
     index,
     async close() {
+      // Probes answer while the decisions drain (readiness reports the truth until the end).
       const drained = await server.close();
+      const probesDrained = await Promise.all(servers.slice(1).map((s) => s.close()));
       await watcher.stop();
-      return drained;
+      return drained && probesDrained.every(Boolean);
     },
   };
 }

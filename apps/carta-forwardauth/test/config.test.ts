@@ -12,6 +12,10 @@ describe('config', () => {
       SESSION_ID_LABELS: ['canfar.net/id', 'canfar-net-sessionID'],
       USER_ID_LABELS: ['canfar.net/username', 'canfar-net-userid'],
       LOOKUP_SERVICES: true,
+      PROBE_PORT: 8001,
+      SESSION_PATH_PREFIXES: ['/'],
+      REFERER_FALLBACK: false,
+      REFERER_ASSET_PREFIXES: [],
     });
     expect(Object.isFrozen(c)).toBe(true);
     expect(sourceSpecs(c).map((s) => `${s.kind}:${s.idLabel}`)).toEqual([
@@ -59,5 +63,40 @@ describe('config', () => {
     expect(() => readConfig({ SESSION_ID_LABELS: 'a,b', USER_ID_LABELS: 'c' })).toThrow(
       /same number of keys/,
     );
+  });
+
+  it('reads the probe port, session path prefixes and the Referer fallback', () => {
+    const c = readConfig({
+      PROBE_PORT: '9100',
+      SESSION_PATH_PREFIXES: '/, /skaha ,/a/b-c',
+      REFERER_FALLBACK: 'yes',
+      REFERER_ASSET_PREFIXES: '/static/,/favicon.ico',
+    });
+    expect(c).toMatchObject({
+      PROBE_PORT: 9100,
+      SESSION_PATH_PREFIXES: ['/', '/skaha', '/a/b-c'],
+      REFERER_FALLBACK: true,
+      REFERER_ASSET_PREFIXES: ['/static/', '/favicon.ico'],
+    });
+    expect(readConfig({ PROBE_PORT: 'OFF', AUTH_PATH_PREFIX: '/authz' }).PROBE_PORT).toBe('off');
+  });
+
+  it.each([
+    [{ PROBE_PORT: 'x' }, /PROBE_PORT: expected a port number \(0-65535\) or off/],
+    [{ PROBE_PORT: '70000' }, /PROBE_PORT/],
+    [{ PROBE_PORT: '8000' }, /PROBE_PORT: must differ from PORT/],
+    [{ PROBE_PORT: 'off' }, /PROBE_PORT: off serves .* set AUTH_PATH_PREFIX/],
+    [{ SESSION_PATH_PREFIXES: '/skaha/' }, /SESSION_PATH_PREFIXES/],
+    [{ SESSION_PATH_PREFIXES: 'skaha' }, /SESSION_PATH_PREFIXES/],
+    [{ SESSION_PATH_PREFIXES: '/a/../b' }, /SESSION_PATH_PREFIXES/],
+    [{ SESSION_PATH_PREFIXES: ',' }, /SESSION_PATH_PREFIXES/],
+    [{ REFERER_FALLBACK: 'maybe' }, /REFERER_FALLBACK/],
+    [{ REFERER_FALLBACK: 'true' }, /REFERER_ASSET_PREFIXES: REFERER_FALLBACK=true needs/],
+    [{ REFERER_FALLBACK: 'true', REFERER_ASSET_PREFIXES: '/' }, /REFERER_ASSET_PREFIXES/],
+    [{ REFERER_FALLBACK: 'true', REFERER_ASSET_PREFIXES: '/static/../admin/' }, /REFERER_ASSET_PREFIXES/],
+    [{ REFERER_FALLBACK: 'true', REFERER_ASSET_PREFIXES: 'static/' }, /REFERER_ASSET_PREFIXES/],
+  ])('refuses %o', (env, message) => {
+    expect(() => readConfig(env)).toThrow(ConfigError);
+    expect(() => readConfig(env)).toThrow(message);
   });
 });

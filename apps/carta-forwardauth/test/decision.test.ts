@@ -1,4 +1,5 @@
-import { decide, type DecisionInput } from '../src/decision.js';
+import { decide, type DecisionInput, type DecisionOptions } from '../src/decision.js';
+import { pathRules } from '../src/session-path.js';
 import type { SessionLookup } from '../src/session-index.js';
 
 const owners: Record<string, SessionLookup> = {
@@ -13,11 +14,11 @@ const index = {
     return owners[id] ?? { kind: 'unknown' };
   },
 };
-const opts = { maxUriLength: 4096 };
-const run = (
-  input: Partial<DecisionInput>,
-  options: { maxUriLength: number; authPathPrefix?: string } = opts,
-) => decide({ requestTarget: '/', ...input }, index, options);
+const opts: DecisionOptions = { rules: pathRules(4096) };
+/** The Referer fallback switched on for static assets. */
+const withReferer: DecisionOptions = { ...opts, refererAssetPrefixes: ['/static/', '/favicon.ico'] };
+const run = (input: Partial<DecisionInput>, options: DecisionOptions = withReferer) =>
+  decide({ requestTarget: '/', ...input }, index, options);
 
 beforeEach(() => (calls.length = 0));
 
@@ -55,6 +56,19 @@ describe('decide', () => {
     expect(
       run({ requestTarget: '/session/carta/def/', forwardedUri: ['/session/carta/abc/'] }),
     ).toMatchObject({ result: 'deny', reason: 'conflicting_session_ids' });
+    // one URI header naming no session, a second one (the client's) naming one
+    for (const [forwardedUri, originalUri] of [
+      ['/admin/', '/session/carta/abc/'],
+      ['/session/carta/abc/', '/static/app.js'],
+    ])
+      expect(run({ forwardedUri: [forwardedUri!], originalUri: [originalUri!] })).toMatchObject({
+        result: 'deny',
+        reason: 'conflicting_session_ids',
+      });
+    expect(run({ forwardedUri: ['/a'], originalUri: ['/b'] })).toEqual({
+      result: 'deny',
+      reason: 'no_session',
+    });
     expect(calls).toEqual(['abc']);
   });
 
@@ -75,7 +89,7 @@ describe('decide', () => {
       run({ forwardedUri: ['/session/carta/abc/'], referer: ['https://h/session/carta/abc/../def'] }),
     ).toMatchObject({ result: 'deny', reason: 'non_canonical_path' });
     expect(
-      run({ forwardedUri: [`/session/carta/abc/${'x'.repeat(200)}`] }, { maxUriLength: 100 }),
+      run({ forwardedUri: [`/session/carta/abc/${'x'.repeat(200)}`] }, { rules: pathRules(100) }),
     ).toMatchObject({ result: 'deny', reason: 'uri_too_long' });
     expect(run({})).toEqual({ result: 'deny', reason: 'no_session' });
     expect(calls).toEqual([]);
@@ -99,7 +113,7 @@ describe('decide', () => {
   });
 
   it('strips the Envoy path prefix from the request line only', () => {
-    const withPrefix = { maxUriLength: 4096, authPathPrefix: '/authz' };
+    const withPrefix = { ...opts, authPathPrefix: '/authz' };
     expect(run({ requestTarget: '/authz/session/carta/abc/' }, withPrefix)).toMatchObject({
       result: 'allow',
     });
@@ -108,5 +122,50 @@ describe('decide', () => {
       reason: 'no_session',
     });
     expect(run({ requestTarget: '/authz' }, withPrefix)).toEqual({ result: 'deny', reason: 'no_session' });
+  });
+});
+
+describe('the Referer fallback', () => {
+  const referer = ['https://carta.example.org/session/carta/abc/'];
+
+  it('is off by default: the Referer is not read at all', () => {
+    for (const forwardedUri of [['/static/app.js'], ['/admin/secret'], ['/']])
+      expect(run({ forwardedUri, referer }, opts)).toEqual({ result: 'deny', reason: 'no_session' });
+    // not even to refuse a disagreeing or duplicated one: the URI alone decides
+    expect(
+      run({ forwardedUri: ['/session/carta/abc/'], referer: ['https://h/session/carta/def/', 'x'] }, opts),
+    ).toMatchObject({ result: 'allow', userId: 'alice' });
+    expect(calls).toEqual(['abc']);
+  });
+
+  it('lends a session only to a URI under the asset prefixes', () => {
+    expect(run({ forwardedUri: ['/static/js/main.js?v=2'], referer })).toMatchObject({
+      result: 'allow',
+      userId: 'alice',
+      source: 'referer',
+    });
+    expect(run({ originalUri: ['/favicon.ico'], referer })).toMatchObject({ result: 'allow' });
+    expect(run({ requestTarget: '/static/x.css', referer })).toMatchObject({ result: 'allow' });
+    for (const uri of ['/admin/secret', '/', '/staticx/a.js', '/static', '/api/files'])
+      expect(run({ forwardedUri: [uri], referer })).toEqual({ result: 'deny', reason: 'no_session' });
+    // The request line of a Traefik check (its address) is not the URI when X-Forwarded-Uri is there.
+    expect(run({ requestTarget: '/static/', forwardedUri: ['/admin/'], referer })).toEqual({
+      result: 'deny',
+      reason: 'no_session',
+    });
+    expect(calls).toEqual(['abc', 'abc', 'abc']);
+  });
+
+  it('reads only absolute http(s) URLs', () => {
+    for (const r of [
+      '/session/carta/abc/',
+      'javascript://carta.example.org/session/carta/abc/',
+      'file:///session/carta/abc/',
+    ])
+      expect(run({ forwardedUri: ['/static/app.js'], referer: [r] })).toEqual({
+        result: 'deny',
+        reason: 'no_session',
+      });
+    expect(calls).toEqual([]);
   });
 });

@@ -13,7 +13,10 @@ export const NS = 'skaha-workload';
 export const SA = 'system:serviceaccount:skaha-workload:carta-forwardauth';
 
 export interface Carta {
+  /** Decisions. */
   url: string;
+  /** /livez, /readyz, /metrics. */
+  probeUrl: string;
   config: Config;
   watcher: SessionWatcher;
   logs: Array<Record<string, unknown>>;
@@ -23,6 +26,7 @@ export interface Carta {
 export async function startCarta(api: KubeApi, env: Record<string, string> = {}, user = SA): Promise<Carta> {
   const config = readConfig({
     PORT: '0',
+    PROBE_PORT: '0',
     HOST: '127.0.0.1',
     RELIST_BACKOFF_INITIAL: '100ms',
     RELIST_BACKOFF_MAX: '400ms',
@@ -47,6 +51,7 @@ export async function startCarta(api: KubeApi, env: Record<string, string> = {},
   const service = await startService(config, kc, logger);
   return {
     url: service.url,
+    probeUrl: service.probeUrl,
     config,
     watcher: service.watcher,
     logs,
@@ -91,7 +96,8 @@ export function rawRequest(
     '',
   ].join('\r\n');
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.end(head));
+    // write, not end: nginx takes a half-closed client for a gone one (499, no answer)
+    const socket = connect(Number(port), hostname, () => socket.write(head));
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', reject);
@@ -146,4 +152,16 @@ export function sessionPod(name: string, sessionId: string, user: string, labels
     namespace: NS,
     labels: { [keys[0]!]: sessionId, [keys[1]!]: user, 'canfar-net-sessionType': 'carta' },
   };
+}
+
+/** Value of the sample `name` whose labels include `labels` in Prometheus text, or undefined. */
+export function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const found: Record<string, string> = {};
+    for (const pair of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) found[pair[1]!] = pair[2]!;
+    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(match[3]);
+  }
+  return undefined;
 }

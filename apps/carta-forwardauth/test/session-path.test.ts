@@ -1,6 +1,6 @@
-import { sessionFromPath, sessionFromReferer } from '../src/session-path.js';
+import { pathRules, sessionFromPath, sessionFromReferer, underPrefix } from '../src/session-path.js';
 
-const MAX = 4096;
+const MAX = pathRules(4096);
 
 describe('sessionFromPath', () => {
   it.each([
@@ -18,14 +18,14 @@ describe('sessionFromPath', () => {
   });
 
   it.each([
-    '/',
-    '/auth',
-    '/favicon.ico',
-    '/session/notebook/abc/',
-    '/x/session/carta/abc123/',
-    '/session/cartax/abc/',
-  ])('%s carries no session', (path) => {
-    expect(sessionFromPath(path, MAX)).toEqual({ kind: 'none' });
+    ['/', '/'],
+    ['/auth', '/auth'],
+    ['/favicon.ico?v=1', '/favicon.ico'],
+    ['/session/notebook/abc/', '/session/notebook/abc/'],
+    ['/session/cartax/abc/', '/session/cartax/abc/'],
+    ['/static/%61pp.js', '/static/app.js'],
+  ])('%s carries no session (path %s)', (target, path) => {
+    expect(sessionFromPath(target, MAX)).toEqual({ kind: 'none', path });
   });
 
   it.each([
@@ -53,6 +53,10 @@ describe('sessionFromPath', () => {
     ['/session/carta/abc\\def', 'non_canonical_path'],
     ['/session/carta/abc def', 'non_canonical_path'],
     ['/session/%63arta/abc/', 'session'],
+    // The seed took `/session/carta/<id>` anywhere in the URI; only configured prefixes count here.
+    ['/x/session/carta/abc123/', 'unlisted_path_prefix'],
+    ['/admin/session/carta/abc/', 'unlisted_path_prefix'],
+    ['/skaha/session/carta', 'unlisted_path_prefix'],
   ])('%s -> %s', (path, reason) => {
     const r = sessionFromPath(path, MAX);
     if (reason === 'session') expect(r).toEqual({ kind: 'session', id: 'abc' });
@@ -60,7 +64,7 @@ describe('sessionFromPath', () => {
   });
 
   it('refuses URIs above the length limit before parsing them', () => {
-    expect(sessionFromPath(`/session/carta/abc/${'x'.repeat(100)}`, 64)).toEqual({
+    expect(sessionFromPath(`/session/carta/abc/${'x'.repeat(100)}`, pathRules(64))).toEqual({
       kind: 'invalid',
       reason: 'uri_too_long',
     });
@@ -77,11 +81,25 @@ describe('sessionFromReferer', () => {
       kind: 'session',
       id: 'abc',
     });
-    expect(sessionFromReferer('https://carta.example.org', MAX)).toEqual({ kind: 'none' });
-    expect(sessionFromReferer('https://carta.example.org?x=/session/carta/abc/', MAX)).toEqual({
+    expect(sessionFromReferer('HTTP://carta.example.org/session/carta/abc/', MAX)).toMatchObject({
+      kind: 'session',
+    });
+    expect(sessionFromReferer('https://carta.example.org', MAX)).toMatchObject({ kind: 'none' });
+    expect(sessionFromReferer('https://carta.example.org?x=/session/carta/abc/', MAX)).toMatchObject({
       kind: 'none',
     });
-    expect(sessionFromReferer('about:blank', MAX)).toEqual({ kind: 'none' });
+    expect(sessionFromReferer('about:blank', MAX)).toMatchObject({ kind: 'none' });
+  });
+
+  it.each([
+    ['a bare path', '/session/carta/abc/'],
+    ['javascript:', 'javascript://x/session/carta/abc/'],
+    ['another scheme', 'ftp://h/session/carta/abc/'],
+    ['data:', 'data:text/html,/session/carta/abc/'],
+    ['scheme-relative', '//h/session/carta/abc/'],
+    ['a scheme prefix', 'xhttps://h/session/carta/abc/'],
+  ])('names no session in anything but an http(s) URL: %s', (_case, referer) => {
+    expect(sessionFromReferer(referer, MAX)).toMatchObject({ kind: 'none' });
   });
 
   it('applies the same strictness as to URIs', () => {
@@ -93,5 +111,47 @@ describe('sessionFromReferer', () => {
       kind: 'invalid',
       reason: 'invalid_session_id',
     });
+  });
+});
+
+describe('ingress path prefixes (SESSION_PATH_PREFIXES)', () => {
+  const skaha = pathRules(4096, ['/skaha']);
+  const both = pathRules(4096, ['/', '/skaha/v2']);
+
+  it.each([
+    [skaha, '/skaha/session/carta/abc/', { kind: 'session', id: 'abc' }],
+    [skaha, '/skaha/session/carta/ws/abc/socket', { kind: 'session', id: 'abc' }],
+    [skaha, '/skaha/session/carta/http/abc/', { kind: 'session', id: 'abc' }],
+    [skaha, '/skaha/session/carta/', { kind: 'invalid', reason: 'invalid_session_id' }],
+    [skaha, '/skaha/session/carta', { kind: 'invalid', reason: 'invalid_session_id' }],
+    [skaha, '/Skaha/session/carta/abc/', { kind: 'invalid', reason: 'non_canonical_path' }],
+    [skaha, '/skaha/../session/carta/abc/', { kind: 'invalid', reason: 'non_canonical_path' }],
+    [skaha, '/skaha//session/carta/abc/', { kind: 'invalid', reason: 'non_canonical_path' }],
+    // only the listed prefixes: not the root, not another prefix, not a longer one
+    [skaha, '/session/carta/abc/', { kind: 'invalid', reason: 'unlisted_path_prefix' }],
+    [skaha, '/skahax/session/carta/abc/', { kind: 'invalid', reason: 'unlisted_path_prefix' }],
+    [skaha, '/skaha/x/session/carta/abc/', { kind: 'invalid', reason: 'unlisted_path_prefix' }],
+    [skaha, '/skaha/static/app.js', { kind: 'none', path: '/skaha/static/app.js' }],
+    [both, '/session/carta/abc/', { kind: 'session', id: 'abc' }],
+    [both, '/skaha/v2/session/carta/abc/', { kind: 'session', id: 'abc' }],
+    [both, '/skaha/session/carta/abc/', { kind: 'invalid', reason: 'unlisted_path_prefix' }],
+  ])('%#: %s', (rules, path, expected) => {
+    expect(sessionFromPath(path, rules)).toEqual(expected);
+    expect(sessionFromReferer(`https://carta.example.org${path}`, rules)).toEqual(expected);
+  });
+});
+
+describe('underPrefix (Referer fallback asset paths)', () => {
+  it.each([
+    ['/static/app.js', true],
+    ['/static/', true],
+    ['/static', false],
+    ['/staticx/app.js', false],
+    ['/favicon.ico', true],
+    ['/favicon.ico/x', true],
+    ['/favicon.icox', false],
+    ['/admin/secret', false],
+  ])('%s -> %s', (path, expected) => {
+    expect(underPrefix(path, ['/static/', '/favicon.ico'])).toBe(expected);
   });
 });

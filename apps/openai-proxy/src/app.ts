@@ -19,7 +19,8 @@ import type { OpenAiProxyConfig } from './config.js';
 import { HEALTH_PATH, KEY_SUBPROTOCOL_PREFIX, PROBE_PATHS } from './constants.js';
 
 export interface OpenAiProxyDeps {
-  tokens: { status(): TokenStatusLike };
+  /** getToken: a failing readiness probe counts as demand (see proxy-kit's tokenReadiness). */
+  tokens: { status(): TokenStatusLike; getToken(): Promise<unknown> };
   forwarder: Forwarder;
   logger: Logger;
   metrics: Metrics;
@@ -30,6 +31,8 @@ function seedHealth(tokens: OpenAiProxyDeps['tokens']): Router {
   const router = Router();
   router.get(HEALTH_PATH, (_req, res) => {
     const valid = tokens.status().valid;
+    // A probe counts as demand, as /readyz does (proxy-kit's tokenReadiness).
+    if (!valid) tokens.getToken().catch(() => undefined);
     res
       .status(valid ? 200 : 503)
       .set('cache-control', 'no-store')
@@ -44,7 +47,12 @@ export function createApp(_config: Readonly<OpenAiProxyConfig>, deps: OpenAiProx
   const middleware: Array<RequestHandler | Router | ReturnType<typeof errorHandler>> = [
     ...baseMiddleware({ logger, metrics, quietPaths: PROBE_PATHS }),
     seedHealth(tokens),
-    healthRoutes({ ready: tokenReadiness(() => tokens.status()) }),
+    healthRoutes({
+      ready: tokenReadiness(
+        () => tokens.status(),
+        () => tokens.getToken(),
+      ),
+    }),
     metricsRoute(metrics.registry),
     routeLabel('proxy'),
     forward,

@@ -12,6 +12,7 @@ let server: http.Server;
 let url: string;
 let status: TokenStatusLike;
 let closeForwarder: () => Promise<void>;
+let demands = 0;
 
 beforeEach(async () => {
   upstream = await startOpenAiUpstream({
@@ -31,7 +32,15 @@ beforeEach(async () => {
     lastError: undefined,
     consecutiveFailures: 0,
   };
-  const tokens = { ...source, status: () => status };
+  demands = 0;
+  const tokens = {
+    ...source,
+    status: () => status,
+    getToken: () => {
+      demands += 1;
+      return source.getToken();
+    },
+  };
   const forwarder = createForwarder({ target: upstream.url, tokens });
   closeForwarder = () => forwarder.close();
   const logger = createLogger({
@@ -64,6 +73,16 @@ describe('openai-proxy app', () => {
     expect(await down.json()).toEqual({ status: 'unavailable' });
     expect((await fetch(`${url}/readyz`)).status).toBe(503);
     expect((await fetch(`${url}/livez`)).status).toBe(200);
+  });
+
+  it('a probe without a valid token asks for one (an unready pod gets no other demand)', async () => {
+    await fetch(`${url}/health`);
+    await fetch(`${url}/readyz`);
+    expect(demands).toBe(0);
+    status = { ...status, valid: false };
+    await fetch(`${url}/health`);
+    await fetch(`${url}/readyz`);
+    expect(demands).toBe(2);
   });
 
   it('forwards any other method and path with the query string and the sidecar bearer', async () => {

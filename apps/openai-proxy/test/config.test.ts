@@ -18,6 +18,8 @@ describe('loadOpenAiProxyConfig', () => {
       scope: 'https://cognitiveservices.azure.com/.default',
       startWithoutToken: false,
       timeouts: { connectMs: 5000, firstByteMs: 300_000, idleMs: 300_000 },
+      clientHeadersTimeoutMs: 12_000,
+      clientMaxConnections: 1024,
     });
     expect(config.credential).toMatchObject({
       kind: 'certificate',
@@ -44,6 +46,19 @@ describe('loadOpenAiProxyConfig', () => {
       startWithoutToken: true,
     });
     expect(config.timeouts.firstByteMs).toBe(90_000);
+  });
+
+  it('takes the client-side limits; a headers timeout outside 1s-300s is refused', () => {
+    const config = loadOpenAiProxyConfig({
+      ...seedEnv,
+      CLIENT_HEADERS_TIMEOUT: '15s',
+      CLIENT_MAX_CONNECTIONS: '64',
+    });
+    expect(config).toMatchObject({ clientHeadersTimeoutMs: 15_000, clientMaxConnections: 64 });
+    for (const bad of ['500ms', '10m'])
+      expect(() => loadOpenAiProxyConfig({ ...seedEnv, CLIENT_HEADERS_TIMEOUT: bad })).toThrow(
+        /CLIENT_HEADERS_TIMEOUT/,
+      );
   });
 
   it('reports every bad or missing variable at once', () => {

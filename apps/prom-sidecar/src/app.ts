@@ -24,7 +24,8 @@ import { AAD_READY_PATH, HEALTH_PATH, PROBE_PATHS } from './constants.js';
 import { seedHealth } from './health.js';
 
 export interface PromSidecarDeps {
-  tokens: { status(): TokenStatusLike };
+  /** getToken: a failing readiness probe counts as demand (see proxy-kit's tokenReadiness). */
+  tokens: { status(): TokenStatusLike; getToken(): Promise<unknown> };
   forwarder: Forwarder;
   logger: Logger;
   metrics: Metrics;
@@ -34,6 +35,8 @@ function healthRoute(tokens: PromSidecarDeps['tokens']): Router {
   const router = Router();
   router.get(HEALTH_PATH, (_req, res) => {
     const body = seedHealth(tokens.status());
+    // A probe counts as demand, as /readyz does (proxy-kit's tokenReadiness).
+    if (!body.token_valid) tokens.getToken().catch(() => undefined);
     res
       .status(body.token_valid ? 200 : 503)
       .set('cache-control', 'no-store')
@@ -81,7 +84,12 @@ export function createApp(config: Readonly<PromSidecarConfig>, deps: PromSidecar
     ...baseMiddleware({ logger, metrics, quietPaths: PROBE_PATHS }),
     healthRoute(tokens),
     aadReadyAlias(),
-    healthRoutes({ ready: tokenReadiness(() => tokens.status()) }),
+    healthRoutes({
+      ready: tokenReadiness(
+        () => tokens.status(),
+        () => tokens.getToken(),
+      ),
+    }),
     metricsRoute(metrics.registry),
     routeLabel('prometheus'),
     allowedApi(createAllowList(config), forwarder),

@@ -27,14 +27,15 @@ import { azdRoute } from './protocols/azd.js';
 import { doorRoute, type TokenDoor } from './protocols/common.js';
 import { imdsDoor } from './protocols/imds.js';
 import { seedDoor } from './protocols/seed.js';
-import type { IssuedToken } from './tokens.js';
+import type { IssuedToken, ScopeTokensStatus } from './tokens.js';
 
 export interface TokenSource {
   get(scope: string): Promise<IssuedToken>;
   /** A synchronous answer from memory when there is one (spares the hot path its awaits). */
   cached?(scope: string): IssuedToken | undefined;
   ready(): boolean;
-  status(): Record<string, unknown>;
+  /** Counts only: /readyz is unauthenticated and must not list the scopes held. */
+  status(): ScopeTokensStatus;
   readonly size: number;
 }
 
@@ -100,7 +101,7 @@ export function createApp(deps: AppDeps): Express {
   const { logger, metrics, tokens } = deps;
   const middleware: Array<Handler | Handler[] | Router | ErrorRequestHandler> = [
     ...baseMiddleware({ logger, metrics, quietPaths: ['/livez', '/readyz', '/metrics', PATHS.health] }),
-    healthRoutes({ ready: () => ({ ready: tokens.ready(), details: { scopes: tokens.status() } }) }),
+    healthRoutes({ ready: () => ({ ready: tokens.ready(), details: { ...tokens.status() } }) }),
     metricsRoute(metrics.registry),
     express.Router().get(PATHS.health, (_req, res) => {
       res.set('cache-control', 'no-store').json({ status: 'ok' });

@@ -7,6 +7,7 @@ import type { Protocol } from './constants.js';
 import { effectiveIdentity, selectorMismatch, type Selector, type ServerIdentity } from './identity.js';
 import type { DenialReason, TokenServerMetrics } from './metrics.js';
 import type { Client, Policy } from './policy.js';
+import { canonicalScope } from './scope.js';
 import type { IssuedToken } from './tokens.js';
 
 export interface AuditLogger {
@@ -53,7 +54,12 @@ export class Issuer {
     throw err;
   }
 
-  async issue(client: Client, scope: string, ctx: RequestContext, selector?: Selector): Promise<Issued> {
+  /**
+   * `requested` is made canonical first (see scope.ts): the allow-list, the provider cache, the IdP,
+   * the audit line and the metrics all see one spelling per resource.
+   */
+  async issue(client: Client, requested: string, ctx: RequestContext, selector?: Selector): Promise<Issued> {
+    const scope = canonicalScope(requested);
     if (!this.deps.policy().allows(client, scope)) {
       this.deny(client, scope, 'scope_not_allowed', 'scope not in the client allow-list', ctx);
       throw new ForbiddenError('scope not allowed for this client', 'scope_not_allowed');
@@ -131,6 +137,7 @@ export class Issuer {
 /** The operator-facing reason: the error and its cause (auth-core's reasons never carry a secret). */
 function reasonOf(err: unknown): string {
   if (!(err instanceof Error)) return 'token unavailable';
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  const cause =
+    err.cause instanceof Error && !err.message.includes(err.cause.message) ? `: ${err.cause.message}` : '';
   return `${err.message}${cause}`;
 }

@@ -7,7 +7,7 @@ import { loadTokenServerConfig } from './config.js';
 import { ENV, SELF_LOOP_ENV, SERVICE_NAME } from './constants.js';
 import { exposureWarning } from './exposure.js';
 import { PolicyStore } from './policy.js';
-import { resourceToScope } from './scope.js';
+import { canonicalScope } from './scope.js';
 import { ScopeTokens } from './tokens.js';
 
 await runMain(
@@ -32,8 +32,8 @@ await runMain(
       maxScopes: config[ENV.maxScopes],
       idleMs: config[ENV.scopeIdleSeconds] * 1000,
       minValidityMs: config[ENV.minValiditySeconds] * 1000,
-      // Keyed like requests: a bare resource and its `/.default` scope are one provider.
-      warmScopes: config[ENV.warmScopes].map(resourceToScope),
+      // Keyed like requests (Issuer.issue): one canonical spelling per resource.
+      warmScopes: config[ENV.warmScopes].map(canonicalScope),
       onEvict: (scope) => providerLog.info('scope provider stopped (least recently used or idle)', { scope }),
     });
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '@auth-sidecars/service-kit';
 import { z } from 'zod';
 import { DEFAULT_CLIENT_NAME, ENV } from './constants.js';
-import { scopeToResource } from './scope.js';
+import { canonicalResource, resourceParts, scopeToResource } from './scope.js';
 import { digestSecret, findSecret, type SecretDigest } from './secret.js';
 
 export const MIN_SECRET_LENGTH = 16;
@@ -97,30 +97,62 @@ export class Policy {
     return this.byName.get(name);
   }
 
-  /** Whether `client` may have tokens for `scope` (a scope or a resource; compared as a resource). */
+  /**
+   * Whether `client` may have tokens for `scope` (a scope or a resource; compared as a canonical
+   * resource, see scope.ts, the spelling the provider cache and the IdP get too).
+   */
   allows(client: Client, scope: string): boolean {
     const compiled = this.byName.get(client.name);
     if (!compiled) return false;
-    const resource = normalize(scope);
+    const resource = canonicalResource(scopeToResource(scope));
     return compiled.matchers.some((match) => match(resource));
   }
 }
 
-function normalize(scopeOrResource: string): string {
-  return scopeToResource(scopeOrResource).toLowerCase();
+/** One DNS label, as a `*` in a pattern's host may stand for it. */
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+const WILDCARD_RULE = '"*" may only stand for a whole label of the host, as in https://*.vault.azure.net';
+
+/** Why an allow-list entry is not usable, or undefined. */
+export function patternProblem(pattern: string): string | undefined {
+  const resource = canonicalResource(scopeToResource(pattern.trim()));
+  if (resource === '') return 'names no resource';
+  if (resource === '*' || !resource.includes('*')) return undefined;
+  const parts = resourceParts(resource);
+  if (!parts || parts.scheme.includes('*') || parts.path.includes('*')) return WILDCARD_RULE;
+  const colon = parts.authority.lastIndexOf(':');
+  const host = colon === -1 ? parts.authority : parts.authority.slice(0, colon);
+  const port = colon === -1 ? '' : parts.authority.slice(colon + 1);
+  if (port.includes('*') || host.split('.').some((label) => label.includes('*') && label !== '*'))
+    return WILDCARD_RULE;
+  return undefined;
 }
 
-/** `*` alone allows everything; elsewhere `*` matches any run of characters (`https://*.vault.azure.net`). */
+/**
+ * `"*"` alone allows everything. Otherwise a pattern is a canonical resource in which a host label
+ * may be `*`, matching exactly one DNS label there: `https://*.vault.azure.net` allows
+ * `https://myvault.vault.azure.net`, not `https://a.b.vault.azure.net` nor
+ * `https://evil.example/x.vault.azure.net`. Scheme, port and path must be equal.
+ */
 function compilePattern(pattern: string): (resource: string) => boolean {
-  const normalized = normalize(pattern.trim());
-  if (normalized === '*') return () => true;
-  if (!normalized.includes('*')) return (resource) => resource === normalized;
-  const regex = new RegExp(`^${normalized.split('*').map(escapeRegex).join('.*')}$`);
-  return (resource) => regex.test(resource);
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const canonical = canonicalResource(scopeToResource(pattern.trim()));
+  if (canonical === '*') return () => true;
+  if (!canonical.includes('*')) return (resource) => resource === canonical;
+  const want = resourceParts(canonical);
+  if (!want) return () => false; // refused by patternProblem when loaded from configuration
+  const wantLabels = want.authority.split('.');
+  return (resource) => {
+    const got = resourceParts(resource);
+    if (!got || got.scheme !== want.scheme || got.path !== want.path) return false;
+    const labels = got.authority.split('.');
+    if (labels.length !== wantLabels.length) return false;
+    return wantLabels.every((w, i) => {
+      const label = labels[i]!;
+      // The last label carries the port, if any; patternProblem keeps `*` out of it.
+      return w === '*' ? DNS_LABEL.test(label) : w === label;
+    });
+  };
 }
 
 /** Non-empty trimmed lines of a secret file: one secret per line, so one Secret can carry old and new. */
@@ -193,6 +225,10 @@ export function loadPolicy(sources: PolicySources): Policy {
   for (const client of clients) {
     if (names.has(client.name)) issues.push(`client ${client.name}: defined twice`);
     names.add(client.name);
+    for (const pattern of client.scopes) {
+      const problem = patternProblem(pattern);
+      if (problem) issues.push(`client ${client.name}: scope ${JSON.stringify(pattern)}: ${problem}`);
+    }
     if (client.secrets.length === 0) issues.push(`client ${client.name}: no secret`);
     for (const secret of client.secrets) {
       // Never echo a secret in an error; name the client only.

@@ -1,6 +1,7 @@
 // One token provider per scope, created on first use and kept in a bounded LRU, so the IdP sees one
 // request per scope per refresh no matter how many callers there are. Enforces the minimum
-// remaining lifetime of a handed-out token by forcing a refresh first.
+// remaining lifetime of a handed-out token by forcing a refresh first (the provider's invalidate()
+// collapses concurrent forced refreshes into one and spaces them out; nothing here repeats that).
 import type { AccessToken } from '@azure/core-auth';
 import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
 import { LRUCache } from 'lru-cache';
@@ -19,6 +20,16 @@ export interface ScopeProvider {
     consecutiveFailures: number;
   };
   stop(): void;
+}
+
+export interface ScopeTokensStatus {
+  /** Scopes with a live provider (warm ones included). */
+  providers: number;
+  /** Of those, how many hold a valid token. */
+  valid: number;
+  /** TOKEN_SERVER_WARM_SCOPES, and how many of them hold a valid token. */
+  warm: number;
+  warmValid: number;
 }
 
 export interface IssuedToken {
@@ -41,8 +52,6 @@ export interface ScopeTokensOptions {
 interface Entry {
   provider: ScopeProvider;
   ready: Promise<void>;
-  /** The refresh we forced because the token was too close to expiry (shared by concurrent callers). */
-  forcing?: Promise<AccessToken> | undefined;
   /** The token our last forced refresh produced: forcing again would not get a longer one. */
   lastForced?: string | undefined;
 }
@@ -50,8 +59,14 @@ interface Entry {
 /** Seconds an SDK should wait before asking again after a 503 (the throttling policies honour it). */
 const RETRY_AFTER_SECONDS = 5;
 
+/**
+ * A 503 with Retry-After. When the provider said why (auth-core's TokenUnavailableError, e.g. "the
+ * identity provider is unreachable"), that message is the answer's: the caller learns which side
+ * is at fault.
+ */
 function unavailable(message: string, cause?: unknown): ServiceUnavailableError {
-  const err = new ServiceUnavailableError(message, 'token_unavailable', { cause });
+  const reason = cause instanceof ServiceUnavailableError ? `${message}: ${cause.message}` : message;
+  const err = new ServiceUnavailableError(reason, 'token_unavailable', { cause });
   err.headers['retry-after'] = String(RETRY_AFTER_SECONDS);
   return err;
 }
@@ -109,27 +124,33 @@ export class ScopeTokens {
     return { token, cacheHit };
   }
 
-  /** Per scope: whether a valid token is held, when it expires, the last error. */
-  status(): Record<
-    string,
-    { valid: boolean; expiresAt?: string | undefined; lastError?: string | undefined; warm: boolean }
-  > {
-    const out: Record<
-      string,
-      { valid: boolean; expiresAt?: string | undefined; lastError?: string | undefined; warm: boolean }
-    > = {};
-    const add = (scope: string, entry: Entry, warm: boolean) => {
-      const s = entry.provider.status();
-      out[scope] = { valid: s.valid, expiresAt: s.expiresAt?.toISOString(), lastError: s.lastError, warm };
-    };
-    for (const [scope, entry] of this.pinned) add(scope, entry, true);
-    for (const [scope, entry] of this.lru.entries()) add(scope, entry, false);
-    return out;
+  /**
+   * Counts for /readyz, which anyone who can reach the port may call: how many providers, how many
+   * warm scopes hold a valid token. Never which scopes (that would tell a caller without a secret
+   * what the server hands out); those are in the logs and, per scope, in /metrics.
+   */
+  status(): ScopeTokensStatus {
+    let warmValid = 0;
+    for (const entry of this.pinned.values()) if (entry.provider.status().valid) warmValid += 1;
+    let valid = warmValid;
+    for (const entry of this.lru.values()) if (entry.provider.status().valid) valid += 1;
+    return { providers: this.size, valid, warm: this.pinned.size, warmValid };
   }
 
-  /** Ready when every warm scope holds a valid token (trivially true without warm scopes). */
+  /**
+   * Ready when every warm scope holds a valid token (trivially true without warm scopes). A warm
+   * scope without one is asked for it: an unready server gets no traffic through its Service, so
+   * the probe is the demand that lets its provider try again within demandRetryIntervalMs rather
+   * than at the background backoff (up to 60 s).
+   */
   ready(): boolean {
-    return [...this.pinned.values()].every((entry) => entry.provider.status().valid);
+    let ready = true;
+    for (const entry of this.pinned.values()) {
+      if (entry.provider.status().valid) continue;
+      ready = false;
+      entry.provider.getToken().catch(() => undefined);
+    }
+    return ready;
   }
 
   stop(): void {
@@ -155,21 +176,13 @@ export class ScopeTokens {
     return token.expiresOnTimestamp - Date.now() >= this.options.minValidityMs;
   }
 
-  private forceRefresh(entry: Entry): Promise<AccessToken> {
-    if (!entry.forcing) {
-      entry.forcing = entry.provider
-        .invalidate()
-        .then((token) => {
-          entry.lastForced = token.token;
-          return token;
-        })
-        .catch((err: unknown) => {
-          throw unavailable('token too close to expiry and the refresh failed', err);
-        })
-        .finally(() => {
-          entry.forcing = undefined;
-        });
+  private async forceRefresh(entry: Entry): Promise<AccessToken> {
+    try {
+      const token = await entry.provider.invalidate();
+      entry.lastForced = token.token;
+      return token;
+    } catch (err) {
+      throw unavailable('token too close to expiry and the refresh failed', err);
     }
-    return entry.forcing;
   }
 }

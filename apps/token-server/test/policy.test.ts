@@ -63,6 +63,61 @@ describe('loadPolicy', () => {
     expect(policy.allows(worker, 'https://vault.azure.net/.default')).toBe(false);
   });
 
+  it('"*" in a pattern stands for exactly one DNS label of the host', () => {
+    const policy = loadPolicy({ secret: S1, allowedScopes: ['https://*.vault.azure.net'] });
+    const client = policy.authenticate(S1)!;
+    const allows = (scope: string) => policy.allows(client, scope);
+    expect(allows('https://myvault.vault.azure.net')).toBe(true);
+    expect(allows('https://MyVault.vault.azure.net/.default')).toBe(true);
+    expect(allows('https://my-vault-2.vault.azure.net//')).toBe(true);
+    // What a "*" matching any run of characters let through:
+    expect(allows('https://evil.example/x.vault.azure.net')).toBe(false);
+    expect(allows('https://evil.example/x.vault.azure.net/.default')).toBe(false);
+    expect(allows('https://evil.example?x.vault.azure.net')).toBe(false);
+    expect(allows('https://a.b.vault.azure.net')).toBe(false);
+    expect(allows('https://vault.azure.net')).toBe(false);
+    expect(allows('https://.vault.azure.net')).toBe(false);
+    expect(allows('https://x.vault.azure.net.evil.example')).toBe(false);
+    expect(allows('https://x.vault.azure.net:8443')).toBe(false);
+    expect(allows('https://x.vault.azure.net/other')).toBe(false);
+    expect(allows('http://x.vault.azure.net')).toBe(false);
+    expect(allows('https://x_y.vault.azure.net')).toBe(false);
+  });
+
+  it('refuses patterns whose "*" is not a whole host label, naming client and entry', () => {
+    const issues = issuesOf(() =>
+      loadPolicy({
+        allowedScopes: ['*'],
+        clientsJson: JSON.stringify([
+          { name: 'a', secrets: [S1], scopes: ['https://vault-*.azure.net'] },
+          { name: 'b', secrets: [S2], scopes: ['https://vault.azure.net/*'] },
+          { name: 'c', secrets: [W1], scopes: ['*://vault.azure.net', 'https://*.vault.azure.net'] },
+        ]),
+      }),
+    );
+    expect(issues).toEqual([
+      'client a: scope "https://vault-*.azure.net": "*" may only stand for a whole label of the host, as in https://*.vault.azure.net',
+      'client b: scope "https://vault.azure.net/*": "*" may only stand for a whole label of the host, as in https://*.vault.azure.net',
+      'client c: scope "*://vault.azure.net": "*" may only stand for a whole label of the host, as in https://*.vault.azure.net',
+    ]);
+  });
+
+  it('compares canonical resources: host case, trailing slash, default port, bare vs /.default', () => {
+    const policy = loadPolicy({
+      secret: S1,
+      allowedScopes: ['https://Vault.Azure.net/', 'api://app/Reports'],
+    });
+    const client = policy.authenticate(S1)!;
+    for (const v of [
+      'https://vault.azure.net',
+      'https://VAULT.azure.net//.default',
+      'https://vault.azure.net:443',
+    ])
+      expect([v, policy.allows(client, v)]).toEqual([v, true]);
+    expect(policy.allows(client, 'api://APP/Reports/.default')).toBe(true);
+    expect(policy.allows(client, 'api://app/reports')).toBe(false); // a path keeps its case
+  });
+
   it('clients file with secretFiles, plus the default client, side by side', () => {
     const secretFile = join(dir, 'worker-secret');
     writeFileSync(secretFile, `${W1}\n`);

@@ -39,12 +39,17 @@ class FakeProvider implements ScopeProvider {
   current() {
     return this.token && this.token.expiresOnTimestamp > Date.now() ? this.token : undefined;
   }
-  async invalidate() {
-    this.invalidations += 1;
-    await new Promise((r) => setTimeout(r, 10));
-    if (this.failInvalidate) throw new Error('idp down');
-    this.token = this.mint();
-    return this.token;
+  private forcing: Promise<AccessToken> | undefined;
+  // Single-flight, as auth-core's invalidate() is: ScopeTokens relies on it rather than repeating it.
+  invalidate() {
+    this.forcing ??= (async () => {
+      this.invalidations += 1;
+      await new Promise((r) => setTimeout(r, 10));
+      if (this.failInvalidate) throw new Error('idp down');
+      this.token = this.mint();
+      return this.token;
+    })().finally(() => (this.forcing = undefined));
+    return this.forcing;
   }
   status() {
     return {
@@ -137,7 +142,7 @@ describe('ScopeTokens', () => {
     expect(providers).toHaveLength(2);
   });
 
-  it('never hands out less than the minimum validity: one forced refresh, shared', async () => {
+  it("never hands out less than the minimum validity: one forced refresh, shared (the provider's single-flight)", async () => {
     const { tokens, providers } = setup({ minValidityMs: 5 * 60_000 });
     await tokens.get('s');
     const p = providers[0]!;
@@ -169,6 +174,23 @@ describe('ScopeTokens', () => {
     expect((err as ServiceUnavailableError).headers['retry-after']).toBe('5');
   });
 
+  it('an unready warm scope is asked for its token by the readiness check (the probe is demand)', async () => {
+    const { tokens, providers } = setup({ warmScopes: ['w'] });
+    const warm = providers[0]!;
+    let asked = 0;
+    const getToken = warm.getToken.bind(warm);
+    warm.getToken = () => {
+      asked += 1;
+      return getToken();
+    };
+    expect(tokens.ready()).toBe(false); // not started yet: asked
+    expect(asked).toBe(1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(tokens.ready()).toBe(true); // valid: not asked
+    expect(asked).toBe(1);
+    tokens.stop();
+  });
+
   it('starts warm scopes at once, keeps them out of the LRU and reports readiness', async () => {
     const { tokens, providers } = setup({ maxScopes: 1, warmScopes: ['w'] });
     expect(tokens.ready()).toBe(false);
@@ -178,7 +200,7 @@ describe('ScopeTokens', () => {
     await tokens.get('b');
     expect(providers.find((p) => p.scope === 'w')!.stopped).toBe(false);
     expect((await tokens.get('w')).cacheHit).toBe(true);
-    expect(Object.keys(tokens.status()).sort()).toEqual(['b', 'w']);
+    expect(tokens.status()).toEqual({ providers: 2, valid: 2, warm: 1, warmValid: 1 });
     tokens.stop();
     expect(providers.every((p) => p.stopped)).toBe(true);
   });

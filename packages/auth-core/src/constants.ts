@@ -57,7 +57,10 @@ export const TOKEN_PROVIDER_DEFAULTS = {
   /** A token this close to its expiry counts as expired, so it does not run out in flight. */
   expiryMarginMs: 1_000,
   startAttempts: 3,
-  minForcedRefreshIntervalMs: 0,
+  /** invalidate() asks the IdP at most once per this interval (a 401 storm stays one request). */
+  minForcedRefreshIntervalMs: 5_000,
+  /** Without a valid token, demand starts an attempt when none ran for this long. */
+  demandRetryIntervalMs: 5_000,
 } as const;
 
 /**

@@ -13,7 +13,14 @@ export type { CertificateFiles } from './credentials/certificateCredential.js';
 export { isMicrosoftAuthorityHost } from './credentials/authority.js';
 export { TokenProvider } from './tokenProvider.js';
 export type { TokenProviderOptions, TokenStatus } from './tokenProvider.js';
-export { TokenUnavailableError, TokenAcquireTimeoutError } from './errors.js';
+export {
+  TokenUnavailableError,
+  IdentityProviderUnreachableError,
+  IdentityProviderRefusedError,
+  TokenAcquireTimeoutError,
+  classifyAcquireError,
+} from './errors.js';
+export type { AcquireFailureKind } from './errors.js';
 export { computeRefreshAt, backoffDelay } from './refreshPolicy.js';
 export type { RefreshPolicy, RetryPolicy } from './refreshPolicy.js';
 export type { LoggerLike } from './logger.js';

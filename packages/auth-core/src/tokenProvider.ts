@@ -7,7 +7,14 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { Registry } from 'prom-client';
 import { MAX_MARGIN_FRACTION, MAX_TIMER_DELAY_MS, TOKEN_PROVIDER_DEFAULTS } from './constants.js';
-import { TokenAcquireTimeoutError, TokenUnavailableError, describeAcquireError } from './errors.js';
+import {
+  TokenAcquireTimeoutError,
+  classifyAcquireError,
+  describeAcquireError,
+  tokenUnavailable,
+  type AcquireFailureKind,
+  type TokenUnavailableError,
+} from './errors.js';
 import { componentLogger } from './logger.js';
 import type { LoggerLike } from './logger.js';
 import { registerTokenMetrics } from './metrics.js';
@@ -36,11 +43,17 @@ export interface TokenProviderOptions {
    */
   expiryMarginMs?: number;
   /**
-   * invalidate() within this long after the last acquisition attempt returns the held token (or
-   * rejects if there is none) instead of asking the IdP again: a proxy that calls invalidate() on
-   * every upstream 401 cannot turn a 401 storm into a token request storm. Default 0 (off).
+   * invalidate() within this long after the last forced refresh returns the held token (or rejects
+   * if there is none) instead of asking the IdP again: a proxy that calls invalidate() on every
+   * upstream 401 cannot turn a 401 storm into a token request storm (5 s; 0 turns it off).
    */
   minForcedRefreshIntervalMs?: number;
+  /**
+   * With no valid token and a retry scheduled, getToken() starts an attempt itself when none ran in
+   * this long (5 s), instead of failing until the backoff timer fires: under demand, recovery after
+   * an IdP outage takes at most this long, while an idle provider keeps to the background backoff.
+   */
+  demandRetryIntervalMs?: number;
   /** Attempts `start()` makes (with backoff between them) before it rejects (3). */
   startAttempts?: number;
   /** Source of jitter, [0, 1). */
@@ -74,7 +87,9 @@ export class TokenProvider {
   readonly #random: () => number;
   readonly #startAttempts: number;
   readonly #minForcedRefreshIntervalMs: number;
+  readonly #demandRetryIntervalMs: number;
   #lastAttemptAt = Number.NEGATIVE_INFINITY;
+  #lastForcedAt = Number.NEGATIVE_INFINITY;
 
   #token: AccessToken | undefined;
   /** Expiry minus the safety margin: the token is handed out until then. */
@@ -83,6 +98,7 @@ export class TokenProvider {
   #nextAttemptAt: number | undefined;
   #lastRefreshAt: number | undefined;
   #lastError: string | undefined;
+  #lastErrorKind: AcquireFailureKind = 'unknown';
   #failures = 0;
   #inflight: Promise<AccessToken> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -111,6 +127,7 @@ export class TokenProvider {
       0,
       options.minForcedRefreshIntervalMs ?? d.minForcedRefreshIntervalMs,
     );
+    this.#demandRetryIntervalMs = Math.max(0, options.demandRetryIntervalMs ?? d.demandRetryIntervalMs);
     const f = this.#refreshPolicy.refreshFraction;
     if (!(f > 0 && f < 1))
       throw new RangeError(`TokenProvider: refreshFraction must be between 0 and 1, got ${f}`);
@@ -165,18 +182,18 @@ export class TokenProvider {
   /**
    * The current token: a memory read when one is valid. Otherwise joins the acquisition in flight
    * or starts one (cold start: N callers, one request). Once acquisitions have failed and no valid
-   * token is left, fails fast with TokenUnavailableError (carrying retry-after) instead of queueing
-   * callers behind a failing IdP; the background retry loop brings the token back.
+   * token is left, callers do not queue behind a failing IdP: the first caller after
+   * `demandRetryIntervalMs` without an attempt starts one and waits for it, every other caller
+   * fails fast with TokenUnavailableError (carrying retry-after) until a token is back.
    */
   getToken(): Promise<AccessToken> {
     const token = this.current();
     if (token) return Promise.resolve(token);
     if (this.#failures > 0 && (this.#timer !== undefined || this.#inflight !== undefined)) {
-      return Promise.reject(
-        new TokenUnavailableError(this.scope, this.#lastError ?? 'token acquisition failing', {
-          retryAt: this.#nextAttemptAt,
-        }),
-      );
+      if (this.#inflight === undefined && this.#demandAttemptDue(Date.now())) {
+        return this.#refresh('on-demand');
+      }
+      return Promise.reject(this.#unavailable(this.#lastError ?? 'token acquisition failing'));
     }
     if (this.#inflight) return this.#inflight;
     return this.#refresh('on-demand');
@@ -201,19 +218,20 @@ export class TokenProvider {
 
   /**
    * Forced refresh (e.g. the upstream answered 401 with a claims challenge): a new token request
-   * now, or the one already in flight. The held token stays in service meanwhile; on failure it is
-   * kept (until expiry), the promise rejects and the retry loop takes over.
+   * now, or the one already in flight (single-flight). Within `minForcedRefreshIntervalMs` of the
+   * last forced refresh it resolves with the held token instead (callers compare it with the one
+   * they used), or rejects if none is held. The held token stays in service meanwhile; on failure
+   * it is kept (until expiry), the promise rejects and the retry loop takes over.
    */
   invalidate(): Promise<AccessToken> {
-    if (!this.#inflight && Date.now() - this.#lastAttemptAt < this.#minForcedRefreshIntervalMs) {
+    if (this.#inflight) return this.#inflight;
+    const now = Date.now();
+    if (now - this.#lastForcedAt < this.#minForcedRefreshIntervalMs) {
       const token = this.current();
       if (token) return Promise.resolve(token);
-      return Promise.reject(
-        new TokenUnavailableError(this.scope, this.#lastError ?? 'no token held', {
-          retryAt: this.#nextAttemptAt,
-        }),
-      );
+      return Promise.reject(this.#unavailable(this.#lastError ?? 'no token held'));
     }
+    this.#lastForcedAt = now;
     return this.#refresh('forced');
   }
 
@@ -306,7 +324,8 @@ export class TokenProvider {
   #onFailure(error: unknown, reason: Reason, startedAt: number): TokenUnavailableError {
     const durationMs = performance.now() - startedAt;
     this.#failures += 1;
-    this.#lastError = describeAcquireError(error);
+    this.#lastErrorKind = classifyAcquireError(error);
+    this.#lastError = describeAcquireError(error, { succeededBefore: this.#lastRefreshAt !== undefined });
     const retryInMs = backoffDelay(this.#failures, this.#retryPolicy, this.#random);
     this.#schedule(Date.now() + retryInMs, 'retry');
     this.#metrics?.refreshes.inc({ scope: this.scope, result: 'failure' });
@@ -322,10 +341,29 @@ export class TokenProvider {
     };
     if (held) this.#log.warn('token refresh failed; keeping the current token until it expires', meta);
     else this.#log.error('token acquisition failed; no valid token', meta);
-    return new TokenUnavailableError(this.scope, this.#lastError, {
+    return tokenUnavailable(this.#lastErrorKind, this.scope, this.#lastError, {
       cause: error,
-      retryAt: this.#nextAttemptAt,
+      retryAt: this.#retryAt(),
     });
+  }
+
+  /** A demand-driven attempt is allowed: none ran in the last `demandRetryIntervalMs`. */
+  #demandAttemptDue(now: number): boolean {
+    return now - this.#lastAttemptAt >= this.#demandRetryIntervalMs;
+  }
+
+  /**
+   * When asking again may help: the scheduled retry, or sooner the moment a caller may start an
+   * attempt itself. A client honouring Retry-After then returns just as recovery becomes possible.
+   */
+  #retryAt(): number | undefined {
+    if (this.#stopped) return undefined;
+    const demandAt = this.#lastAttemptAt + this.#demandRetryIntervalMs;
+    return this.#nextAttemptAt === undefined ? demandAt : Math.min(this.#nextAttemptAt, demandAt);
+  }
+
+  #unavailable(reason: string): TokenUnavailableError {
+    return tokenUnavailable(this.#lastErrorKind, this.scope, reason, { retryAt: this.#retryAt() });
   }
 
   #resumeSchedule(): void {

@@ -5,7 +5,7 @@ import type { AccessToken } from '@azure/core-auth';
 import { startDevEntra } from '@auth-sidecars/dev-entra';
 import type { DevEntra } from '@auth-sidecars/dev-entra';
 import { createCredential } from '../src/credential.js';
-import { TokenUnavailableError } from '../src/errors.js';
+import { IdentityProviderUnreachableError, TokenUnavailableError } from '../src/errors.js';
 import { TokenProvider } from '../src/tokenProvider.js';
 import type { TokenProviderOptions } from '../src/tokenProvider.js';
 import { SCOPE, claimsOf, replaceFile, sleep, tempDir } from './helpers/devEntra.js';
@@ -149,6 +149,10 @@ describe('TokenProvider against dev-entra', () => {
       expect(results.filter((r) => r.at > firstFailure!.at).every((r) => r.error !== undefined)).toBe(true);
       expect(firstFailure!.error).toBeInstanceOf(TokenUnavailableError);
       expect(firstFailure!.error).toMatchObject({ status: 503, code: 'token_unavailable' });
+      // An outage, told as one: not "check your configuration".
+      expect(firstFailure!.error).toBeInstanceOf(IdentityProviderUnreachableError);
+      expect((firstFailure!.error as Error).message).toMatch(/the identity provider is unreachable/);
+      expect((firstFailure!.error as Error).message).not.toMatch(/check/);
       expect(statusWhileDown.valid).toBe(false);
       expect(statusWhileDown.consecutiveFailures).toBeGreaterThanOrEqual(2);
       expect(statusWhileDown.lastError).toBeDefined();
@@ -191,7 +195,15 @@ describe('TokenProvider against dev-entra', () => {
   });
 
   it('a rotated PEM file is used at the next refresh', async () => {
-    const { provider, app, cert: oldCert, path } = await certificateProvider('rotate-cert');
+    // Two forced refreshes back to back: the forced-refresh interval would hold the second one.
+    const {
+      provider,
+      app,
+      cert: oldCert,
+      path,
+    } = await certificateProvider('rotate-cert', {
+      minForcedRefreshIntervalMs: 0,
+    });
     await provider.start();
     const first = provider.current()!;
 
@@ -248,7 +260,7 @@ describe('TokenProvider against dev-entra', () => {
       federatedTokenFile: path,
       authorityHost: entra.url,
     });
-    const provider = new TokenProvider({ credential, scope: SCOPE });
+    const provider = new TokenProvider({ credential, scope: SCOPE, minForcedRefreshIntervalMs: 0 });
     providers.push(provider);
     await provider.start();
     const first = provider.current()!;

@@ -2,7 +2,11 @@ import { jest } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
 import { TokenProvider } from '../src/tokenProvider.js';
-import { TokenUnavailableError } from '../src/errors.js';
+import {
+  IdentityProviderRefusedError,
+  IdentityProviderUnreachableError,
+  TokenUnavailableError,
+} from '../src/errors.js';
 import { AuthenticationError, ScriptedCredential } from './helpers/scriptedCredential.js';
 
 const SCOPE = 'api://unit-test/.default';
@@ -66,23 +70,39 @@ describe('TokenProvider hot path and single-flight', () => {
 });
 
 describe('TokenProvider forced refresh throttle', () => {
-  it('minForcedRefreshIntervalMs turns an invalidate() storm into one request per interval', async () => {
-    const credential = new ScriptedCredential();
-    const p = provider(credential, { minForcedRefreshIntervalMs: 5_000 });
-    await p.start();
-    for (let i = 0; i < 50; i += 1) {
-      expect((await p.invalidate()).token).toBe('token-1'); // sequential 401s right after startup
-    }
-    expect(credential.calls).toBe(1);
-    await jest.advanceTimersByTimeAsync(5_000);
-    expect((await p.invalidate()).token).toBe('token-2');
-    expect((await p.invalidate()).token).toBe('token-2');
-    expect(credential.calls).toBe(2);
-  });
-
-  it('without the option every sequential invalidate() asks the IdP', async () => {
+  it('by default (5 s) an invalidate() storm is one request per interval; the first one after startup asks', async () => {
     const credential = new ScriptedCredential();
     const p = provider(credential);
+    await p.start();
+    // The first 401 right after startup is honoured: the token may have been revoked meanwhile.
+    expect((await p.invalidate()).token).toBe('token-2');
+    for (let i = 0; i < 50; i += 1) {
+      expect((await p.invalidate()).token).toBe('token-2'); // sequential 401s: the held token, no request
+    }
+    expect(credential.calls).toBe(2);
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect((await p.invalidate()).token).toBe('token-3');
+    expect((await p.invalidate()).token).toBe('token-3');
+    expect(credential.calls).toBe(3);
+  });
+
+  it('within the interval and without a held token, invalidate() rejects without asking', async () => {
+    const credential = new ScriptedCredential();
+    credential.lifetimeMs = 4_000;
+    const p = provider(credential);
+    await p.start();
+    expect((await p.invalidate()).token).toBe('token-2');
+    p.stop(); // no background refresh: only invalidate() could ask
+    await jest.advanceTimersByTimeAsync(4_500); // token-2 expired, 4.5 s after the forced refresh
+    await expect(p.invalidate()).rejects.toBeInstanceOf(TokenUnavailableError);
+    expect(credential.calls).toBe(2);
+    await jest.advanceTimersByTimeAsync(500);
+    expect((await p.invalidate()).token).toBe('token-3');
+  });
+
+  it('minForcedRefreshIntervalMs 0: every sequential invalidate() asks the IdP', async () => {
+    const credential = new ScriptedCredential();
+    const p = provider(credential, { minForcedRefreshIntervalMs: 0 });
     await p.start();
     await p.invalidate();
     await p.invalidate();
@@ -212,6 +232,91 @@ describe('TokenProvider failures', () => {
     expect(recovered.token).toMatch(/^token-\d+$/);
     expect(recovered.token).not.toBe('token-1');
     expect(p.status()).toMatchObject({ valid: true, consecutiveFailures: 0, lastError: undefined });
+  });
+
+  it('demand starts one attempt when none ran for demandRetryIntervalMs (5 s): recovery within 5 s, not at the backoff', async () => {
+    const credential = new ScriptedCredential();
+    credential.lifetimeMs = 10_000;
+    // A long background backoff (random 0.5: 30 s), as after many failures with the 60 s cap.
+    const p = provider(credential, { retry: { initialMs: 60_000, maxMs: 60_000 } });
+    await p.start();
+    credential.failWith = new Error('connect ECONNREFUSED 127.0.0.1:1');
+    await jest.advanceTimersByTimeAsync(10_000); // the scheduled refresh at 5 s failed; token expired
+    expect(p.status()).toMatchObject({ valid: false, consecutiveFailures: 1 });
+    expect(credential.calls).toBe(2);
+
+    // Callers every 100 ms. Within 5 s of the last attempt they fail fast; then one of them starts
+    // an attempt (the others keep failing fast: single-flight, no queue), and so on every 5 s.
+    credential.delayMs = 50;
+    const outcomes: Array<{ at: number; ok: boolean; retryAfter?: string }> = [];
+    const t0 = Date.now();
+    const backAt = t0 + 12_000;
+    while (Date.now() - t0 < 20_000) {
+      if (Date.now() >= backAt) credential.failWith = undefined;
+      const at = Date.now();
+      void p.getToken().then(
+        () => outcomes.push({ at, ok: true }),
+        (e: TokenUnavailableError) => outcomes.push({ at, ok: false, retryAfter: e.headers['retry-after'] }),
+      );
+      await jest.advanceTimersByTimeAsync(100);
+    }
+    const attempts = credential.callTimes.slice(2).map((t) => t - t0);
+    // One attempt per 5 s of demand (the background retry is 30 s away): at once (the refresh at 5 s
+    // was the last attempt), +5 s and +10 s, failing, then at +15 s, succeeding.
+    expect(attempts).toEqual([0, 5_000, 10_000, 15_000]);
+    const firstOk = outcomes.find((o) => o.ok)!;
+    expect(firstOk.at - t0).toBe(15_000); // the caller that started the attempt got the token
+    expect(firstOk.at - backAt).toBeLessThanOrEqual(5_000);
+    expect(outcomes.filter((o) => o.at > firstOk.at).every((o) => o.ok)).toBe(true);
+    // Retry-After points at the next moment demand may start an attempt, never beyond 5 s.
+    const refused = outcomes.filter((o) => !o.ok);
+    expect(refused.length).toBeGreaterThan(100);
+    expect(refused.every((o) => Number(o.retryAfter) >= 1 && Number(o.retryAfter) <= 5)).toBe(true);
+  });
+
+  it('demand attempts do not replace the background loop: an idle provider still retries with backoff', async () => {
+    const credential = new ScriptedCredential();
+    credential.failWith = new Error('connect ECONNREFUSED 127.0.0.1:1');
+    const p = provider(credential, { retry: { initialMs: 2_000, maxMs: 2_000 } });
+    p.startInBackground();
+    await jest.advanceTimersByTimeAsync(10_000); // no callers: attempts every 1 s (random 0.5)
+    expect(credential.calls).toBe(11);
+  });
+
+  it('tells an unreachable IdP from one that refuses (typed errors, messages)', async () => {
+    const down = new ScriptedCredential();
+    down.failWith = Object.assign(
+      new Error('endpoints_resolution_error: See https://aka.ms/msal.js.errors#endpoints_resolution_error'),
+      { name: 'CredentialUnavailableError' },
+    );
+    const p = provider(down, { startAttempts: 1 });
+    const unreachable = await p.start().catch((e: unknown) => e);
+    expect(unreachable).toBeInstanceOf(IdentityProviderUnreachableError);
+    expect(unreachable).toMatchObject({ status: 503, code: 'token_unavailable', kind: 'unreachable' });
+    expect((unreachable as Error).message).toMatch(/the identity provider is unreachable/);
+
+    const refusing = new ScriptedCredential();
+    refusing.failWith = new AuthenticationError(
+      'invalid_client: Error(s): 7000215 - Description: AADSTS7000215: Invalid client secret provided. Trace ID: 1',
+    );
+    const q = provider(refusing, { startAttempts: 1 });
+    const refused = await q.start().catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(IdentityProviderRefusedError);
+    expect(refused).not.toBeInstanceOf(IdentityProviderUnreachableError);
+    expect((refused as Error).message).toMatch(/the identity provider refused the request \(check client id/);
+
+    // After a token was had, an unreachable IdP is an outage: the message does not send the operator
+    // to the configuration.
+    const flaky = new ScriptedCredential();
+    flaky.lifetimeMs = 4_000;
+    const r = provider(flaky, { retry: { initialMs: 60_000, maxMs: 60_000 } });
+    await r.start();
+    flaky.failWith = down.failWith;
+    await jest.advanceTimersByTimeAsync(4_000);
+    const outage = await r.getToken().catch((e: unknown) => e);
+    expect(outage).toBeInstanceOf(IdentityProviderUnreachableError);
+    expect((outage as Error).message).toMatch(/the identity provider is unreachable/);
+    expect((outage as Error).message).not.toMatch(/check|AZURE_/);
   });
 
   it('does not queue callers behind a retry in flight once failing without a valid token', async () => {

@@ -15,12 +15,20 @@ Options (environment variable in brackets):
   --port N               listen port, 0 = ephemeral (DEV_ENTRA_PORT, default 0)
   --host ADDR            listen address (DEV_ENTRA_HOST, default 127.0.0.1)
   --tenant ID            tenant id (DEV_ENTRA_TENANT_ID, default c0ffee00-0000-4000-8000-000000000001)
-  --ca-file PATH         where to write the CA certificate (DEV_ENTRA_CA_FILE, default .tmp/dev-entra/ca.pem)
+  --ca-file PATH         where to write the CA certificate (DEV_ENTRA_CA_FILE, default
+                         <state-dir>/ca.pem with --state-dir, else .tmp/dev-entra/ca.pem)
+  --state-dir DIR        keep the CA, TLS certificate and signing keys in DIR across restarts
+                         (DEV_ENTRA_STATE_DIR); restart with the same --port and apps reconnect
   --apps FILE            JSON file with apps to register (DEV_ENTRA_APPS)
   --app SPEC             register an app: clientId:secret (repeatable)
   --token-lifetime S     access token lifetime in seconds (DEV_ENTRA_TOKEN_LIFETIME, default 3600)
   --log                  print one JSON line per request
   -h, --help             this help
+
+Outages: POST /_control/down {"mode":"unavailable"|"reset"|"refuse","forMs":N} takes it down (for
+N ms), POST /_control/up brings it back. In 'refuse' mode the listener is closed, so bring it back
+with forMs, with SIGUSR2 (kill -USR2 <pid>), or by stopping it and starting it again with the same
+--port and --state-dir. The process stays up while down; SIGTERM/SIGINT stop it.
 
 apps.json: an array (or {"apps": [...]}) of
   { "clientId", "name", "clientSecret", "certificatePath" | "certificatePem",
@@ -33,6 +41,10 @@ interface AppFileEntry extends RegisterAppOptions {
   certificatePath?: string;
   createCertificate?: string;
   federatedTokenPath?: string;
+}
+
+function log(message: string, meta: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ level: 'info', message, service: 'dev-entra', ...meta })}\n`);
 }
 
 function fail(message: string): never {
@@ -100,6 +112,7 @@ async function main(): Promise<void> {
       host: { type: 'string' },
       tenant: { type: 'string' },
       'ca-file': { type: 'string' },
+      'state-dir': { type: 'string' },
       apps: { type: 'string' },
       app: { type: 'string', multiple: true },
       'token-lifetime': { type: 'string' },
@@ -119,7 +132,13 @@ async function main(): Promise<void> {
     '--token-lifetime',
     3600,
   );
-  const caPath = resolve(values['ca-file'] ?? env.DEV_ENTRA_CA_FILE ?? '.tmp/dev-entra/ca.pem');
+  const stateDirOption = values['state-dir'] ?? env.DEV_ENTRA_STATE_DIR;
+  const stateDir = stateDirOption ? resolve(stateDirOption) : undefined;
+  const caPath = resolve(
+    values['ca-file'] ??
+      env.DEV_ENTRA_CA_FILE ??
+      (stateDir ? resolve(stateDir, 'ca.pem') : '.tmp/dev-entra/ca.pem'),
+  );
   const appsFile = values.apps ?? env.DEV_ENTRA_APPS;
   const tenantId = values.tenant ?? env.DEV_ENTRA_TENANT_ID;
 
@@ -127,6 +146,7 @@ async function main(): Promise<void> {
     host: values.host ?? env.DEV_ENTRA_HOST ?? '127.0.0.1',
     port,
     caPath,
+    ...(stateDir ? { stateDir } : {}),
     tokenLifetimeSeconds: tokenLifetime || 3600,
     ...(tenantId ? { tenantId } : {}),
     ...(values.log
@@ -150,7 +170,7 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write(
-    `${JSON.stringify({ level: 'info', message: 'listening', service: 'dev-entra', url: entra.url, tenantId: entra.tenantId, caPath: entra.caPath })}\n`,
+    `${JSON.stringify({ level: 'info', message: 'listening', service: 'dev-entra', url: entra.url, tenantId: entra.tenantId, caPath: entra.caPath, stateDir: stateDir ?? null, pid: process.pid })}\n`,
   );
   const lines = [
     '',
@@ -158,6 +178,7 @@ async function main(): Promise<void> {
     `  tenant:     ${entra.tenantId}`,
     `  authority:  ${entra.authority}`,
     `  CA file:    ${entra.caPath}`,
+    `  state dir:  ${stateDir ?? '(none: new CA and keys at every start; see --state-dir)'}`,
     `  discovery:  ${entra.authority}/v2.0/.well-known/openid-configuration`,
     `  controls:   ${entra.url}/_control/{state,stats,log,token-lifetime,latency,fail-next,down,up,apps,federated-token}`,
     '',
@@ -181,14 +202,23 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 
+  // Runs until told to stop. The listener alone would not keep it alive: in 'refuse' mode it is
+  // closed, and a process with nothing left to do would exit and never come back.
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
+  process.on('SIGUSR2', () => {
+    entra.setDown(false).then(
+      () => log('up', { url: entra.url, signal: 'SIGUSR2' }),
+      (err: unknown) => log('could not come back up', { error: (err as Error).message }),
+    );
+  });
+
   let closing = false;
   const shutdown = (signal: string): void => {
     if (closing) return;
     closing = true;
+    clearInterval(keepAlive);
     for (const timer of timers) clearInterval(timer);
-    process.stdout.write(
-      `${JSON.stringify({ level: 'info', message: 'shutting down', service: 'dev-entra', signal })}\n`,
-    );
+    log('shutting down', { signal });
     entra.close().then(
       () => process.exit(0),
       () => process.exit(1),

@@ -1,5 +1,12 @@
 // Minimal synchronous RS256 signing with node:crypto (verification goes through jose).
-import { createHash, createSign, generateKeyPair, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  createSign,
+  generateKeyPair,
+  type KeyObject,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -13,7 +20,22 @@ export interface SigningKey {
 }
 
 export async function createSigningKey(): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+  const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+  return signingKeyOf(privateKey);
+}
+
+/** The signing key of a PKCS#8 PEM private key (a key kept in a state directory). */
+export function signingKeyFromPem(pem: string): SigningKey {
+  return signingKeyOf(createPrivateKey(pem));
+}
+
+/** The private key as PKCS#8 PEM, the form signingKeyFromPem reads back. */
+export function signingKeyToPem(key: SigningKey): string {
+  return key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+}
+
+function signingKeyOf(privateKey: KeyObject): SigningKey {
+  const publicKey = createPublicKey(privateKey);
   const raw = publicKey.export({ format: 'jwk' }) as { kty: string; n: string; e: string };
   // RFC 7638 thumbprint as kid (deterministic for the key).
   const kid = createHash('sha256')

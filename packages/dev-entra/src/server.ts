@@ -24,6 +24,7 @@ import {
 } from './certs.js';
 import { EntraError, errors } from './errors.js';
 import { createSigningKey, signJwt, type SigningKey } from './jwt.js';
+import { loadOrCreateState, type TlsMaterial } from './state.js';
 import type {
   AccessTokenClaims,
   DemoUser,
@@ -102,6 +103,13 @@ export interface DevEntraOptions {
    * TLS certificate), so trusting it once covers them all. Token signing keys are always per instance.
    */
   freshCa?: boolean;
+  /**
+   * Keep the CA, the TLS certificate and the signing keys in this directory (created if missing):
+   * loaded from it when present, else generated and written there. A dev-entra restarted with the
+   * same directory (and port) is the same IdP to running apps: their CA trust and cached JWKS
+   * still hold. Registered apps are not kept (re-register them, as the CLI does from its options).
+   */
+  stateDir?: string;
 }
 
 export interface IssueFederatedTokenOptions {
@@ -263,9 +271,9 @@ function resourceOf(scopes: string[]): { resource: string; permissions: string[]
 }
 
 /** CA and 127.0.0.1/localhost server certificate, shared by the instances of a process unless freshCa. */
-let sharedTls: Promise<{ caPem: string; certPem: string; keyPem: string }> | undefined;
+let sharedTls: Promise<TlsMaterial> | undefined;
 
-async function createTlsMaterial(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+async function createTlsMaterial(): Promise<TlsMaterial> {
   const ca = await createCertificateAuthority();
   const server = await createServerCertificate(ca);
   return { caPem: ca.certPem, certPem: server.certPem, keyPem: server.keyPem };
@@ -337,11 +345,13 @@ export class DevEntra {
 
   /** Starts dev-entra (HTTPS with a freshly generated CA). */
   static async start(options: DevEntraOptions = {}): Promise<DevEntra> {
-    const [tls, signing, kubernetes] = await Promise.all([
-      options.freshCa ? createTlsMaterial() : (sharedTls ??= createTlsMaterial()),
-      createSigningKey(),
-      createSigningKey(),
-    ]);
+    const { tls, signing, kubernetes } = options.stateDir
+      ? await loadOrCreateState(options.stateDir, createTlsMaterial)
+      : await Promise.all([
+          options.freshCa ? createTlsMaterial() : (sharedTls ??= createTlsMaterial()),
+          createSigningKey(),
+          createSigningKey(),
+        ]).then(([tls, signing, kubernetes]) => ({ tls, signing, kubernetes }));
     const entra = new DevEntra(options, tls, { signing, kubernetes });
     await entra.#listen(options.port ?? 0);
     for (const app of options.apps ?? []) entra.registerApp(app);
@@ -705,6 +715,8 @@ export class DevEntra {
    * an Entra error body; 'reset' - connections are destroyed without an answer; 'refuse' - the listener
    * is closed (connection refused) and open sockets destroyed; /_control is unreachable until up again.
    * `forMs` brings it back up automatically. Resolves once the state is in effect.
+   * In 'refuse' mode the timer that brings it back is the only thing left to keep a process alive (the
+   * listener is closed), so it is not unref'd: a dev-entra CLI taken down for a while comes back.
    */
   async setDown(
     down: boolean,
@@ -724,8 +736,12 @@ export class DevEntra {
       await this.#listen(this.#port);
     }
     if (down && options.forMs !== undefined) {
-      this.#downTimer = setTimeout(() => void this.setDown(false), options.forMs);
-      this.#downTimer.unref();
+      this.#downTimer = setTimeout(() => {
+        this.setDown(false).catch((err: unknown) =>
+          process.emitWarning(`dev-entra: could not come back up: ${(err as Error).message}`),
+        );
+      }, options.forMs);
+      if (mode !== 'refuse') this.#downTimer.unref();
     }
   }
 

@@ -1,8 +1,13 @@
-// Environment fragment shared by the token-injecting proxies: upstream timeouts, pool size and the
-// startup policy. Spread `proxyEnvShape(...)` into an app schema; `forwarderTimeouts` maps it.
+// Environment fragment shared by the token-injecting proxies: upstream timeouts, pool size, the
+// client side's header timeout and connection cap, and the startup policy. Spread
+// `proxyEnvShape(...)` into an app schema; `proxySettings` maps it.
 import { booleanFlag, durationMs } from '@auth-sidecars/service-kit';
 import { z } from 'zod';
-import { DEFAULT_MAX_SOCKETS } from './constants.js';
+import {
+  DEFAULT_CLIENT_HEADERS_TIMEOUT_MS,
+  DEFAULT_CLIENT_MAX_CONNECTIONS,
+  DEFAULT_MAX_SOCKETS,
+} from './constants.js';
 import type { ForwarderTimeouts } from './forwarder.js';
 
 export const PROXY_ENV = Object.freeze({
@@ -10,6 +15,8 @@ export const PROXY_ENV = Object.freeze({
   responseTimeout: 'UPSTREAM_RESPONSE_TIMEOUT',
   idleTimeout: 'UPSTREAM_IDLE_TIMEOUT',
   maxConnections: 'UPSTREAM_MAX_CONNECTIONS',
+  clientHeadersTimeout: 'CLIENT_HEADERS_TIMEOUT',
+  clientMaxConnections: 'CLIENT_MAX_CONNECTIONS',
   startWithoutToken: 'START_WITHOUT_TOKEN',
   shutdownTimeout: 'SHUTDOWN_TIMEOUT',
 });
@@ -27,6 +34,11 @@ export function proxyEnvShape(defaults: ProxyEnvDefaults) {
     UPSTREAM_RESPONSE_TIMEOUT: durationMs.default(defaults.firstByteMs),
     UPSTREAM_IDLE_TIMEOUT: durationMs.default(defaults.idleMs),
     UPSTREAM_MAX_CONNECTIONS: z.coerce.number().int().positive().default(DEFAULT_MAX_SOCKETS),
+    /** A client's request headers must arrive within this (node's requestTimeout, 300 s, bounds it). */
+    CLIENT_HEADERS_TIMEOUT: durationMs
+      .default(DEFAULT_CLIENT_HEADERS_TIMEOUT_MS)
+      .refine((ms) => ms >= 1_000 && ms <= 300_000, 'expected between 1s and 300s'),
+    CLIENT_MAX_CONNECTIONS: z.coerce.number().int().positive().default(DEFAULT_CLIENT_MAX_CONNECTIONS),
     /** Start unready and keep retrying instead of exiting when the first token cannot be had. */
     START_WITHOUT_TOKEN: booleanFlag(false),
     SHUTDOWN_TIMEOUT: durationMs.default(defaults.shutdownMs),
@@ -38,6 +50,8 @@ export interface ProxyEnv {
   UPSTREAM_RESPONSE_TIMEOUT: number;
   UPSTREAM_IDLE_TIMEOUT: number;
   UPSTREAM_MAX_CONNECTIONS: number;
+  CLIENT_HEADERS_TIMEOUT: number;
+  CLIENT_MAX_CONNECTIONS: number;
   START_WITHOUT_TOKEN: boolean;
   SHUTDOWN_TIMEOUT: number;
 }
@@ -45,6 +59,9 @@ export interface ProxyEnv {
 export interface ProxySettings {
   timeouts: ForwarderTimeouts;
   maxConnections: number;
+  /** Client side: headers timeout (408 past it) and the cap on concurrent client connections. */
+  clientHeadersTimeoutMs: number;
+  clientMaxConnections: number;
   startWithoutToken: boolean;
   shutdownTimeoutMs: number;
 }
@@ -57,6 +74,8 @@ export function proxySettings(env: ProxyEnv): ProxySettings {
       idleMs: env.UPSTREAM_IDLE_TIMEOUT,
     },
     maxConnections: env.UPSTREAM_MAX_CONNECTIONS,
+    clientHeadersTimeoutMs: env.CLIENT_HEADERS_TIMEOUT,
+    clientMaxConnections: env.CLIENT_MAX_CONNECTIONS,
     startWithoutToken: env.START_WITHOUT_TOKEN,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
   };

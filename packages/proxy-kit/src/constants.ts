@@ -33,9 +33,17 @@ export const DEFAULT_TIMEOUTS = Object.freeze({
 /** Request bodies up to this size are kept (while streaming) so a 401 can be replayed once. */
 export const DEFAULT_REPLAY_BODY_LIMIT_BYTES = 256 * 1024;
 
+/** An upstream 401 body larger than this is passed through at once rather than held for a possible replay. */
+export const MAX_HELD_401_BYTES = 64 * 1024;
+
 /** Bodies with a Content-Length up to this size are sent upstream as one buffer (see ForwarderOptions). */
 export const DEFAULT_SMALL_BODY_BYTES = 64 * 1024;
 
 export const DEFAULT_MAX_SOCKETS = 256;
+
+/** Client request headers must be complete this long after their first byte (slowloris guard). */
+export const DEFAULT_CLIENT_HEADERS_TIMEOUT_MS = 12_000;
+/** Concurrent client connections at most; a sidecar serves its pod, so this is generous. */
+export const DEFAULT_CLIENT_MAX_CONNECTIONS = 1024;
 /** Idle pooled sockets are closed before a typical upstream keep-alive timeout (5 s in Node, 60 s+ elsewhere). */
 export const DEFAULT_FREE_SOCKET_TIMEOUT_MS = 4_000;

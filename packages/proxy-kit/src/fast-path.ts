@@ -12,6 +12,7 @@ import {
   type PlainMiddleware,
 } from '@auth-sidecars/service-kit';
 import type { Forwarder } from './forwarder.js';
+import { requestRefusal } from './request-guard.js';
 
 export type { PlainMiddleware } from '@auth-sidecars/service-kit';
 
@@ -33,10 +34,28 @@ function forwarderRoute(route: string, forwarder: Forwarder): FastRoute {
   return { route, handle: (req, res, fail) => forwarder.handle(req, res, fail) };
 }
 
+/**
+ * Requests refused at entry (request-guard.ts) take this route, ahead of both the forwarder and the
+ * express app: they are logged and counted like any request, and answered in the JSON error shape.
+ */
+const REFUSED: FastRoute = {
+  route: 'refused',
+  handle: (req, res, fail) => {
+    res.shouldKeepAlive = false;
+    fail(requestRefusal(req));
+  },
+};
+
+/** The route for `req`: refused, forwarded, or (undefined) the app's. */
+function entryMatch(proxied: (req: IncomingMessage) => boolean, fast: FastRoute) {
+  return (req: IncomingMessage): FastRoute | undefined =>
+    requestRefusal(req) !== undefined ? REFUSED : proxied(req) ? fast : undefined;
+}
+
 export function fastPathListener(options: FastPathOptions): RequestListener {
   const { proxied, route, forwarder, ...rest } = options;
   const fast = forwarderRoute(route, forwarder);
-  return plainFastPathListener({ ...rest, match: (req) => (proxied(req) ? fast : undefined) });
+  return plainFastPathListener({ ...rest, match: entryMatch(proxied, fast) });
 }
 
 export interface ProxyListenerOptions {
@@ -54,5 +73,5 @@ export interface ProxyListenerOptions {
 export function proxyListener(options: ProxyListenerOptions): RequestListener {
   const { proxied, route, forwarder, ...rest } = options;
   const fast = forwarderRoute(route, forwarder);
-  return baseFastPathListener({ ...rest, match: (req) => (proxied(req) ? fast : undefined) });
+  return baseFastPathListener({ ...rest, match: entryMatch(proxied, fast) });
 }

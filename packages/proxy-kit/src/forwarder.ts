@@ -4,12 +4,7 @@
 // Built on undici's dispatch API rather than node:http's client or http-proxy-middleware: it costs
 // noticeably less CPU per request (see bench/engine.mjs and the app READMEs for the figures).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import {
-  AppError,
-  ServiceUnavailableError,
-  UpstreamError,
-  UpstreamTimeoutError,
-} from '@auth-sidecars/service-kit';
+import { AppError, UpstreamError, UpstreamTimeoutError } from '@auth-sidecars/service-kit';
 import { Pool, type Dispatcher } from 'undici';
 import {
   CONTENT_LENGTH_HEADER,
@@ -18,19 +13,11 @@ import {
   DEFAULT_MAX_SOCKETS,
   DEFAULT_REPLAY_BODY_LIMIT_BYTES,
   DEFAULT_TIMEOUTS,
+  MAX_HELD_401_BYTES,
   TRANSFER_ENCODING_HEADER,
 } from './constants.js';
+import { freshBearer, tokenSourceError, type BearerSource } from './bearer.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
-
-/** What the engine needs from auth-core's TokenProvider (a static source satisfies it too). */
-export interface BearerSource {
-  /** Memory read while a valid token is cached; rejects (503 AppError) when none can be had. */
-  getToken(): Promise<{ token: string }>;
-  /** Synchronous peek at a valid cached token: skips a promise hop on the hot path. */
-  current?(): { token: string } | undefined;
-  /** Forced refresh (single-flight in auth-core). */
-  invalidate(): Promise<{ token: string }>;
-}
 
 export interface ForwarderTimeouts {
   /** TCP (and TLS) connect to the upstream; exceeded -> 504. */
@@ -60,8 +47,6 @@ export interface ForwarderOptions {
   timeouts?: Partial<ForwarderTimeouts>;
   /** Request bodies up to this size are retained while streaming so that a 401 can be replayed. */
   replayBodyLimitBytes?: number;
-  /** A forced refresh is not repeated within this window (protects Entra from a 401 storm). */
-  minForcedRefreshIntervalMs?: number;
   /**
    * Request bodies with a Content-Length up to this size are read before dispatch and sent as one
    * buffer (a chat request or a PromQL form arrives in a packet or two; undici's streamed-body path
@@ -100,6 +85,13 @@ const TIMEOUT_CODES: Record<string, string> = {
 const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+interface HeldResponse {
+  headers: IncomingHttpHeaders;
+  statusMessage: string | undefined;
+  chunks: Buffer[];
+  bytes: number;
+}
+
 /** Per-forwarder settings shared by every exchange. */
 interface Context {
   pool: Pool;
@@ -109,8 +101,6 @@ interface Context {
   strip: ReadonlySet<string> | undefined;
   replayLimit: number;
   smallBodyBytes: number;
-  minForcedRefreshIntervalMs: number;
-  lastForcedRefreshAt: number;
   logger: ForwarderLogger | undefined;
   onResult: ((result: ForwardResult) => void) | undefined;
 }
@@ -139,8 +129,6 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       : undefined,
     replayLimit: options.replayBodyLimitBytes ?? DEFAULT_REPLAY_BODY_LIMIT_BYTES,
     smallBodyBytes: options.smallBodyBytes ?? DEFAULT_SMALL_BODY_BYTES,
-    minForcedRefreshIntervalMs: options.minForcedRefreshIntervalMs ?? 5_000,
-    lastForcedRefreshAt: 0,
     logger: options.logger,
     onResult: options.onResult,
   };
@@ -220,7 +208,7 @@ class Exchange {
     else
       this.ctx.tokens.getToken().then(
         (t) => this.attempt(t.token),
-        (err: unknown) => this.fail(err),
+        (err: unknown) => this.fail(tokenSourceError(err)),
       );
   }
 
@@ -289,26 +277,16 @@ class Exchange {
       this.result(499, 'client_closed');
     }
   }
-
-  /** A token other than `used` (refreshing it if needed), or undefined within the refresh back-off window. */
-  freshBearer(used: string): Promise<string> | undefined {
-    const ctx = this.ctx;
-    const now = Date.now();
-    const cur = ctx.tokens.current?.();
-    if (cur !== undefined && cur.token !== used) return Promise.resolve(cur.token);
-    if (now - ctx.lastForcedRefreshAt < ctx.minForcedRefreshIntervalMs) return undefined;
-    ctx.lastForcedRefreshAt = now;
-    ctx.logger?.debug('upstream said 401: forcing a token refresh', { path: this.url });
-    return ctx.tokens.invalidate().then((t) => t.token);
-  }
 }
 
 /** One upstream dispatch of an exchange (undici DispatchHandler). */
 class Attempt implements Dispatcher.DispatchHandler {
   status = 0;
   responseStarted = false;
-  /** Set when this attempt's 401 gets replayed: its body is drained and dropped. */
+  /** Set while this attempt's 401 may be replayed: the token to replay with. */
   replay: Promise<string> | undefined;
+  /** The 401 held back meanwhile: the answer if no newer token comes. */
+  held: HeldResponse | undefined;
 
   constructor(
     readonly ex: Exchange,
@@ -338,17 +316,18 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     this.responseStarted = true;
     if (statusCode === 401 && !ex.replayed && !ex.finished) {
-      const fresh = ex.freshBearer(this.bearer);
+      const fresh = freshBearer(ex.ctx.tokens, this.bearer, { logger: ex.ctx.logger, path: ex.url });
       // Replayable only when the whole body is known: none, or complete and retained.
-      if (fresh !== undefined && ex.bodyComplete && (ex.retained !== undefined || !ex.hasBody)) {
+      if (ex.bodyComplete && (ex.retained !== undefined || !ex.hasBody)) {
         ex.replayed = true;
         this.replay = fresh;
-        // Handled when the 401's body has been drained; until then a rejection is not "unhandled".
+        this.held = { headers, statusMessage, chunks: [], bytes: 0 };
+        // Handled when the 401's body has been read; until then a rejection is not "unhandled".
         fresh.catch(() => undefined);
         return;
       }
       // Not replayable: the 401 goes to the client, the refreshed token serves its retry.
-      fresh?.catch((err: unknown) =>
+      fresh.catch((err: unknown) =>
         ex.ctx.logger?.warn('forced token refresh failed', { reason: String(err) }),
       );
     }
@@ -361,7 +340,15 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const ex = this.ex;
-    if (this.replay !== undefined || ex.finished) return;
+    if (this.replay !== undefined) {
+      const held = this.held!;
+      held.chunks.push(chunk);
+      held.bytes += chunk.length;
+      // Not a 401 worth holding (an OAuth error body is a few hundred bytes): it goes through as is.
+      if (held.bytes > MAX_HELD_401_BYTES) this.release(controller);
+      return;
+    }
+    if (ex.finished) return;
     if (!ex.res.write(chunk)) {
       controller.pause();
       ex.res.once('drain', () => controller.resume());
@@ -384,7 +371,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     const ex = this.ex;
     if (ex.finished) return;
     if (this.replay !== undefined) {
-      this.replayNow();
+      this.replayNow(err);
       return;
     }
     const code = (err as NodeJS.ErrnoException).code ?? '';
@@ -413,12 +400,45 @@ class Attempt implements Dispatcher.DispatchHandler {
     ex.fail(err);
   }
 
-  private replayNow(): void {
+  /** Replays with a newer token; with the same one (refresh held back), the held 401 is the answer. */
+  private replayNow(bodyError?: Error): void {
     const ex = this.ex;
     this.replay!.then(
-      (t) => ex.attempt(t),
+      (t) => {
+        if (t !== this.bearer) ex.attempt(t);
+        else if (bodyError === undefined) this.sendHeld();
+        else ex.fail(bodyError);
+      },
       (err: unknown) => ex.fail(err),
     );
+  }
+
+  private sendHeld(): void {
+    const ex = this.ex;
+    const held = this.held!;
+    this.held = undefined;
+    if (ex.finished) return;
+    ex.finished = true;
+    ex.replayed = false;
+    ex.res.writeHead(this.status, held.statusMessage, downstreamHeaders(held.headers));
+    for (const chunk of held.chunks) ex.res.write(chunk);
+    ex.result(this.status);
+    ex.res.end();
+  }
+
+  /** Gives up the replay of a 401 whose body outgrew the hold: what was held goes out, the rest streams. */
+  private release(controller: Dispatcher.DispatchController): void {
+    const ex = this.ex;
+    const held = this.held!;
+    this.replay = undefined;
+    this.held = undefined;
+    ex.replayed = false;
+    if (ex.finished) {
+      controller.abort(new Error('client gone'));
+      return;
+    }
+    ex.res.writeHead(this.status, held.statusMessage, downstreamHeaders(held.headers));
+    for (const chunk of held.chunks) ex.res.write(chunk);
   }
 }
 
@@ -431,10 +451,5 @@ export function toAppError(err: unknown): AppError {
   }
   if (code === 'ETIMEDOUT') return new UpstreamTimeoutError(`upstream timed out (${code})`, { cause: err });
   if (typeof code === 'string') return new UpstreamError(`upstream unreachable (${code})`, { cause: err });
-  if (err instanceof Error && /token/i.test(err.message)) {
-    return new ServiceUnavailableError('no valid token for the upstream', 'token_unavailable', {
-      cause: err,
-    });
-  }
   return new UpstreamError('upstream request failed', { cause: err });
 }

@@ -14,6 +14,7 @@ import type { ProxySettings } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
 import { forwardMetrics } from './metrics.js';
 import { createUpgradeProxy, type UpgradeProxyOptions } from './upgrade.js';
+import { refuseConnect } from './request-guard.js';
 import { warmUp, type WarmUpRequest } from './warmup.js';
 
 export interface TokenProxyConfig extends ProxySettings {
@@ -105,8 +106,11 @@ export function runTokenProxy<C extends TokenProxyConfig>(
         port: config.port,
         logger,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
+        headersTimeoutMs: config.clientHeadersTimeoutMs,
+        maxConnections: config.clientMaxConnections,
       });
       upgrades?.attach(server.server);
+      server.server.on('connect', refuseConnect);
       logger.info('forwarding', {
         upstream: new URL(upstream).origin,
         scope: config.scope,

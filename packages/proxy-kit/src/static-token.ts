@@ -1,5 +1,5 @@
 // A fixed-token BearerSource: for tests and for benchmarks that measure the proxy without an IdP.
-import type { BearerSource } from './forwarder.js';
+import type { BearerSource } from './bearer.js';
 
 export interface StaticTokenSource extends BearerSource {
   /** Replaces the token handed out from now on (and by the next `invalidate()`). */

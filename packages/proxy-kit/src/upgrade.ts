@@ -3,7 +3,9 @@
 // as every forwarded request does; after the upstream's 101 the two sockets are spliced and the
 // WebSocket frames pass as bytes both ways, never parsed, so close frames and their codes arrive as
 // sent. An upstream that refuses the upgrade (401, 403, 404...) is answered to the client as it
-// answered, body included; an upstream 401 first gets one forced token refresh and one replay.
+// answered, body included; an upstream 401 first gets one forced token refresh and one replay, with
+// the forwarder's rules (bearer.ts: the token source owns the throttle). Upgrades pass the same
+// request guard as any request (request-guard.ts).
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { STATUS_CODES } from 'node:http';
@@ -15,16 +17,13 @@ import {
   DEFAULT_FREE_SOCKET_TIMEOUT_MS,
   DEFAULT_MAX_SOCKETS,
   DEFAULT_TIMEOUTS,
+  MAX_HELD_401_BYTES,
   WEBSOCKET_PROTOCOL_HEADER,
 } from './constants.js';
-import {
-  toAppError,
-  type BearerSource,
-  type ForwarderLogger,
-  type ForwarderTimeouts,
-  type ForwardResult,
-} from './forwarder.js';
+import { freshBearer, tokenSourceError, type BearerSource } from './bearer.js';
+import { toAppError, type ForwarderLogger, type ForwarderTimeouts, type ForwardResult } from './forwarder.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
+import { requestRefusal } from './request-guard.js';
 
 export interface UpgradeLogger extends ForwarderLogger {
   info(message: string, meta?: Record<string, unknown>): unknown;
@@ -43,8 +42,6 @@ export interface UpgradeProxyOptions {
    * WebSocket, so some APIs take a key as a subprotocol (`openai-insecure-api-key.<key>`).
    */
   dropSubprotocol?(protocol: string): boolean;
-  /** A forced refresh after an upstream 401 is not repeated within this window. */
-  minForcedRefreshIntervalMs?: number;
   maxSockets?: number;
   ca?: string | Buffer | Array<string | Buffer>;
   logger?: UpgradeLogger;
@@ -75,19 +72,21 @@ interface Context {
   hostHeader: string;
   accepts: (req: IncomingMessage) => boolean;
   dropSubprotocol: ((protocol: string) => boolean) | undefined;
-  minForcedRefreshIntervalMs: number;
-  lastForcedRefreshAt: number;
   logger: UpgradeLogger | undefined;
   onResult: ((result: ForwardResult) => void) | undefined;
   tunnels: Set<Tunnel>;
 }
 
-/** A WebSocket handshake (RFC 6455 section 4.1): GET, `Upgrade: websocket`, origin-form target. */
+/**
+ * A WebSocket handshake (RFC 6455 section 4.1) this proxy may forward: GET, `Upgrade: websocket`,
+ * and nothing the request guard refuses (a `//host` target, absolute-form, ...). A refused one stays
+ * with the request listener, whose guard answers it as it answers any request.
+ */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   const upgrade = req.headers.upgrade;
   return (
     req.method === 'GET' &&
-    (req.url ?? '').startsWith('/') &&
+    requestRefusal(req) === undefined &&
     upgrade !== undefined &&
     upgrade.split(',').some((p) => p.trim().toLowerCase() === 'websocket')
   );
@@ -114,8 +113,6 @@ export function createUpgradeProxy(options: UpgradeProxyOptions): UpgradeProxy {
     hostHeader: target.host,
     accepts: options.accepts ?? (() => true),
     dropSubprotocol: options.dropSubprotocol,
-    minForcedRefreshIntervalMs: options.minForcedRefreshIntervalMs ?? 5_000,
-    lastForcedRefreshAt: 0,
     logger: options.logger,
     onResult: options.onResult,
     tunnels: new Set(),
@@ -179,11 +176,14 @@ class Tunnel {
     this.ctx.tunnels.add(this);
     if (!taken) {
       // Only reached where the server cannot route such requests back to its request listener.
-      this.answerJson(
-        400,
-        'bad_request',
-        'only WebSocket upgrades (GET, Upgrade: websocket) are served here',
-      );
+      const refusal = requestRefusal(this.req);
+      if (refusal !== undefined) this.answerError(refusal);
+      else
+        this.answerJson(
+          400,
+          'bad_request',
+          'only WebSocket upgrades (GET, Upgrade: websocket) are served here',
+        );
       return;
     }
     const cached = this.ctx.tokens.current?.();
@@ -191,7 +191,7 @@ class Tunnel {
     else
       this.ctx.tokens.getToken().then(
         (t) => this.attempt(t.token),
-        (err: unknown) => this.fail(err),
+        (err: unknown) => this.fail(tokenSourceError(err)),
       );
   }
 
@@ -279,18 +279,6 @@ class Tunnel {
     this.ctx.logger?.info('websocket refused by the upstream', { path: this.path, status });
   }
 
-  /** A token other than `used` (refreshing it if needed), or undefined within the refresh back-off window. */
-  freshBearer(used: string): Promise<string> | undefined {
-    const ctx = this.ctx;
-    const cur = ctx.tokens.current?.();
-    if (cur !== undefined && cur.token !== used) return Promise.resolve(cur.token);
-    const now = Date.now();
-    if (now - ctx.lastForcedRefreshAt < ctx.minForcedRefreshIntervalMs) return undefined;
-    ctx.lastForcedRefreshAt = now;
-    ctx.logger?.debug('upstream refused the upgrade with 401: forcing a token refresh', { path: this.path });
-    return ctx.tokens.invalidate().then((t) => t.token);
-  }
-
   result(status: number, error?: string): void {
     this.ctx.onResult?.(
       error === undefined ? { status, replayed: this.replayed } : { status, replayed: this.replayed, error },
@@ -311,14 +299,20 @@ class Tunnel {
       reason: err instanceof Error ? err.message : String(err),
     });
     this.result(appError.status, appError.code);
-    this.answerJson(appError.status, appError.code, appError.expose ? appError.message : 'internal error');
+    this.answerError(appError);
   }
 
-  private answerJson(status: number, code: string, message: string): void {
+  /** The error's status, headers (retry-after, allow) and JSON body, as the forwarder writes them. */
+  private answerError(error: AppError): void {
+    this.answerJson(error.status, error.code, error.expose ? error.message : 'internal error', error.headers);
+  }
+
+  private answerJson(status: number, code: string, message: string, headers: OutgoingHttpHeaders = {}): void {
     this.answered = true;
     const body = JSON.stringify({ error: { code, message } });
     this.client.end(
       responseHead(status, undefined, {
+        ...headers,
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
         connection: 'close',
@@ -344,8 +338,12 @@ class Tunnel {
 
 /** One upstream dispatch of an upgrade request (undici DispatchHandler). */
 class UpgradeAttempt implements Dispatcher.DispatchHandler {
-  /** Set when this attempt's 401 gets replayed: its body is drained and dropped. */
+  /** Set while this attempt's 401 may be replayed: the token to replay with. */
   replay: Promise<string> | undefined;
+  /** The 401 held back meanwhile: the answer if no newer token comes. */
+  held:
+    | { headers: IncomingHttpHeaders; statusMessage: string | undefined; chunks: Buffer[]; bytes: number }
+    | undefined;
   refused = false;
   status = 0;
 
@@ -381,20 +379,28 @@ class UpgradeAttempt implements Dispatcher.DispatchHandler {
       return;
     }
     if (statusCode === 401 && !tunnel.replayed) {
-      const fresh = tunnel.freshBearer(this.bearer);
-      if (fresh !== undefined) {
-        tunnel.replayed = true;
-        this.replay = fresh;
-        // Handled when the 401's body has been drained; until then a rejection is not "unhandled".
-        fresh.catch(() => undefined);
-        return;
-      }
+      tunnel.replayed = true;
+      this.replay = freshBearer(tunnel.ctx.tokens, this.bearer, {
+        logger: tunnel.ctx.logger,
+        path: tunnel.path,
+      });
+      this.held = { headers, statusMessage, chunks: [], bytes: 0 };
+      // Handled when the 401's body has been read; until then a rejection is not "unhandled".
+      this.replay.catch(() => undefined);
+      return;
     }
-    this.refused = true;
-    tunnel.refuseHead(statusCode, statusMessage, headers);
+    this.refuse(headers, statusMessage);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.replay !== undefined) {
+      const held = this.held!;
+      held.chunks.push(chunk);
+      held.bytes += chunk.length;
+      // Not a 401 worth holding (an OAuth error body is a few hundred bytes): it goes through as is.
+      if (held.bytes > MAX_HELD_401_BYTES) this.release();
+      return;
+    }
     if (!this.refused) return;
     const client = this.tunnel.client;
     if (!client.write(chunk)) {
@@ -416,7 +422,7 @@ class UpgradeAttempt implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.replay !== undefined) {
-      this.replayNow();
+      this.replayNow(err);
       return;
     }
     if (this.refused) {
@@ -427,11 +433,46 @@ class UpgradeAttempt implements Dispatcher.DispatchHandler {
     this.tunnel.fail(err);
   }
 
-  private replayNow(): void {
+  /** The upstream's refusal goes to the client: head now, body as it comes. */
+  private refuse(headers: IncomingHttpHeaders, statusMessage: string | undefined): void {
+    this.refused = true;
+    this.tunnel.refuseHead(this.status, statusMessage, headers);
+  }
+
+  /** Replays with a newer token; with the same one (refresh held back), the held 401 is the answer. */
+  private replayNow(bodyError?: Error): void {
     const tunnel = this.tunnel;
     this.replay!.then(
-      (t) => tunnel.attempt(t),
+      (t) => {
+        if (t !== this.bearer) tunnel.attempt(t);
+        else if (bodyError === undefined) this.sendHeld();
+        else tunnel.fail(bodyError);
+      },
       (err: unknown) => tunnel.fail(err),
     );
+  }
+
+  private sendHeld(): void {
+    const tunnel = this.tunnel;
+    const held = this.held!;
+    this.held = undefined;
+    this.replay = undefined;
+    tunnel.replayed = false;
+    if (tunnel.answered || tunnel.client.destroyed) return;
+    this.refuse(held.headers, held.statusMessage);
+    for (const chunk of held.chunks) tunnel.client.write(chunk);
+    tunnel.result(this.status);
+    tunnel.client.end();
+  }
+
+  /** Gives up the replay of a 401 whose body outgrew the hold: what was held goes out, the rest streams. */
+  private release(): void {
+    const tunnel = this.tunnel;
+    const held = this.held!;
+    this.held = undefined;
+    this.replay = undefined;
+    tunnel.replayed = false;
+    this.refuse(held.headers, held.statusMessage);
+    for (const chunk of held.chunks) tunnel.client.write(chunk);
   }
 }

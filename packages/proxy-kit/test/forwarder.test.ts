@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
-import { staticTokenSource, type ForwardResult } from '../src/index.js';
+import { TokenProvider } from '@auth-sidecars/auth-core';
+import { staticTokenSource, type BearerSource, type ForwardResult } from '../src/index.js';
 import { rawRequest, sleep, startTestProxy, type TestProxy } from './helpers.js';
 
 // Tokens the stand-in accepts; rotation is simulated by the static source's `next`.
@@ -162,7 +163,7 @@ describe('forwarding', () => {
 
 describe('401 from upstream', () => {
   it('forces one token refresh and replays a GET once', async () => {
-    const { proxy, tokens, results } = await proxyTo(upstream.url, { minForcedRefreshIntervalMs: 0 });
+    const { proxy, tokens, results } = await proxyTo(upstream.url);
     expect((await rawRequest(`${proxy.url}/v1/models`)).status).toBe(200);
     upstream.revokeSeenTokens();
     const res = await rawRequest(`${proxy.url}/v1/models`);
@@ -180,7 +181,7 @@ describe('401 from upstream', () => {
     ['read whole', undefined],
     ['streamed', 0],
   ])('replays a small POST body byte for byte (%s)', async (_name, smallBodyBytes) => {
-    const { proxy } = await proxyTo(upstream.url, { minForcedRefreshIntervalMs: 0, smallBodyBytes });
+    const { proxy } = await proxyTo(upstream.url, { smallBodyBytes });
     await rawRequest(`${proxy.url}/v1/models`);
     upstream.revokeSeenTokens();
     const res = await rawRequest(`${proxy.url}/echo/form`, {
@@ -195,7 +196,7 @@ describe('401 from upstream', () => {
   it('passes a second 401 through instead of looping', async () => {
     accepted.delete('token-2');
     try {
-      const { proxy, tokens } = await proxyTo(upstream.url, { minForcedRefreshIntervalMs: 0 });
+      const { proxy, tokens } = await proxyTo(upstream.url);
       await rawRequest(`${proxy.url}/v1/models`);
       upstream.revokeSeenTokens();
       const res = await rawRequest(`${proxy.url}/v1/models`);
@@ -210,7 +211,6 @@ describe('401 from upstream', () => {
   it('does not replay a body larger than the replay limit, but refreshes for the next request', async () => {
     // smallBodyBytes 0: the body streams, so only the replay limit decides.
     const { proxy, tokens } = await proxyTo(upstream.url, {
-      minForcedRefreshIntervalMs: 0,
       replayBodyLimitBytes: 16,
       smallBodyBytes: 0,
     });
@@ -222,6 +222,82 @@ describe('401 from upstream', () => {
     expect(upstream.requests.filter((r) => r.url === '/echo/big')).toHaveLength(1);
     const retry = await rawRequest(`${proxy.url}/echo/big`, { method: 'POST', body: 'x'.repeat(100) });
     expect(retry.status).toBe(200);
+  });
+});
+
+describe('401 from upstream: the token source owns the forced-refresh throttle', () => {
+  it('a source that holds its refresh back (same token again): the 401 passes through intact, no replay', async () => {
+    let invalidations = 0;
+    const holding: BearerSource = {
+      getToken: () => Promise.resolve({ token: 'token-1' }),
+      current: () => ({ token: 'token-1' }),
+      invalidate: () => {
+        invalidations += 1;
+        return Promise.resolve({ token: 'token-1' });
+      },
+    };
+    const results: ForwardResult[] = [];
+    const proxy = await startTestProxy({
+      target: upstream.url,
+      tokens: holding,
+      onResult: (r) => results.push(r),
+    });
+    proxies.push(proxy);
+    await rawRequest(`${proxy.url}/v1/models`);
+    upstream.revokeSeenTokens();
+    const res = await rawRequest(`${proxy.url}/v1/models`);
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: '401' } });
+    expect(invalidations).toBe(1);
+    // Replaying with the token that was just refused would only double the upstream's load.
+    expect(upstream.requests.map((r) => r.status)).toEqual([200, 401]);
+    expect(results[1]).toEqual({ status: 401, replayed: false });
+  });
+
+  it("a 401 storm through auth-core's TokenProvider: one token request, every other 401 passed through", async () => {
+    let issued = 0;
+    // A hand-written credential (no SDK involved): each call is one token request to count.
+    const credential: ConstructorParameters<typeof TokenProvider>[0]['credential'] = {
+      getToken: () => {
+        issued += 1;
+        accepted.add(`idp-${issued}`);
+        return Promise.resolve({ token: `idp-${issued}`, expiresOnTimestamp: Date.now() + 3_600_000 });
+      },
+    };
+    const tokens = new TokenProvider({ credential, scope: 'api://test/.default' });
+    await tokens.start();
+    try {
+      const proxy = await startTestProxy({ target: upstream.url, tokens });
+      proxies.push(proxy);
+      expect((await rawRequest(`${proxy.url}/v1/models`)).status).toBe(200);
+      upstream.revokeSeenTokens(); // idp-1 refused from now on
+      const first = await rawRequest(`${proxy.url}/v1/models`);
+      expect(first.status).toBe(200); // forced refresh, replayed with idp-2
+      upstream.revokeSeenTokens(); // idp-2 refused too: a storm of 401s
+      const storm = await Promise.all(Array.from({ length: 20 }, () => rawRequest(`${proxy.url}/v1/models`)));
+      expect(storm.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 401));
+      expect(issued).toBe(2); // startup + the first forced refresh; the storm asked the IdP nothing
+    } finally {
+      tokens.stop();
+      accepted.delete('idp-1');
+      accepted.delete('idp-2');
+    }
+  });
+
+  it('a token source failing with a plain Error (no "token" in its message) is a 503, not a 502', async () => {
+    const failing: BearerSource = {
+      getToken: () => Promise.reject(new Error('IdP answered 500')),
+      invalidate: () => Promise.reject(new Error('IdP answered 500')),
+    };
+    const proxy = await startTestProxy({ target: upstream.url, tokens: failing });
+    proxies.push(proxy);
+    const res = await rawRequest(`${proxy.url}/v1/models`);
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.body)).toEqual({
+      error: { code: 'token_unavailable', message: 'no valid token for the upstream' },
+    });
+    expect(upstream.requests).toHaveLength(0);
   });
 });
 

@@ -16,6 +16,27 @@ describe('forwardMetrics', () => {
 });
 
 describe('tokenReadiness', () => {
+  it('counts as demand when no valid token is held (an unready pod gets no other traffic)', async () => {
+    let valid = true;
+    let demands = 0;
+    const status = () => ({
+      valid,
+      expiresAt: undefined,
+      refreshAt: undefined,
+      lastError: undefined,
+      consecutiveFailures: 0,
+    });
+    const ready = tokenReadiness(status, () => {
+      demands += 1;
+      return Promise.reject(new Error('still down')); // ignored: the probe answers from status
+    });
+    expect(ready().ready).toBe(true);
+    expect(demands).toBe(0);
+    valid = false;
+    expect(ready().ready).toBe(false);
+    expect(demands).toBe(1);
+  });
+
   it('is ready exactly when the token is valid and reports the last error', () => {
     const expiresAt = new Date('2026-01-01T00:00:00Z');
     const ready = tokenReadiness(() => ({

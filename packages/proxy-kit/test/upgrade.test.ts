@@ -2,12 +2,17 @@
 // checks the bearer on the upgrade and echoes frames; the proxy is a plain node:http server with the
 // forwarder for requests and the upgrade proxy attached for WebSocket upgrades.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { TokenProvider } from '@auth-sidecars/auth-core';
+import { createLogger, createMetrics, serve } from '@auth-sidecars/service-kit';
 import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
+import { hostileRequests, rawExchange } from '@auth-sidecars/testkit/raw-http';
 import WebSocket from 'ws';
 import {
   createForwarder,
   createUpgradeProxy,
+  proxyListener,
+  refuseConnect,
   staticTokenSource,
   type BearerSource,
   type ForwardResult,
@@ -16,7 +21,7 @@ import {
 } from '../src/index.js';
 import { rawRequest } from './helpers.js';
 
-const accepted = new Set(['token-1', 'token-2']);
+const accepted = new Set<string>(['token-1', 'token-2']);
 const verify = async (token: string) => {
   if (!accepted.has(token)) throw new Error('unknown token');
   return { aud: 'test', token };
@@ -53,6 +58,50 @@ async function startProxy(
     await new Promise((r) => server.close(r));
   });
   return { url: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, upgrades, results };
+}
+
+/**
+ * The server as runTokenProxy builds it: service-kit's serve with the request guard and the forwarder
+ * behind proxyListener, refuseConnect, and the upgrade proxy attached.
+ */
+async function startGuardedProxy(): Promise<Proxy> {
+  const target = upstream.url;
+  const tokens = staticTokenSource('token-1');
+  const results: ForwardResult[] = [];
+  const logger = createLogger({ service: 'upgrade-guard-test', level: 'error' });
+  const forwarder = createForwarder({ target, tokens });
+  const upgrades = createUpgradeProxy({ target, tokens, onResult: (r) => results.push(r) });
+  const server = await serve(
+    proxyListener({
+      app: (_req, res) => res.end('app'),
+      proxied: () => true,
+      route: 'proxy',
+      forwarder,
+      logger,
+      metrics: createMetrics('upgrade-guard-test'),
+      quietPaths: [],
+    }),
+    { host: '127.0.0.1', port: 0, logger, shutdownTimeoutMs: 1_000 },
+  );
+  upgrades.attach(server.server);
+  server.server.on('connect', refuseConnect);
+  cleanups.push(async () => {
+    await upgrades.close();
+    await server.close();
+    await forwarder.close();
+  });
+  return { url: server.url, ws: server.url.replace(/^http:/, 'ws:'), upgrades, results };
+}
+
+/** `request` (a raw request ending in an empty line) with the headers of a WebSocket handshake added. */
+function asWebSocketHandshake(request: string): string {
+  const lineEnd = request.indexOf('\r\n');
+  return (
+    request.slice(0, lineEnd + 2) +
+    'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+    request.slice(lineEnd + 2)
+  );
 }
 
 class Refused extends Error {
@@ -178,6 +227,69 @@ describe('WebSocket passthrough', () => {
     expect(proxy.results).toEqual([{ status: 401, replayed: true }]);
   });
 
+  it('a source that holds its refresh back (same token again): the 401 passes through intact, no replay', async () => {
+    const tokens = staticTokenSource('wrong-1');
+    const proxy = await startProxy({ tokens });
+    const refused = await open(`${proxy.ws}${REALTIME}`).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(Refused);
+    expect((refused as Refused).status).toBe(401);
+    expect(JSON.parse((refused as Refused).body)).toMatchObject({ error: { code: '401' } });
+    expect((refused as Refused).headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+    expect(tokens.invalidations).toBe(1);
+    // Replaying with the token that was just refused would only double the upstream's load.
+    expect(upstream.requests.map((r) => [r.token, r.status])).toEqual([['wrong-1', 401]]);
+    expect(proxy.results).toEqual([{ status: 401, replayed: false }]);
+  });
+
+  it("plain requests and upgrades share the TokenProvider's one forced refresh: a 401 storm asks the IdP once", async () => {
+    let issued = 0;
+    // A hand-written credential (no SDK involved): each call is one token request to count.
+    const credential: ConstructorParameters<typeof TokenProvider>[0]['credential'] = {
+      getToken: () => {
+        issued += 1;
+        accepted.add(`idp-${issued}`);
+        return Promise.resolve({ token: `idp-${issued}`, expiresOnTimestamp: Date.now() + 3_600_000 });
+      },
+    };
+    // A wide interval: on a busy machine the storm below must still fall within it.
+    const tokens = new TokenProvider({
+      credential,
+      scope: 'api://test/.default',
+      minForcedRefreshIntervalMs: 600_000,
+    });
+    await tokens.start();
+    try {
+      const proxy = await startProxy({ tokens });
+      (await open(`${proxy.ws}${REALTIME}`)).terminate();
+      upstream.revokeSeenTokens(); // idp-1 refused from now on
+      // A plain request and an upgrade, both refused with idp-1: one forced refresh serves both replays.
+      const [plain, ws] = await Promise.all([
+        rawRequest(`${proxy.url}/v1/models`),
+        open(`${proxy.ws}${REALTIME}`),
+      ]);
+      expect(plain.status).toBe(200);
+      expect(upstream.webSockets[1]!.headers.authorization).toBe('Bearer idp-2');
+      ws.terminate();
+      expect(issued).toBe(2);
+      upstream.revokeSeenTokens(); // idp-2 refused too: a storm of 401s on both paths
+      const storm = await Promise.all([
+        ...Array.from({ length: 10 }, () =>
+          open(`${proxy.ws}${REALTIME}`).then(
+            () => 101,
+            (err: unknown) => (err as Refused).status,
+          ),
+        ),
+        ...Array.from({ length: 10 }, () => rawRequest(`${proxy.url}/v1/models`).then((r) => r.status)),
+      ]);
+      expect(storm).toEqual(Array.from({ length: 20 }, () => 401));
+      expect(issued).toBe(2); // startup + the first forced refresh; the storm asked the IdP nothing
+    } finally {
+      tokens.stop();
+      accepted.delete('idp-1');
+      accepted.delete('idp-2');
+    }
+  });
+
   it('a stale token refused with 401 is refreshed and the upgrade replayed with the new one', async () => {
     const tokens = staticTokenSource('revoked', () => 'token-2');
     const proxy = await startProxy({ tokens });
@@ -234,9 +346,10 @@ describe('WebSocket passthrough', () => {
     expect(bad.status).toBe(502);
     expect(JSON.parse(bad.body)).toMatchObject({ error: { code: 'bad_gateway' } });
 
+    // A plain Error, as any token source may throw: still a 503, never a 502 blaming the upstream.
     const noToken: BearerSource = {
-      getToken: () => Promise.reject(new Error('no token could be had')),
-      invalidate: () => Promise.reject(new Error('no token could be had')),
+      getToken: () => Promise.reject(new Error('IdP answered 500')),
+      invalidate: () => Promise.reject(new Error('IdP answered 500')),
     };
     const tokenless = await startProxy({ tokens: noToken });
     const unavailable = (await open(`${tokenless.ws}${REALTIME}`).catch((err: unknown) => err)) as Refused;
@@ -253,5 +366,63 @@ describe('WebSocket passthrough', () => {
     await proxy.upgrades.close();
     expect((await done).code).toBe(1006);
     expect(proxy.upgrades.open).toBe(0);
+  });
+});
+
+describe('WebSocket upgrades pass the request guard (raw sockets)', () => {
+  const handshake = (target: string) =>
+    asWebSocketHandshake(`GET ${target} HTTP/1.1\r\nHost: proxy\r\nConnection: close\r\n\r\n`);
+
+  it('control: a handshake on an origin-form target is switched, with the bearer upstream', async () => {
+    const proxy = await startGuardedProxy();
+    const socket = net.connect(Number(new URL(proxy.url).port), '127.0.0.1');
+    socket.write(handshake(REALTIME));
+    const head = await new Promise<string>((resolve, reject) => {
+      let data = '';
+      socket.on('data', (c: Buffer) => {
+        data += c.toString('latin1');
+        if (data.includes('\r\n\r\n')) resolve(data);
+      });
+      socket.on('error', reject);
+    });
+    socket.destroy();
+    expect(head).toMatch(/^HTTP\/1\.1 101 /);
+    expect(upstream.requests.map((r) => [r.url, r.token, r.status])).toEqual([[REALTIME, 'token-1', 101]]);
+  });
+
+  it.each(hostileRequests(REALTIME).map((h) => [h.name, h] as const))(
+    '%s with Upgrade: websocket is refused like any request, never forwarded',
+    async (_name, hostile) => {
+      const proxy = await startGuardedProxy();
+      const res = await rawExchange(proxy.url, asWebSocketHandshake(hostile.request));
+      expect(res.status).toBe(hostile.status);
+      expect(JSON.parse(res.body)).toMatchObject({
+        error: { code: hostile.status === 405 ? 'method_not_allowed' : 'invalid_request_target' },
+      });
+      expect(res.data).not.toContain('token-1');
+      expect(upstream.requests).toEqual([]);
+      expect(upstream.webSockets).toEqual([]);
+      expect(proxy.results).toEqual([]);
+    },
+  );
+
+  it("a server without shouldUpgradeCallback hands every upgrade to handle(): a '//host' target gets the guard's 400", async () => {
+    const tokens = staticTokenSource('token-1');
+    const upgrades = createUpgradeProxy({ target: upstream.url, tokens });
+    const server = http.createServer((_req, res) => res.end('request listener'));
+    server.on('upgrade', upgrades.handle);
+    server.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    cleanups.push(async () => {
+      await upgrades.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const res = await rawExchange(url, handshake(`//evil.example${REALTIME}`));
+    expect(res.status).toBe(400);
+    expect(res.headers.connection).toBe('close');
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'invalid_request_target' } });
+    expect(upstream.requests).toEqual([]);
   });
 });

@@ -30,6 +30,11 @@ export interface FastRoute {
   handle: PlainHandler;
   /** The route's error shape (default: service-kit's `{ error: { code, message } }`). */
   errorResponse?: (err: unknown, req: IncomingMessage) => ErrorResponse;
+  /**
+   * false: no request line for this route, whatever its status (a route that writes its own line,
+   * such as a decision log, would otherwise log twice). Request id and metrics stay.
+   */
+  requestLog?: boolean;
 }
 
 export interface FastPathOptions {
@@ -53,7 +58,8 @@ export function fastPathListener(options: FastPathOptions): RequestListener {
     }
     // What express would have set and service-kit's middleware reads.
     (req as IncomingMessage & { originalUrl?: string }).originalUrl = req.url;
-    (res as ServerResponse & { locals?: Record<string, unknown> }).locals = { route: route.route };
+    (res as ServerResponse & { locals?: Record<string, unknown> }).locals =
+      route.requestLog === false ? { route: route.route, requestLog: false } : { route: route.route };
     const fail = (err: unknown) => {
       if (res.headersSent) {
         // Mid-response failure: the status line is gone, so the only honest signal is a cut connection.

@@ -74,6 +74,8 @@ export function baseMiddleware(options: BaseMiddlewareOptions): RequestHandler[]
         },
         seconds,
       );
+      // A route that logs for itself (fast path `requestLog: false`) keeps its metrics only.
+      if ((res.locals as { requestLog?: unknown } | undefined)?.requestLog === false) return;
       const level = quiet.has(path) && status < 400 ? 'debug' : 'info';
       // A hidden line (probes, hot paths at debug) is not even built.
       if (!lines.isLevelEnabled(level)) return;

@@ -2,6 +2,8 @@
 // (headers, OAuth parameters, environment variables) and value patterns that are secrets wherever
 // they appear (bearer tokens, JWTs, PEM private keys, secret query parameters in URLs and messages).
 
+import { AppError } from './errors.js';
+
 export const REDACTED = '[REDACTED]';
 
 /** Key names (compared lower-cased with `-` and `_` removed) whose values are always secret. */
@@ -174,8 +176,8 @@ const MAX_DEPTH = 12;
 
 /**
  * Deep copy of `value` with secrets replaced by `[REDACTED]`. Never mutates its input, survives
- * cycles, turns Errors into `{ name, message, code?, status?, stack?, cause? }` (stack included: this
- * is for server logs; HTTP responses never carry it) and Buffers into a length note.
+ * cycles, turns Errors into `{ name, message, code?, status?, stack?, cause? }` (the stack of an
+ * unexpected error only, see walkError; HTTP responses never carry one) and Buffers into a length note.
  */
 export function redact(value: unknown): unknown {
   return walk(value, 0, new WeakSet());
@@ -203,7 +205,7 @@ export function redactFields(entry: object, leading: readonly string[] = []): Re
   return out;
 }
 
-function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
+function walk(value: unknown, depth: number, seen: WeakSet<object>, stacks = true): unknown {
   switch (typeof value) {
     case 'string':
       return redactString(value);
@@ -225,7 +227,7 @@ function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
   seen.add(value);
   try {
-    if (value instanceof Error) return walkError(value, depth, seen);
+    if (value instanceof Error) return walkError(value, depth, seen, stacks);
     if (Array.isArray(value)) return walkArray(value, depth, seen);
     if (value instanceof Map)
       return walkEntries(
@@ -280,15 +282,21 @@ function redactEntry(key: string, v: unknown, depth: number, seen: WeakSet<objec
   return kind === TOKEN_KEY && isPlainObject(v) ? walk(v, depth + 1, seen) : REDACTED;
 }
 
-function walkError(error: Error, depth: number, seen: WeakSet<object>) {
+/**
+ * A typed AppError is an expected failure with a status (an upstream down, a bad request): its
+ * message and code say what happened, so neither it nor its causes carry a stack into the log.
+ * Anything else is a bug, and its stack is what makes it fixable.
+ */
+function walkError(error: Error, depth: number, seen: WeakSet<object>, stacks: boolean) {
+  const withStack = stacks && !(error instanceof AppError);
   const out: Record<string, unknown> = { name: error.name, message: redactString(error.message) };
   // Own enumerable extras (code, status, errno, syscall ...) go through the same key rules.
   for (const [key, v] of Object.entries(error)) {
     if (key === 'message' || key === 'stack' || key === 'name') continue;
     out[key] = redactEntry(key, v, depth, seen);
   }
-  if (typeof error.stack === 'string') out.stack = redactString(error.stack);
-  if (error.cause !== undefined) out.cause = walk(error.cause, depth + 1, seen);
+  if (withStack && typeof error.stack === 'string') out.stack = redactString(error.stack);
+  if (error.cause !== undefined) out.cause = walk(error.cause, depth + 1, seen, withStack);
   return out;
 }
 

@@ -18,6 +18,14 @@ export interface ServeOptions {
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
   /** Idle keep-alive timeout; above common load balancer idle timeouts (default 65 s). */
   keepAliveTimeoutMs?: number;
+  /**
+   * A request's headers must arrive within this long of its first byte, else 408 and the connection
+   * is closed (default 12 s). Separate from the keep-alive timeout: an idle connection may wait for
+   * its next request for keepAliveTimeoutMs, a slow-headers client (slowloris) may not hold it open.
+   */
+  headersTimeoutMs?: number;
+  /** Most client connections at once; further ones are closed at accept (default: no cap). */
+  maxConnections?: number;
 }
 
 export interface RunningServer {
@@ -33,6 +41,9 @@ export interface RunningServer {
 export const shutdownState = { deadlineExceeded: 0, maxShutdownTimeoutMs: 0 };
 
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+const DEFAULT_HEADERS_TIMEOUT_MS = 12_000;
+/** How often node checks the headers timeout (its default, 30 s, would let 12 s become 42 s). */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 
 export async function serve(handler: http.RequestListener, options: ServeOptions): Promise<RunningServer> {
   const { logger } = options;
@@ -54,14 +65,19 @@ export async function serve(handler: http.RequestListener, options: ServeOptions
   };
   // Requests whose req.log (baseMiddleware) is created on first use, also without express.
   const IncomingMessage = RequestWithLazyLog;
+  const serverOptions = {
+    IncomingMessage,
+    headersTimeout: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+  };
   const server = options.tls
     ? https.createServer(
-        { cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, IncomingMessage },
+        { cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, ...serverOptions },
         listener,
       )
-    : http.createServer({ IncomingMessage }, listener);
+    : http.createServer(serverOptions, listener);
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
-  server.headersTimeout = server.keepAliveTimeout + 1_000;
+  if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
 
   // Raw sockets, including upgraded ones (WebSocket) the HTTP server no longer tracks.
   const sockets = new Set<Socket>();

@@ -22,6 +22,11 @@ const routes: Record<string, FastRoute> = {
       body: { problem: (err as Error).message, correlationId: (req as { id?: string }).id },
     }),
   },
+  '/silent': {
+    route: 'silent',
+    requestLog: false,
+    handle: (req, res) => sendJson(res, req.headers['x-fail'] ? 403 : 200, { ok: true }),
+  },
   '/boom': {
     route: '/boom',
     handle: () => {
@@ -95,5 +100,23 @@ describe('baseFastPathListener', () => {
     await fetch(`${server.url}/bad`);
     await until(() => capture.entries().filter((e) => e.path === '/bad').length >= 2);
     expect(capture.entries().some((e) => e.path === '/ok')).toBe(false);
+  });
+
+  it('a route without request log still gets its request id and metrics, whatever its status', async () => {
+    const ok = await fetch(`${server.url}/silent`);
+    const denied = await fetch(`${server.url}/silent`, { headers: { 'x-fail': '1' } });
+    expect([ok.status, denied.status]).toEqual([200, 403]);
+    expect(denied.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // A later request's line shows that the logger has caught up with the earlier ones.
+    const badLines = () => capture.entries().filter((e) => e.path === '/bad').length;
+    const before = badLines();
+    await fetch(`${server.url}/bad`);
+    await until(() => badLines() > before);
+    expect(capture.entries().filter((e) => e.path === '/silent')).toEqual([]);
+    const text = await metrics.registry.metrics();
+    for (const status of ['200', '403'])
+      expect(
+        sample(text, 'http_request_duration_seconds_count', { method: 'GET', route: 'silent', status }),
+      ).toBe(1);
   });
 });

@@ -1,3 +1,4 @@
+import { UpstreamError } from '../src/errors.js';
 import { REDACTED, isSensitiveKey, redact, redactString, redactUrl } from '../src/redact.js';
 
 const JWT =
@@ -139,6 +140,21 @@ describe('redact', () => {
     expect(String(out.stack)).toContain('redact.test');
     expect(JSON.stringify(out)).not.toMatch(/eyJhbGci|client_secret=abc/);
     expect((out.cause as Record<string, unknown>).message).toBe(`inner with client_secret=${REDACTED}`);
+  });
+
+  // Found by the fuzz suite (tests/fuzz): a client that hung up mid-body made openai-proxy answer
+  // 502 and log the UpstreamError with its stack and the undici error's.
+  it('logs typed errors (AppError) and their causes without a stack', () => {
+    const cause = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+    const out = redact(new UpstreamError('upstream request failed', { cause })) as Record<string, unknown>;
+    expect(out).toMatchObject({
+      name: 'UpstreamError',
+      message: 'upstream request failed',
+      status: 502,
+      code: 'bad_gateway',
+      cause: { name: 'Error', message: 'other side closed', code: 'UND_ERR_SOCKET' },
+    });
+    expect(JSON.stringify(out)).not.toMatch(/"stack"|\n\s+at /);
   });
 
   it('handles Headers, Maps, URLs, Buffers and bigints', () => {

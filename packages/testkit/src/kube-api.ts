@@ -349,7 +349,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       method: req.method,
       path: req.path,
       query,
-      watch: query.watch === 'true' || query.watch === '1',
+      // As the API server parses it (Go's Convert_Slice_string_To_bool): only "", "0", "false" are false.
+      watch: query.watch !== undefined && !['', '0', 'false'].includes(query.watch.toLowerCase()),
     };
     requestLog.push(entry);
     res.locals.logEntry = entry;

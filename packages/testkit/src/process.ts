@@ -99,7 +99,8 @@ export async function launchApp(entry: string, options: LaunchOptions): Promise<
   };
   if (options.waitForListening === false) return { url: '', child, lines, logs, exited, close, waitForLog };
 
-  const timeoutMs = options.startTimeoutMs ?? 15_000;
+  // Generous: a cold start imports the SDKs, which takes seconds on a loaded 2-core machine.
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
   let timer: NodeJS.Timeout | undefined;
   const url = await Promise.race([
     urlSeen,

@@ -90,7 +90,7 @@ async function startOnce(port: number, options: RedisOptions): Promise<RunningRe
     }
     await rm(dir, { recursive: true, force: true });
   };
-  const timeoutMs = options.startTimeoutMs ?? 10_000;
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([

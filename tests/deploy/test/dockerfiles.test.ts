@@ -11,6 +11,8 @@ import { repoRoot } from './support/repo.js';
 
 const apps = readdirSync(join(repoRoot, 'apps'));
 const TEST_ONLY = ['@auth-sidecars/dev-entra', '@auth-sidecars/testkit'];
+/** What the images are built for: the five apps and testkit (the dev tooling image). */
+const IMAGE_WORKSPACES = [...apps.sort().map((a) => `@auth-sidecars/${a}`), '@auth-sidecars/testkit'];
 
 interface Instruction {
   keyword: string;
@@ -106,7 +108,9 @@ describe.each([...apps.map((app) => ({ app, dir: `apps/${app}` })), { app: 'dev'
       expect(nodeImage?.args).toBe('NODE_IMAGE=node:24-bookworm-slim');
       const prune = byStage[0]!.body.filter((i) => i.keyword === 'RUN').map((i) => i.args);
       expect(prune).toHaveLength(1);
-      expect(prune[0]).toContain(`prune ${workspace} --docker`);
+      // Every image prunes for all image workspaces (one shared npm ci layer), its own among them.
+      expect(prune[0]).toContain(`prune ${IMAGE_WORKSPACES.join(' ')} --docker`);
+      expect(IMAGE_WORKSPACES).toContain(workspace);
       expect(prune[0]).not.toMatch(/turbo@\d/);
       // The version comes from package-lock.json at build time: evaluate that expression here.
       const expr = /"turbo@\$\(node -p "(.+?)"\)"/.exec(prune[0]!)?.[1];
@@ -126,11 +130,13 @@ describe.each([...apps.map((app) => ({ app, dir: `apps/${app}` })), { app: 'dev'
       };
       expect(tsconfig.extends).toBe('../../tsconfig.base.json');
       expect(tsconfig.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
+      const last = build.at(-1)!;
+      expect(last.keyword).toBe('RUN');
+      expect(last.args).toContain(`npx turbo run build --filter=${workspace} `);
       // App images run the bundle (issue 16); the dev image runs the copied tree.
-      expect(build.at(-1)).toEqual({
-        keyword: 'RUN',
-        args: `node runtime-tree.mjs --build${app === 'dev' ? '' : ' --bundle'} ${dir} /out`,
-      });
+      expect(last.args).toMatch(
+        new RegExp(`&& node runtime-tree.mjs${app === 'dev' ? '' : ' --bundle'} ${dir} /out$`),
+      );
     });
 
     it('runs as the non-root user from the runtime tree alone', () => {
@@ -159,16 +165,23 @@ describe.each([...apps.map((app) => ({ app, dir: `apps/${app}` })), { app: 'dev'
         expect(port).toBe(app === 'carta-forwardauth' ? '8000' : '8080');
       });
     }
+  },
+);
 
-    it('gets a pruned workspace that holds it and every package it depends on', () => {
-      const out = mkdtempSync(join(tmpdir(), `prune-${app}-`));
-      try {
-        execFileSync(
-          join(repoRoot, 'node_modules/.bin/turbo'),
-          ['prune', workspace, '--docker', '--out-dir', out],
-          { cwd: repoRoot, stdio: 'pipe' },
-        );
-        expect(existsSync(join(out, 'json/package-lock.json'))).toBe(true);
+describe('turbo prune for every image workspace (the shared prune stage)', () => {
+  it('holds every app, testkit and each package they depend on, and leaves tsconfig.base.json out', () => {
+    const out = mkdtempSync(join(tmpdir(), 'prune-'));
+    try {
+      execFileSync(
+        join(repoRoot, 'node_modules/.bin/turbo'),
+        ['prune', ...IMAGE_WORKSPACES, '--docker', '--out-dir', out],
+        {
+          cwd: repoRoot,
+          stdio: 'pipe',
+        },
+      );
+      expect(existsSync(join(out, 'json/package-lock.json'))).toBe(true);
+      for (const dir of [...apps.map((a) => `apps/${a}`), 'packages/testkit']) {
         expect(existsSync(join(out, `json/${dir}/package.json`))).toBe(true);
         expect(existsSync(join(out, `full/${dir}/src`))).toBe(true);
         for (const dep of runtimeWorkspaceDeps(join(repoRoot, dir))) {
@@ -176,43 +189,18 @@ describe.each([...apps.map((app) => ({ app, dir: `apps/${app}` })), { app: 'dev'
           expect(existsSync(join(out, `json/packages/${folder}/package.json`))).toBe(true);
           expect(existsSync(join(out, `full/packages/${folder}/src`))).toBe(true);
         }
-        // turbo prune leaves it out: hence the explicit COPY in the build stage.
-        expect(existsSync(join(out, 'full/tsconfig.base.json'))).toBe(false);
-      } finally {
-        rmSync(out, { recursive: true, force: true });
       }
-    });
-  },
-);
+      // turbo prune leaves it out: hence the explicit COPY in the build stage.
+      expect(existsSync(join(out, 'full/tsconfig.base.json'))).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
 
 describe.each(apps)('scripts/runtime-tree.mjs apps/%s', (app) => {
   const dir = `apps/${app}`;
   const pkg = readPkg(join(repoRoot, dir));
-
-  it('builds only the runtime workspaces, dependencies first', () => {
-    const order = nodeJson<string[]>(
-      `import { runtimeWorkspaces } from ${script('runtime-tree.mjs')};
-       console.log(JSON.stringify(runtimeWorkspaces('.', ${JSON.stringify(dir)})));`,
-    );
-    const expected = [...runtimeWorkspaceDeps(join(repoRoot, dir))].map(
-      (n) => `packages/${n.slice('@auth-sidecars/'.length)}`,
-    );
-    expect([...order].sort()).toEqual([...expected, dir].sort());
-    expect(order.at(-1)).toBe(dir);
-    for (const [i, ws] of order.entries()) {
-      for (const dep of runtimeWorkspaceDeps(join(repoRoot, ws))) {
-        expect({
-          ws,
-          dep,
-          before: order.indexOf(`packages/${dep.slice('@auth-sidecars/'.length)}`) < i,
-        }).toEqual({
-          ws,
-          dep,
-          before: true,
-        });
-      }
-    }
-  });
 
   it('takes the app, its runtime workspaces and production dependencies only', () => {
     const tree = nodeJson<{ copy: string[]; links: Array<[string, string]> }>(

@@ -35,7 +35,7 @@ beforeAll(async () => {
       LOG_LEVEL: 'info',
       NODE_EXTRA_CA_CERTS: world.entra.caPath,
     }),
-    startTimeoutMs: 20_000,
+    startTimeoutMs: 60_000,
   });
   chromium = await launchChromium({ ignoreCertificateErrors: true });
   await mkdir(RESULTS, { recursive: true });
@@ -133,6 +133,8 @@ it('two users in two browsers see only what RBAC allows them, sign out, and are 
   // Sign out: back on the broker's page via Entra's end-session endpoint, signed out.
   const aliceCookie = (await aliceContext.cookies())[0]!;
   await alice.getByRole('link', { name: 'Sign out' }).click();
+  await alice.getByText(`Sign out ${ALICE} from the AKS broker?`).waitFor();
+  await alice.getByRole('button', { name: 'Sign out' }).click();
   await alice.waitForURL(`${publicUrl}/`);
   await alice.getByRole('heading', { name: 'You are not signed in' }).waitFor();
   expect(await aliceContext.cookies()).toEqual([]);
@@ -148,6 +150,7 @@ it('two users in two browsers see only what RBAC allows them, sign out, and are 
   // bob is still signed in until he signs out too.
   expect((await bob.request.get(`${publicUrl}/k8s/api/v1/namespaces/team-b/pods`)).status()).toBe(200);
   await bob.getByRole('link', { name: 'Sign out' }).click();
+  await bob.getByRole('button', { name: 'Sign out' }).click();
   await bob.getByRole('heading', { name: 'You are not signed in' }).waitFor();
   expect((await bob.request.get(`${publicUrl}/k8s/api/v1/namespaces/team-b/pods`)).status()).toBe(401);
 

@@ -1,6 +1,7 @@
 // The real entry point: configuration errors exit 78 listing every problem, an unreachable Redis
 // fails startup, and SIGTERM drains and exits 0.
 import { launchApp } from '@auth-sidecars/testkit/process';
+import { startRedis } from '@auth-sidecars/testkit/redis';
 import { BROKER_ENTRY, freePort, startWorld, type World } from '../helpers.js';
 
 let world: World;
@@ -35,6 +36,29 @@ it('fails startup (exit 1) when Redis cannot be reached', async () => {
   expect(await child.exited).toBe(1);
   expect(child.lines.join('\n')).toMatch(/startup failed/);
 });
+
+it('fails startup (exit 1) in REDIS_TIMEOUT_SECONDS when Redis accepts connections but never answers', async () => {
+  const redis = await startRedis();
+  redis.child.kill('SIGSTOP');
+  try {
+    const child = await launchApp(BROKER_ENTRY, {
+      env: world.baseEnv({
+        REDIS_URL: redis.url,
+        REDIS_TIMEOUT_SECONDS: '1',
+        NODE_EXTRA_CA_CERTS: world.entra.caPath,
+      }),
+      waitForListening: false,
+    });
+    // A generous bound, only so that a hang fails the test instead of stalling it.
+    const code = await Promise.race([child.exited, new Promise((r) => setTimeout(() => r('hung'), 30_000))]);
+    if (code === 'hung') await child.close(1_000);
+    expect(code).toBe(1);
+    expect(child.lines.join('\n')).toMatch(/startup failed/);
+  } finally {
+    redis.child.kill('SIGCONT');
+    await redis.close();
+  }
+}, 60_000);
 
 it('serves, reports ready, and exits 0 on SIGTERM', async () => {
   const child = await launchApp(BROKER_ENTRY, {

@@ -3,18 +3,19 @@
 import { Redis } from 'ioredis';
 import { launchApp, type LaunchedProcess } from '@auth-sidecars/testkit/process';
 import { startRedis, type RunningRedis } from '@auth-sidecars/testkit/redis';
-import { ALICE, BROKER_ENTRY, Client, freePort, startWorld, type World } from '../helpers.js';
+import { ALICE, BOB, BROKER_ENTRY, Client, freePort, startWorld, type World } from '../helpers.js';
 
 let world: World;
 let redis: RunningRedis;
 const replicas: LaunchedProcess[] = [];
 
-async function launchReplica(): Promise<LaunchedProcess> {
+/** A replica on a port of its own; `publicUrl` (default: its own URL) is the address users know. */
+async function launchReplica(publicUrl?: string): Promise<LaunchedProcess> {
   const port = await freePort();
   const replica = await launchApp(BROKER_ENTRY, {
     env: world.baseEnv({
       PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      PUBLIC_URL: publicUrl ?? `http://127.0.0.1:${port}`,
       REDIS_URL: redis.url,
       REDIS_KEY_PREFIX: 'replicas-test:',
       RATE_LIMIT_REQUESTS: '4',
@@ -88,6 +89,39 @@ it('signs in through replica A and lists pods through replica B', async () => {
   expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
 
   // Signing out on B ends the session on A as well.
-  expect((await viaB.fetch('/logout')).status).toBe(303);
+  expect((await viaB.fetch('/logout', { method: 'POST', headers: { 'x-aks-broker': '1' } })).status).toBe(
+    303,
+  );
   expect((await viaA.fetch('/api/me')).status).toBe(401);
+});
+
+it('a sign-in begun on replica A finishes on replica B; /login writes nothing to Redis', async () => {
+  // Behind one Service both replicas answer for one PUBLIC_URL (the redirect URI Entra sends back to).
+  const a = await launchReplica();
+  const b = await launchReplica(a.url);
+  const client = new Redis(redis.url);
+  try {
+    const before = (await client.keys('replicas-test:*')).length;
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(new URL('/login', a.url), { redirect: 'manual' });
+      expect(res.status).toBe(302);
+      await res.text();
+    }
+    expect((await client.keys('replicas-test:*')).length).toBe(before);
+
+    const viaA = new Client(a.url);
+    const { authorizeUrl } = await viaA.startSignIn('/?ns=team-b');
+    const callback = new URL(await Client.pickUser(authorizeUrl, BOB));
+    const viaB = new Client(b.url);
+    for (const [k, v] of viaA.cookies) viaB.cookies.set(k, v);
+    const done = await viaB.fetch(callback.pathname + callback.search);
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe('/?ns=team-b');
+    // (bob: alice spent her shared budget above)
+    expect((await viaB.fetch('/api/me')).json<{ user: { username: string } }>().user.username).toBe(BOB);
+    // The redeemed state is remembered (sealed nowhere: it is only a digest) until it would have expired.
+    expect((await client.keys('replicas-test:redeemed-state:*')).length).toBeGreaterThan(0);
+  } finally {
+    client.disconnect();
+  }
 });

@@ -1,6 +1,15 @@
 // Security properties: open redirects, state replay, session isolation between users, rate limits,
 // CSRF on unsafe methods, and no token, code or cookie value in any log line.
-import { ALICE, BOB, Client, startBroker, startWorld, type InProcessBroker, type World } from '../helpers.js';
+import {
+  ALICE,
+  BOB,
+  Client,
+  HOSTILE_POD_PAGE,
+  startBroker,
+  startWorld,
+  type InProcessBroker,
+  type World,
+} from '../helpers.js';
 
 let world: World;
 let broker: InProcessBroker;
@@ -32,6 +41,16 @@ describe('returnTo', () => {
     '/%252F%252Fevil.example',
     '/%09/evil.example',
     '/\t/evil.example',
+    // Dot segments that normalise into `//evil.example` (found by the attack review).
+    '/.//evil.example',
+    '/a/../..//evil.example',
+    '/%2e%2e//evil.example',
+    '/%2E/%2fevil.example',
+    '/./%5Cevil.example',
+    // A sign-in link that would end in a GET on the API as the user.
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/proxy/admin/delete',
+    '/K8S/api/v1/namespaces/team-a/pods',
+    '/api/me',
   ])('rejects %j at /login without contacting Entra', async (returnTo) => {
     const client = new Client(broker.url);
     const before = world.entra.requestLog.length;
@@ -66,6 +85,62 @@ describe('state', () => {
     expect(replay.json()).toEqual({ error: { code: 'invalid_state', message: expect.any(String) } });
   });
 
+  it("a callback begun in browser A and opened in browser B signs B in as nobody and leaves B's session alone", async () => {
+    const a = new Client(broker.url);
+    const { authorizeUrl } = await a.startSignIn('/?ns=team-a');
+    const callback = await Client.pickUser(authorizeUrl, ALICE);
+    secrets.add(new URL(callback).searchParams.get('code')!);
+
+    // B is signed in as bob; the attacker gets B to open A's callback URL (a link, an <img>, a redirect).
+    const b = new Client(broker.url);
+    await b.signIn(BOB);
+    const bobCookies = new Map(b.cookies);
+    const attack = await b.fetch(callback);
+    expect(attack.status).toBe(400);
+    expect(attack.json()).toEqual({ error: { code: 'invalid_state', message: expect.any(String) } });
+    expect(b.cookies).toEqual(bobCookies);
+    expect((await b.fetch('/api/me')).json<{ user: { username: string } }>().user.username).toBe(BOB);
+
+    // A browser without any cookie gets nothing either.
+    const c = new Client(broker.url);
+    expect((await c.fetch(callback)).status).toBe(400);
+    expect(c.cookies.size).toBe(0);
+
+    // Neither attempt used A's sign-in up: A finishes it.
+    const own = await a.fetch(callback);
+    expect(own.status).toBe(303);
+    expect(own.headers.get('location')).toBe('/?ns=team-a');
+    expect((await a.fetch('/api/me')).json<{ user: { username: string } }>().user.username).toBe(ALICE);
+  });
+
+  it('/login keeps nothing server side: anonymous hits do not grow the store', async () => {
+    const { MemoryStore } = await import('../../src/store.js');
+    const store = broker.deps.store as InstanceType<typeof MemoryStore>;
+    expect(store).toBeInstanceOf(MemoryStore);
+    const before = store.size;
+    for (let i = 0; i < 200; i++) {
+      const res = await fetch(new URL('/login', broker.url), { redirect: 'manual' });
+      expect(res.status).toBe(302);
+      await res.text();
+    }
+    expect(store.size).toBe(before);
+  });
+
+  it('one browser keeps at most three pending sign-ins (a cookie each), the oldest gives way', async () => {
+    const client = new Client(broker.url);
+    const started: Array<{ authorizeUrl: string; state: string }> = [];
+    for (let i = 0; i < 5; i++) started.push(await client.startSignIn(`/?tab=${i}`));
+    expect([...client.cookies.keys()].filter((k) => k.startsWith('aks-broker-login-'))).toHaveLength(3);
+    // The two oldest are gone; the three newest each finish (in any order).
+    for (const i of [4, 2, 3]) {
+      const callback = await Client.pickUser(started[i]!.authorizeUrl, ALICE);
+      const res = await client.fetch(callback);
+      expect([i, res.status, res.headers.get('location')]).toEqual([i, 303, `/?tab=${i}`]);
+    }
+    const stale = await Client.pickUser(started[0]!.authorizeUrl, ALICE);
+    expect((await client.fetch(stale)).status).toBe(400);
+  });
+
   it('an unknown or missing state is refused', async () => {
     const client = new Client(broker.url);
     expect((await client.fetch('/callback?code=abc&state=never-issued')).status).toBe(400);
@@ -93,13 +168,17 @@ describe('state', () => {
 
   it('an ID token whose nonce differs from the one stored with the state is refused', async () => {
     const { CryptoProvider } = await import('@azure/msal-node');
-    const { LoginStateStore } = await import('../../src/sessions.js');
+    const { LoginStates } = await import('../../src/login-state.js');
     const pkce = await new CryptoProvider().generatePkceCodes();
-    const state = await new LoginStateStore(broker.deps.store, broker.deps.box).create({
-      codeVerifier: pkce.verifier,
-      nonce: 'the-nonce-we-sent',
-      returnTo: '/',
-    });
+    const client = new Client(broker.url);
+    // A genuine sign-in cookie for this browser (sealed with the broker's key), as /login would set it.
+    const { state, setCookies } = new LoginStates({
+      box: broker.deps.box,
+      store: broker.deps.store,
+      cookie: { name: broker.config.session.cookieName, secure: broker.config.session.cookieSecure },
+    }).begin({ codeVerifier: pkce.verifier, nonce: 'the-nonce-we-sent', returnTo: '/' }, undefined);
+    const [pair] = setCookies.at(-1)!.split(';');
+    client.cookies.set(pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1));
     // An authorization response for the right state and PKCE, but minted with another nonce.
     const authorize = new URL(`${world.entra.authority}/oauth2/v2.0/authorize`);
     for (const [k, v] of Object.entries({
@@ -119,7 +198,6 @@ describe('state', () => {
     const issued = await fetch(authorize, { redirect: 'manual' });
     const callback = new URL(issued.headers.get('location')!);
     secrets.add(callback.searchParams.get('code')!);
-    const client = new Client(broker.url);
     const res = await client.fetch(callback.pathname + callback.search);
     expect(res.status).toBe(401);
     expect(res.json()).toEqual({ error: { code: 'sign_in_failed', message: expect.any(String) } });
@@ -185,7 +263,7 @@ describe('session isolation', () => {
     await alice.fetch('/k8s/api/v1/namespaces/team-a/pods');
     const sessionId = [...alice.cookies.values()][0]!.split('.')[0]!;
     const { SessionStore } = await import('../../src/sessions.js');
-    const session = await new SessionStore(broker.deps.store, 60_000).get(sessionId);
+    const session = await new SessionStore(broker.deps.store, broker.deps.box, 60_000).get(sessionId);
     expect(session?.user.username).toBe(ALICE);
     const cache = JSON.parse((await broker.deps.partitions.read(session!.cacheKey))!) as {
       Account: Record<string, { username: string }>;
@@ -249,6 +327,90 @@ describe('rate limit and CSRF', () => {
     expect(world.kube.requestLog.at(-1)).toMatchObject({ method: 'POST', user: ALICE, status: 403 });
   });
 
+  it('sign-out is a POST behind the CSRF guard; GET only shows a page with a button', async () => {
+    const alice = new Client(broker.url);
+    const bob = new Client(broker.url);
+    await alice.signIn(ALICE);
+    await bob.signIn(BOB);
+    const page = await alice.fetch('/logout');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<form method="post" action="/logout">');
+    expect(page.headers.get('content-security-policy')).toContain("form-action 'self'");
+    const token = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const bobsToken = /name="csrf" value="([^"]+)"/.exec((await bob.fetch('/logout')).text)![1]!;
+    expect(token).not.toBe(bobsToken);
+    secrets.add(token);
+    const form = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+      alice.fetch('/logout', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(fields),
+      });
+    for (const [what, attempt] of [
+      ['no token', () => form({})],
+      ['a wrong token', () => form({ csrf: 'x'.repeat(43) })],
+      ["bob's token", () => form({ csrf: bobsToken })],
+      ['a foreign Origin', () => form({ csrf: token }, { origin: 'https://evil.example' })],
+      ['Origin null', () => form({ csrf: token }, { origin: 'null' })],
+      ['a cross-site fetch', () => form({ csrf: token }, { 'sec-fetch-site': 'cross-site' })],
+      ['a sibling site', () => form({ csrf: token }, { 'sec-fetch-site': 'same-site' })],
+    ] as const) {
+      const res = await attempt();
+      expect([what, res.status]).toEqual([what, 403]);
+    }
+    expect((await alice.fetch('/api/me')).status).toBe(200);
+    const out = await form({ csrf: token }, { origin: broker.url, 'sec-fetch-site': 'same-origin' });
+    expect(out.status).toBe(303);
+    expect((await alice.fetch('/api/me')).status).toBe(401);
+    // A script on our page may sign out with the CSRF header instead.
+    expect((await bob.fetch('/logout', { method: 'POST', headers: { 'x-aks-broker': '1' } })).status).toBe(
+      303,
+    );
+    expect((await bob.fetch('/api/me')).status).toBe(401);
+  });
+
+  it('only listed request headers reach the API server: no spoofed source address, front-proxy identity or override', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    const spoofed = {
+      'x-real-ip': '6.6.6.6', // the API server's audit log takes sourceIPs from it
+      forwarded: 'for=6.6.6.6;proto=https',
+      'x-forwarded-for': '6.6.6.6',
+      'x-remote-user': 'system:admin', // front-proxy (requestheader) identity headers
+      'x-remote-group': 'system:masters',
+      'x-remote-extra-scopes': 'all',
+      'impersonate-uid': '0',
+      'x-http-method-override': 'DELETE',
+      'x-original-url': '/api/v1/secrets',
+      'proxy-authorization': 'Basic eDp5',
+    };
+    const res = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods', {
+      headers: { ...spoofed, accept: 'application/json;as=Table;v=v1;g=meta.k8s.io, application/json' },
+    });
+    expect(res.status).toBe(200);
+    const seen = world.faults.seenHeaders.at(-1)!;
+    for (const name of Object.keys(spoofed)) expect([name, seen[name]]).toEqual([name, undefined]);
+    expect(seen.authorization).toMatch(/^Bearer eyJ/); // alice's own AKS token, and nothing else of hers
+    expect(seen.cookie).toBeUndefined();
+    expect(seen.accept).toBe('application/json;as=Table;v=v1;g=meta.k8s.io, application/json');
+  });
+
+  it('/api and /k8s refuse what a browser marks as sent from another site, whatever the method', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    const before = world.kube.requestLog.length;
+    for (const site of ['cross-site', 'same-site'])
+      for (const path of ['/k8s/api/v1/namespaces/team-a/pods', '/api/me'])
+        expect([
+          site,
+          path,
+          (await alice.fetch(path, { headers: { 'sec-fetch-site': site } })).status,
+        ]).toEqual([site, path, 403]);
+    expect(world.kube.requestLog.length).toBe(before);
+    for (const site of ['same-origin', 'none'])
+      expect((await alice.fetch('/api/me', { headers: { 'sec-fetch-site': site } })).status).toBe(200);
+  });
+
   it('never forwards impersonation headers or the browser cookie', async () => {
     const alice = new Client(broker.url);
     await alice.signIn(ALICE);
@@ -290,6 +452,104 @@ describe('rate limit and CSRF', () => {
   });
 });
 
+describe('upstream answers cannot speak for the broker', () => {
+  const risky = [
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/proxy/',
+    '/k8s/api/v1/namespaces/team-a/pods/api-0:8080/proxy/admin',
+    '/k8s/api/v1/namespaces/team-a/services/web:80/proxy/',
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/exec?command=sh&stdin=true',
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/attach?stdin=true',
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/portforward?ports=80',
+    '/k8s/api/v1/proxy/namespaces/team-a/pods/api-0/',
+    '/k8s/api/v1/nodes/node-1/proxy/metrics',
+    '/k8s/api/v1/namespaces/team-a/pods/api-0/%70roxy/',
+  ];
+
+  it('refuses the proxy, exec, attach and portforward subresources unless allowed; nothing reaches the API server', async () => {
+    const alice = new Client(broker.url);
+    await alice.signIn(ALICE);
+    const before = world.kube.requestLog.length;
+    for (const path of risky) {
+      const res = await alice.fetch(path);
+      expect([path, res.status, res.json<{ error: { code: string } }>().error.code]).toEqual([
+        path,
+        403,
+        'subresource_not_allowed',
+      ]);
+    }
+    expect(world.kube.requestLog.length).toBe(before);
+    // A pod's logs are not a way in: still forwarded.
+    expect((await alice.fetch('/k8s/api/v1/namespaces/team-a/pods/api-0/log')).status).not.toBe(403);
+  });
+
+  it("allowed by KUBE_ALLOW_SUBRESOURCES=proxy, a pod's web page comes back as an inert download under the broker's headers", async () => {
+    const open = await startBroker(world, { KUBE_ALLOW_SUBRESOURCES: 'proxy' });
+    try {
+      const alice = new Client(open.url);
+      await alice.signIn(ALICE);
+      const cookiesBefore = new Map(alice.cookies);
+      const page = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods/api-0/proxy/', {
+        headers: { origin: 'https://evil.example' },
+      });
+      expect(page.status).toBe(200);
+      expect(page.text).toBe(HOSTILE_POD_PAGE); // forwarded unchanged, but...
+      expect(page.headers.get('content-disposition')).toBe('attachment');
+      const csp = page.headers.get('content-security-policy')!;
+      expect(csp.split(';').map((d) => d.trim())).toEqual(
+        expect.arrayContaining(['sandbox', "default-src 'none'", "frame-ancestors 'none'"]),
+      );
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+      for (const name of [
+        'access-control-allow-origin',
+        'access-control-allow-credentials',
+        'set-cookie',
+        'refresh',
+        'link',
+      ])
+        expect([name, page.headers.get(name)]).toEqual([name, null]);
+      expect(alice.cookies).toEqual(cookiesBefore);
+      expect(world.kube.requestLog.at(-1)).toMatchObject({ user: ALICE, status: 200 });
+
+      // The API's own JSON stays readable data, under the same headers.
+      const pods = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods');
+      expect(pods.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(pods.headers.get('content-disposition')).toBeNull();
+      expect(pods.headers.get('content-security-policy')).toBe(csp);
+      // A pod's redirect cannot send the browser elsewhere from the broker's origin.
+      const redirect = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods/api-0/proxy/redirect');
+      expect(redirect.status).toBe(302);
+      expect(redirect.headers.get('location')).toBeNull();
+      // exec, attach and portforward stay refused: only what was named is allowed.
+      expect((await alice.fetch('/k8s/api/v1/namespaces/team-a/pods/api-0/exec?command=sh')).status).toBe(
+        403,
+      );
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('a watch spelled the way the API server also reads it (watch=yes) counts as a stream', async () => {
+    const capped = await startBroker(world, { KUBE_MAX_STREAMS_PER_USER: '1' });
+    const controller = new AbortController();
+    try {
+      const alice = new Client(capped.url);
+      await alice.signIn(ALICE);
+      const first = await fetch(new URL('/k8s/api/v1/namespaces/team-a/pods?watch=yes', capped.url), {
+        headers: { cookie: alice.cookieHeader() },
+        signal: controller.signal,
+      });
+      expect(first.status).toBe(200);
+      const second = await alice.fetch('/k8s/api/v1/namespaces/team-a/pods?watch=T');
+      expect(second.status).toBe(429);
+      expect(second.json()).toEqual({ error: { code: 'too_many_streams', message: expect.any(String) } });
+    } finally {
+      controller.abort();
+      await capped.close();
+    }
+  });
+});
+
 describe('audit and logs', () => {
   it('writes one audit line per Kubernetes call with user, verb, resource, namespace, status, request id', async () => {
     const alice = new Client(broker.url);
@@ -321,7 +581,7 @@ describe('audit and logs', () => {
     await bob.fetch(callback);
     secrets.add([...bob.cookies.values()][0]!.split('.')[0]!);
     await bob.fetch('/k8s/api/v1/namespaces/team-b/pods');
-    await bob.fetch('/logout');
+    await bob.fetch('/logout', { method: 'POST', headers: { 'x-aks-broker': '1' } });
     const { readFile } = await import('node:fs/promises');
     secrets.add((await readFile(world.tokenFile, 'utf8')).trim());
 

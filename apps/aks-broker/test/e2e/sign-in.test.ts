@@ -81,7 +81,17 @@ describe('sign-in and Kubernetes calls as the user', () => {
     await alice.signIn(ALICE);
     const oldCookie = alice.cookieHeader();
     expect((await alice.fetch('/api/me')).status).toBe(200);
-    const out = await alice.fetch('/logout');
+    // GET only shows the button; the form (or a script with the CSRF header) POSTs.
+    const page = await alice.fetch('/logout');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect((await alice.fetch('/api/me')).status).toBe(200);
+    const token = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const out = await alice.fetch('/logout', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: broker.url },
+      body: new URLSearchParams({ csrf: token }),
+    });
     expect(out.status).toBe(303);
     const location = new URL(out.headers.get('location')!);
     expect(location.href.startsWith(`${world.entra.authority}/oauth2/v2.0/logout`)).toBe(true);

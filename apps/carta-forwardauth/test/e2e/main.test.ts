@@ -3,13 +3,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchApp } from '@auth-sidecars/testkit/process';
+import { launchApp, type LaunchedProcess } from '@auth-sidecars/testkit/process';
 import { startKubeApi } from '@auth-sidecars/testkit/kube-api';
 import { NS, SA, sessionPod, traefik, until } from '../helpers.js';
 
 const ENTRY = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
 // Process start includes loading @kubernetes/client-node: slow on a busy CI machine.
 const SLOW = 90_000;
+
+/** The probe port's URL, from its own `listening` line (the first one is the decision port's). */
+async function probeUrl(app: LaunchedProcess): Promise<string> {
+  const line = await app.waitForLog((l) => l.message === 'listening' && l.component === 'probes', 10_000);
+  return line.url as string;
+}
 
 describe('carta-forwardauth process', () => {
   it(
@@ -22,19 +28,24 @@ describe('carta-forwardauth process', () => {
         env: {
           KUBECONFIG: api.writeKubeconfig(SA, NS),
           PORT: '0',
+          PROBE_PORT: '0',
           HOST: '127.0.0.1',
           RELIST_BACKOFF_INITIAL: '100ms',
           RELIST_BACKOFF_MAX: '500ms',
         },
       });
       try {
-        await until(async () => (await fetch(`${app.url}/readyz`)).status === 200, 5000);
+        const probes = await probeUrl(app);
+        expect(probes).not.toBe(app.url);
+        await until(async () => (await fetch(`${probes}/readyz`)).status === 200, 5000);
+        // on the decision port, /readyz is a decision like any other path
+        expect((await fetch(`${app.url}/readyz`)).status).toBe(403);
         const allowed = await traefik(app.url, '/session/carta/abc123/');
         expect(allowed).toMatchObject({ status: 200, headers: { 'carta-auth-token': 'alice' } });
         expect((await traefik(app.url, '/session/carta/nope1/')).status).toBe(403);
         api.addPod(sessionPod('carta-2', 'new2', 'bob'));
         await until(async () => (await traefik(app.url, '/session/carta/new2/')).status === 200, 2000);
-        const metrics = await (await fetch(`${app.url}/metrics`)).text();
+        const metrics = await (await fetch(`${probes}/metrics`)).text();
         expect(metrics).toContain('carta_forwardauth_decisions_total{result="deny",reason="unknown_session"');
         await until(() =>
           app.logs().some((l) => l.message === 'access denied' && l.reason === 'unknown_session'),
@@ -62,17 +73,19 @@ describe('carta-forwardauth process', () => {
         env: {
           KUBECONFIG: api.writeKubeconfig(SA, NS),
           PORT: '0',
+          PROBE_PORT: '0',
           HOST: '127.0.0.1',
           RELIST_BACKOFF_INITIAL: '100ms',
           RELIST_BACKOFF_MAX: '500ms',
         },
       });
       try {
+        const probes = await probeUrl(app);
         await new Promise((r) => setTimeout(r, 500));
-        expect((await fetch(`${app.url}/readyz`)).status).toBe(503);
-        expect((await fetch(`${app.url}/livez`)).status).toBe(200);
+        expect((await fetch(`${probes}/readyz`)).status).toBe(503);
+        expect((await fetch(`${probes}/livez`)).status).toBe(200);
         await api.setDown(false);
-        await until(async () => (await fetch(`${app.url}/readyz`)).status === 200, 5000);
+        await until(async () => (await fetch(`${probes}/readyz`)).status === 200, 5000);
         expect((await traefik(app.url, '/session/carta/abc123/')).status).toBe(200);
       } finally {
         await app.close();

@@ -60,7 +60,7 @@ export async function startFixture(): Promise<Fixture> {
 }
 
 export function launchServer(env: Record<string, string>): Promise<LaunchedProcess> {
-  return launchApp(MAIN, { env, startTimeoutMs: 20_000 });
+  return launchApp(MAIN, { env, startTimeoutMs: 60_000 });
 }
 
 export interface SdkResult {

@@ -1,0 +1,125 @@
+// Recovery after an identity-provider outage, through the built openai-proxy under steady load: dev-entra
+// hands out short tokens, goes down (unavailable) and comes back. While the held token is valid nothing
+// fails; once it has expired the answer is 503 with Retry-After and a message that says the identity
+// provider is unreachable; after the IdP is back, requests succeed again within 5 s.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDevEntra, type DevEntra } from '@auth-sidecars/dev-entra';
+import { describeOutage, runIdpOutage, steadyLoad, type OutageRun } from '@auth-sidecars/testkit/idp-outage';
+import { launchApp, type LaunchedProcess } from '@auth-sidecars/testkit/process';
+import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
+
+const ENTRY = join(import.meta.dirname, '../../dist/main.js');
+/** Short tokens so that the held one runs out during the outage (refreshed at half of it). */
+const TOKEN_LIFETIME_SECONDS = 12;
+/** auth-core's expiry safety margin for such a token (1 s): it is not handed out in its last second. */
+const EXPIRY_MARGIN_MS = 1_000;
+/**
+ * The bound under test is auth-core's demandRetryIntervalMs (5 s): under load, an attempt starts at
+ * most 5 s after the previous one. On top of it, one token acquisition against dev-entra (OpenID
+ * metadata and token request over TLS, a few hundred ms; more when the 2-core machine is busy) and
+ * the 50 ms pause of the load loop. 2 s covers that without hiding a regression: before the demand
+ * path, recovery waited for the background backoff, 0.4 to 34 s after the IdP was back.
+ */
+const RECOVERY_BOUND_MS = 5_000 + 2_000;
+
+let entra: DevEntra;
+let dir: string;
+let app: LaunchedProcess;
+let upstream: OpenAiUpstream;
+
+beforeAll(async () => {
+  entra = await startDevEntra();
+  entra.setTokenLifetime(TOKEN_LIFETIME_SECONDS);
+  const cert = await entra.createClientCertificate();
+  const { clientId } = entra.registerApp({ certificatePem: cert.certPem, name: 'openai-proxy' });
+  dir = await mkdtemp(join(tmpdir(), 'openai-proxy-outage-'));
+  const certPath = join(dir, 'cert.pem');
+  await writeFile(certPath, cert.pem);
+  upstream = await startOpenAiUpstream({
+    verify: (t) => entra.verifyAccessToken(t, { audience: 'https://cognitiveservices.azure.com' }),
+  });
+  app = await launchApp(ENTRY, {
+    env: {
+      AZURE_CLIENT_ID: clientId,
+      AZURE_TENANT_ID: entra.tenantId,
+      AZURE_CERTIFICATE_PATH: certPath,
+      AZURE_AUTHORITY_HOST: entra.url,
+      NODE_EXTRA_CA_CERTS: entra.caPath,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      API_BASE_URL: upstream.url,
+    },
+    startTimeoutMs: 30_000,
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await app?.close();
+  await upstream?.close();
+  await entra?.setDown(false);
+  await entra?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('openai-proxy through an IdP outage (unavailable)', () => {
+  let run: OutageRun;
+
+  beforeAll(async () => {
+    const load = steadyLoad(() => fetch(`${app.url}/v1/models`), 4, 50);
+    try {
+      run = await runIdpOutage(
+        load,
+        {
+          down: () => entra.setDown(true, 'unavailable'),
+          up: () => entra.setDown(false),
+          heldTokenExpiry: async () => {
+            const ready = (await (await fetch(`${app.url}/readyz`)).json()) as {
+              details: { expiresAt: string };
+            };
+            return Date.parse(ready.details.expiresAt);
+          },
+        },
+        // Long enough for the background backoff to grow past the bound (about 7 failed attempts).
+        { downAfterExpiryMs: 20_000 },
+      );
+    } finally {
+      await load.stop();
+    }
+    console.log(`openai-proxy outage (unavailable): ${describeOutage(run)}`);
+  }, 120_000);
+
+  it('serves every request while the held token is valid (0 non-2xx)', () => {
+    const valid = run.samples.filter(
+      (s) => s.start >= run.downAt && s.end < run.expiresAt - EXPIRY_MARGIN_MS - 300,
+    );
+    expect(valid.length).toBeGreaterThan(10);
+    expect(valid.filter((s) => s.status < 200 || s.status >= 300)).toEqual([]);
+  });
+
+  it('after expiry: 503 with Retry-After and a message saying the identity provider is unreachable', () => {
+    const expired = run.samples.filter((s) => s.start >= run.expiresAt + 300 && s.end < run.upAt);
+    expect(expired.length).toBeGreaterThan(10);
+    const wrong = expired.filter((s) => {
+      const error = (JSON.parse(s.body) as { error?: { code?: string; message?: string } }).error;
+      return (
+        s.status !== 503 ||
+        !/^[1-5]$/.test(s.retryAfter ?? '') || // never later than the next chance to recover
+        error?.code !== 'token_unavailable' ||
+        !/the identity provider is unreachable/.test(error.message ?? '') ||
+        /check/.test(error.message ?? '') // an outage, not a configuration problem
+      );
+    });
+    expect(wrong.slice(0, 3)).toEqual([]);
+  });
+
+  it('after the IdP is back: 2xx within 5 s, and from then on', () => {
+    expect(run.recovered).toBeDefined();
+    expect(run.recovered!.end - run.upAt).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
+    // Sent once the token was back (requests sent while its acquisition ran were refused at once).
+    const later = run.samples.filter((s) => s.start > run.recovered!.end);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.filter((s) => s.status < 200 || s.status >= 300)).toEqual([]);
+  });
+});
