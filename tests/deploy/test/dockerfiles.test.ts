@@ -160,9 +160,14 @@ describe.each([...apps.map((app) => ({ app, dir: `apps/${app}` })), { app: 'dev'
         expect(existsSync(join(repoRoot, 'apps', app, 'src/main.ts'))).toBe(true);
         expect(runtime.body.some((i) => i.keyword === 'HEALTHCHECK' && i.args.includes('/livez'))).toBe(true);
         const env = runtime.body.find((i) => i.keyword === 'ENV')?.args ?? '';
-        const port = /PORT=(\d+)/.exec(env)?.[1];
-        expect(runtime.body.find((i) => i.keyword === 'EXPOSE')?.args).toBe(port);
+        const port = /(?:^| )PORT=(\d+)/.exec(env)?.[1];
+        // carta-forwardauth's probes have a port of their own (every path on PORT is a decision).
+        const probePort = /PROBE_PORT=(\d+)/.exec(env)?.[1];
+        expect(runtime.body.find((i) => i.keyword === 'EXPOSE')?.args).toBe(
+          [port, probePort].filter(Boolean).join(' '),
+        );
         expect(port).toBe(app === 'carta-forwardauth' ? '8000' : '8080');
+        expect(probePort).toBe(app === 'carta-forwardauth' ? '8001' : undefined);
       });
     }
   },
