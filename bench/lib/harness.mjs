@@ -1,8 +1,10 @@
 // Shared benchmark harness: child processes for every server (so the load generator does not share
 // an event loop with them), autocannon runs at fixed concurrency, microsecond latency percentiles
-// from autocannon's per-response timings, RSS from /proc, and a printed table. Never asserts.
+// from autocannon's per-response timings, memory from /proc (private and file-backed apart), time
+// to ready and the first request's TTFB, and printed tables. Never asserts.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import net from 'node:net';
 import os from 'node:os';
@@ -38,19 +40,40 @@ export async function stop(child) {
   clearTimeout(timer);
 }
 
-/** Resident set size of a process in MB. */
-export function rssMb(pid) {
+/**
+ * Resident memory of a process in MB: `rss`, and its parts `anon` (private: heap, stacks, what
+ * malloc holds; what the pod's memory limit is really about), `file` (file-backed: mostly the
+ * node binary's pages, shared with every process that maps the same file) and `shmem`.
+ */
+export function memoryMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
+  const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return {
+    rss: kb('VmRSS') / 1024,
+    anon: kb('RssAnon') / 1024,
+    file: kb('RssFile') / 1024,
+    shmem: kb('RssShmem') / 1024,
+  };
 }
 
-/** Samples RSS every `intervalMs`; `stop()` returns the peak in MB. */
+/** Resident set size of a process in MB. */
+export function rssMb(pid) {
+  return memoryMb(pid).rss;
+}
+
+/** `12.3 (anon 4.5 + file 7.8)`: a memoryMb figure with its split. */
+export function fmtMemory(m) {
+  if (m === undefined) return '-';
+  return `${fmt(m.rss, 1)} (anon ${fmt(m.anon, 1)} + file ${fmt(m.file, 1)})`;
+}
+
+/** Samples memory every `intervalMs`; `stop()` returns the sample with the highest RSS. */
 export function sampleRss(pid, intervalMs = 100) {
-  let peak = rssMb(pid);
+  let peak = memoryMb(pid);
   const timer = setInterval(() => {
     try {
-      peak = Math.max(peak, rssMb(pid));
+      const m = memoryMb(pid);
+      if (m.rss > peak.rss) peak = m;
     } catch {
       /* process gone */
     }
@@ -64,6 +87,13 @@ export function sampleRss(pid, intervalMs = 100) {
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export function median(values) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**
@@ -100,8 +130,8 @@ export async function load(
 }
 
 /** Short warm-up so JIT and keep-alive pools are in steady state before measuring. */
-export async function warm(url, request) {
-  await load(url, { ...request, connections: 8, durationS: 2 });
+export async function warm(url, request, durationS = 2) {
+  await load(url, { ...request, connections: 8, durationS });
 }
 
 export function fmt(n, digits = 0) {
@@ -126,10 +156,11 @@ export function cpuMicros(pid) {
 
 /**
  * Measures each target with the same request: throughput at c=32 (with the target process's CPU
- * per request and, for `sampleRss` targets, peak RSS) and latency at c=1. Targets: `{ name, url,
- * pid? }`, the first being `direct` (the upstream itself). The machine is shared, so the targets
- * are measured round-robin `rounds` times (BENCH_ROUNDS, default 3) and each figure is the best of
- * its rounds: a burst of someone else's load then hits every target alike, not one of them.
+ * per request and, for `sampleRss` targets, peak memory) and latency at c=1. Targets: `{ name,
+ * url, pid? }`, the first being `direct` (the upstream itself). The machine is shared, so the
+ * targets take turns for `rounds` rounds (BENCH_ROUNDS, default 3), each warmed up again before
+ * its turn (a server idle while the others ran is slow for its first second), and each figure is
+ * the median of its rounds: a burst of someone else's load then hits every target alike.
  */
 export async function measureAll(
   targets,
@@ -139,32 +170,35 @@ export async function measureAll(
     rounds = Number(process.env.BENCH_ROUNDS ?? 3),
   } = {},
 ) {
-  const byName = {};
-  for (const t of targets) await warm(t.url, request);
+  const runs = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let round = 0; round < rounds; round += 1) {
     for (const t of targets) {
+      await warm(t.url, request, 1);
       const stopRss = t.pid && t.sampleRss ? sampleRss(t.pid) : undefined;
       const cpu0 = t.pid ? cpuMicros(t.pid) : 0;
       const tput = await load(t.url, { ...request, connections: 32, durationS });
       const cpuPerReq = t.pid ? (cpuMicros(t.pid) - cpu0) / Math.max(1, tput.total) : NaN;
-      const peakRss = stopRss?.();
       const lat = await load(t.url, { ...request, connections: 1, durationS });
+      const peak = stopRss?.();
       const bad = tput.errors + tput.non2xx + lat.errors + lat.non2xx;
       if (bad > 0)
         console.log(
           `warning: ${t.name}: ${tput.errors + lat.errors} errors, ${tput.non2xx + lat.non2xx} non-2xx responses`,
         );
-      const prev = byName[t.name];
-      byName[t.name] =
-        prev === undefined
-          ? { tput, lat, cpuPerReq, peakRss }
-          : {
-              tput: tput.rps > prev.tput.rps ? tput : prev.tput,
-              lat: { p50us: Math.min(lat.p50us, prev.lat.p50us), p99us: Math.min(lat.p99us, prev.lat.p99us) },
-              cpuPerReq: Math.min(cpuPerReq, prev.cpuPerReq),
-              peakRss: peakRss === undefined ? prev.peakRss : Math.max(peakRss, prev.peakRss ?? 0),
-            };
+      runs[t.name].push({ tput, lat, cpuPerReq, peak });
     }
+  }
+  const byName = {};
+  for (const t of targets) {
+    const r = runs[t.name];
+    const rps = r.map((x) => x.tput.rps);
+    const peaks = r.map((x) => x.peak).filter(Boolean);
+    byName[t.name] = {
+      tput: { rps: median(rps), min: Math.min(...rps), max: Math.max(...rps) },
+      lat: { p50us: median(r.map((x) => x.lat.p50us)), p99us: median(r.map((x) => x.lat.p99us)) },
+      cpuPerReq: median(r.map((x) => x.cpuPerReq)),
+      peak: peaks.length === 0 ? undefined : peaks.reduce((a, b) => (b.rss > a.rss ? b : a)),
+    };
   }
   return byName;
 }
@@ -173,13 +207,23 @@ export function printMeasurements(title, targets, byName) {
   const direct = byName[targets[0].name];
   printTable(
     title,
-    ['target', 'req/s c=32', 'CPU us/req', 'p50 us c=1', 'p99 us c=1', 'added p50 us', 'added p99 us'],
+    [
+      'target',
+      'req/s c=32',
+      'range',
+      'CPU us/req',
+      'p50 us c=1',
+      'p99 us c=1',
+      'added p50 us',
+      'added p99 us',
+    ],
     targets.map((t) => {
       const m = byName[t.name];
       const first = t === targets[0];
       return [
         t.label ?? t.name,
         fmt(m.tput.rps),
+        `${fmt(m.tput.min)}-${fmt(m.tput.max)}`,
         fmt(m.cpuPerReq),
         fmt(m.lat.p50us),
         fmt(m.lat.p99us),
@@ -190,86 +234,112 @@ export function printMeasurements(title, targets, byName) {
   );
 }
 
-/** The issue's targets for one scenario: app vs nginx throughput, added p50, RSS. */
-export function targetRows(scenario, byName, rss, appName = 'app', label = appName) {
-  const { direct, nginx } = byName;
-  const app = byName[appName];
-  const ratio = app.tput.rps / nginx.tput.rps;
-  const added = app.lat.p50us - direct.lat.p50us;
-  return [
-    ...(appName === 'app'
-      ? [
-          [
-            scenario,
-            'nginx: added p50 at c=1 (us), for reference',
-            fmt(nginx.lat.p50us - direct.lat.p50us),
-            '-',
-            '-',
-          ],
-        ]
-      : []),
-    [
-      scenario,
-      `${label}: throughput / nginx throughput, c=32`,
-      fmt(ratio, 2),
-      '>= 0.50',
-      ratio >= 0.5 ? 'met' : 'NOT met',
-    ],
-    [scenario, `${label}: added p50 at c=1 (us)`, fmt(added), '<= 60', added <= 60 ? 'met' : 'NOT met'],
-    ...(rss === undefined
-      ? []
-      : [
-          [
-            scenario,
-            `${label}: RSS idle / peak under load (MB)`,
-            `${fmt(rss.idle, 1)} / ${fmt(app.peakRss ?? NaN, 1)}`,
-            '<= 80',
-            Math.max(rss.idle, app.peakRss ?? 0) <= 80 ? 'met' : 'NOT met',
-          ],
-        ]),
-  ];
+/** A row of a goals table: [figure, value, goal, met]. */
+export function goalRow(figure, value, goal, met) {
+  return [figure, value, goal, met === undefined ? '-' : met ? 'met' : 'MISSED'];
+}
+
+export function printGoals(title, rows) {
+  printTable(title, ['figure', 'value', 'goal', 'verdict'], rows);
 }
 
 /**
- * Starts an app's dist/main.js on a free loopback port with stdout and stderr going to a file (as a
- * container runtime's log driver takes them: the app pays for every log line, the load generator
- * does not read them) and waits until its /livez answers (so any LOG_LEVEL works).
+ * Spawns `node [...nodeArgs] entry` on a free loopback port with stdout and stderr going to a file
+ * (as a container runtime's log driver takes them: the app pays for every log line, the load
+ * generator does not read them), and measures how long it takes from the spawn until /readyz
+ * answers 200 (polled every 5 ms; `startupMs`). Then sends `firstRequest` (if given) at once and
+ * records its time to first byte (`firstTtfbUs`, a new connection, as the first client would).
  */
 export async function startApp(
   entry,
   env,
-  { logFile = join(os.tmpdir(), `bench-app-${process.pid}-${Date.now()}.log`) } = {},
+  {
+    nodeArgs = [],
+    logFile = join(os.tmpdir(), `bench-app-${process.pid}-${Date.now()}.log`),
+    firstRequest,
+    readyPath = '/readyz',
+    probePortEnv,
+  } = {},
 ) {
   const port = await freePort();
+  // An app whose probes listen on a port of their own: that port is named by `probePortEnv`.
+  const probePort = probePortEnv ? await freePort() : port;
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [entry], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, HOST: '127.0.0.1', PORT: String(port) },
+  const started = performance.now();
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ...(probePortEnv ? { [probePortEnv]: String(probePort) } : {}),
+    },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
   let exited = false;
   child.once('exit', () => (exited = true));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
+  let startupMs;
   for (;;) {
-    try {
-      if ((await fetch(`${url}/livez`)).ok) break;
-    } catch {
-      /* not listening yet */
+    const status = await ttfb(`http://127.0.0.1:${probePort}`, { path: readyPath }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) {
+      startupMs = performance.now() - started;
+      break;
     }
     if (exited || Date.now() > deadline)
-      throw new Error(`${entry} did not start:\n${readFileSync(logFile, 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 100));
+      throw new Error(`${entry} did not get ready:\n${readFileSync(logFile, 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 5));
   }
+  const first = firstRequest ? await ttfb(url, firstRequest) : undefined;
   return {
     url,
     pid: child.pid,
     logFile,
+    startupMs,
+    firstTtfbUs: first?.us,
+    firstStatus: first?.status,
     close: async () => {
       await stop(child);
       rmSync(logFile, { force: true });
     },
   };
+}
+
+/**
+ * One request on a new connection: microseconds from sending it to the response's status line and
+ * headers (the body is read and dropped).
+ */
+export function ttfb(url, { path = '/', method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}${path}`, {
+      method,
+      headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
+      agent: false,
+    });
+    let sent;
+    req.once('response', (res) => {
+      const us = Number(process.hrtime.bigint() - sent) / 1000;
+      res.resume();
+      res.once('end', () => resolve({ us, status: res.statusCode }));
+    });
+    req.once('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    sent = process.hrtime.bigint();
+    req.end(body);
+  });
+}
+
+/** Median TTFB of `n` requests, each on a new connection (a reference for `firstTtfbUs`). */
+export async function medianTtfb(url, request, n = 5) {
+  const us = [];
+  for (let i = 0; i < n; i += 1) us.push((await ttfb(url, request)).us);
+  return median(us);
 }
 
 async function freePort() {
@@ -286,7 +356,10 @@ export function nginxWorkerPid(masterPid) {
   return Number(children[0]);
 }
 
+export function loadAverage() {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
 export function machineNote() {
-  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  return `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${load}`;
+  return `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${loadAverage()}`;
 }

@@ -9,7 +9,6 @@ import { EntraClient } from './entra.js';
 import { KubeClient } from './kube.js';
 import type { BrokerMetrics } from './metrics.js';
 import { createRateLimiter } from './rate-limit.js';
-import { RedisStore } from './redis-store.js';
 import { MemoryStore, type KeyValueStore } from './store.js';
 import { TokenCachePartitions } from './token-cache.js';
 
@@ -30,12 +29,16 @@ export async function buildDeps(
   options: { logger: Logger; brokerMetrics?: BrokerMetrics },
 ): Promise<BuiltDeps> {
   const { logger } = options;
-  const store: KeyValueStore = config.redis
-    ? await RedisStore.connect(config.redis.url, {
+  // ioredis loads only when Redis is configured: a broker without it does not carry the client.
+  const redis = config.redis
+    ? await (
+        await import('./redis-store.js')
+      ).RedisStore.connect(config.redis.url, {
         prefix: config.redis.keyPrefix,
         timeoutMs: config.redis.timeoutMs,
       })
-    : new MemoryStore();
+    : undefined;
+  const store: KeyValueStore = redis ?? new MemoryStore();
   // Without Redis nothing leaves the process, so a per-process key is enough when none is configured.
   const box = config.cacheEncryptionKey ? new CryptoBox(config.cacheEncryptionKey) : CryptoBox.random();
   const partitions = new TokenCachePartitions(store, box, config.session.ttlMs);
@@ -63,10 +66,7 @@ export async function buildDeps(
   const kube = new KubeClient({ apiUrl: config.kube.apiUrl, ca, timeoutMs: config.kube.requestTimeoutMs });
   const rateLimiter = createRateLimiter({
     ...config.rateLimit,
-    redis:
-      store instanceof RedisStore && config.redis
-        ? { client: store.client, keyPrefix: config.redis.keyPrefix }
-        : undefined,
+    redis: redis && config.redis ? { client: redis.client, keyPrefix: config.redis.keyPrefix } : undefined,
   });
   return {
     store,

@@ -1,10 +1,12 @@
 // Keeps one SourceIndex current per (kind, label-key pair) with @kubernetes/client-node's informer
 // (list, then watch from the list's resourceVersion). The library's informer stops on errors and can
 // stop silently, so every failure starts a fresh generation (re-list) after a jittered exponential
-// backoff, and a watchdog re-lists periodically and swaps the index in atomically.
+// backoff, and a watchdog re-lists periodically and swaps the index in atomically. The informer
+// caches projections (project()), not whole pods: a decision reads two labels.
 import {
   CoreV1Api,
-  makeInformer,
+  ListWatch,
+  Watch,
   type Informer,
   type KubeConfig,
   type KubernetesObject,
@@ -55,6 +57,59 @@ interface Generation {
 
 export function labelSelectorFor(spec: SourceSpec, extra?: string): string {
   return [spec.idLabel, spec.userLabel, ...(extra ? [extra] : [])].join(',');
+}
+
+/**
+ * What the informer keeps of an object: its identity and version (the informer's own bookkeeping),
+ * the two labels of the source's pair, and what says whether it still vouches for a session
+ * (deletionTimestamp, a pod's phase). A pod as the API serves it is a few KB (spec, status,
+ * managedFields); ten thousand of them were most of the process's memory.
+ */
+export function project(obj: LabelledObject & { metadata?: { resourceVersion?: string } }, spec: SourceSpec) {
+  const metadata = obj.metadata ?? {};
+  const labels = metadata.labels;
+  const kept: Record<string, string> = {};
+  for (const key of [spec.idLabel, spec.userLabel]) {
+    const value = labels?.[key];
+    if (value !== undefined) kept[key] = value;
+  }
+  const phase = (obj.status as { phase?: string } | undefined)?.phase;
+  return {
+    metadata: {
+      name: metadata.name,
+      namespace: metadata.namespace,
+      resourceVersion: metadata.resourceVersion,
+      labels: kept,
+      ...(metadata.deletionTimestamp ? { deletionTimestamp: metadata.deletionTimestamp } : {}),
+    },
+    ...(phase === undefined ? {} : { status: { phase } }),
+  };
+}
+
+/** A Watch whose events carry projections: the informer never holds a whole object. */
+class ProjectingWatch extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly spec: SourceSpec,
+  ) {
+    super(config);
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      queryParams,
+      // ERROR and BOOKMARK events carry a Status or a bare object: the informer reads only their code or version.
+      (phase, apiObj: LabelledObject, watchObj) =>
+        callback(phase, phase === 'ERROR' ? apiObj : project(apiObj, this.spec), watchObj),
+      done,
+    );
+  }
 }
 
 class ListTimeoutError extends Error {}
@@ -191,14 +246,17 @@ export class SourceWatcher implements IndexSource {
       const list = await withTimeout(this.list(), this.options.listTimeoutMs);
       // A superseded generation must not go on to open a watch.
       if (gen.dead) throw new Error('superseded');
-      gen.index.reset(list.items as LabelledObject[]);
+      const items = (list.items as LabelledObject[]).map((o) => project(o, this.spec));
+      gen.index.reset(items);
       this.onListed(gen);
-      return list;
+      return { metadata: list.metadata, items };
     };
-    gen.informer = makeInformer(
-      this.kc,
+    // makeInformer's ListWatch, with a watch that projects every event.
+    gen.informer = new ListWatch<KubernetesObject>(
       this.path,
+      new ProjectingWatch(this.kc, this.spec),
       listFn as () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>,
+      false,
       this.labelSelector,
     ) as Informer<KubernetesObject>;
     gen.informer.on('add', (o) => gen.dead || gen.index.upsert(o as LabelledObject));

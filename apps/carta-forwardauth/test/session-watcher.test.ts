@@ -5,7 +5,7 @@ import { startKubeApi, type KubeApi } from '@auth-sidecars/testkit/kube-api';
 import { KubeConfig } from '@kubernetes/client-node';
 import { PassThrough } from 'node:stream';
 import { SessionIndex } from '../src/session-index.js';
-import { labelSelectorFor, SessionWatcher, type WatcherOptions } from '../src/session-watcher.js';
+import { labelSelectorFor, project, SessionWatcher, type WatcherOptions } from '../src/session-watcher.js';
 import { NS, SA, sessionPod, until } from './helpers.js';
 
 const spec = { kind: 'pods' as const, idLabel: 'canfar.net/id', userLabel: 'canfar.net/username' };
@@ -126,5 +126,40 @@ describe('SessionWatcher', () => {
     await until(() => api.watchCount() === 1);
     await watcher.stop();
     await until(() => api.watchCount() === 0, 2_000);
+  });
+});
+
+describe('project (what the informer keeps of an object)', () => {
+  it('keeps identity, version, the pair of labels, deletion and phase, and nothing else', () => {
+    const pod = {
+      metadata: {
+        name: 'p1',
+        namespace: NS,
+        resourceVersion: '42',
+        uid: 'u-1',
+        labels: { 'canfar.net/id': 'abc', 'canfar.net/username': 'alice', app: 'carta', tier: 'x' },
+        annotations: { big: 'x'.repeat(1000) },
+        managedFields: [{ manager: 'kubelet' }],
+        deletionTimestamp: '2026-01-01T00:00:00Z',
+      },
+      spec: { containers: [{ name: 'carta', image: 'carta:1' }] },
+      status: { phase: 'Running', podIP: '10.0.0.1', conditions: [{ type: 'Ready' }] },
+    };
+    expect(project(pod, spec)).toEqual({
+      metadata: {
+        name: 'p1',
+        namespace: NS,
+        resourceVersion: '42',
+        labels: { 'canfar.net/id': 'abc', 'canfar.net/username': 'alice' },
+        deletionTimestamp: '2026-01-01T00:00:00Z',
+      },
+      status: { phase: 'Running' },
+    });
+  });
+
+  it('a service (no phase) and an object without the labels', () => {
+    expect(project({ metadata: { name: 's', namespace: NS, labels: { other: 'x' } } }, spec)).toEqual({
+      metadata: { name: 's', namespace: NS, resourceVersion: undefined, labels: {} },
+    });
   });
 });

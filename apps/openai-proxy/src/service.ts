@@ -4,7 +4,7 @@ import { startTokenProxy, type RunningTokenProxy } from '@auth-sidecars/proxy-ki
 import type { Logger } from '@auth-sidecars/service-kit';
 import { createListener, upgradePolicy } from './app.js';
 import type { OpenAiProxyConfig } from './config.js';
-import { SERVICE } from './constants.js';
+import { SERVICE, WARM_UP_REQUESTS } from './constants.js';
 
 export function startService(
   config: Readonly<OpenAiProxyConfig>,
@@ -12,7 +12,12 @@ export function startService(
 ): Promise<RunningTokenProxy> {
   return startTokenProxy(
     SERVICE,
-    { upstream: (c) => c.apiBaseUrl, createListener, upgrades: upgradePolicy },
+    {
+      upstream: (c) => c.apiBaseUrl,
+      createListener,
+      upgrades: upgradePolicy,
+      warmUpRequests: () => WARM_UP_REQUESTS,
+    },
     config,
     { logger },
   );

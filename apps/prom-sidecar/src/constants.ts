@@ -1,11 +1,27 @@
 // Names of the prom-sidecar: service, paths, environment variables (primary and aad-auth-proxy
 // aliases) and defaults.
+import type { WarmUpRequest } from '@auth-sidecars/proxy-kit';
+
 export const SERVICE = 'prom-sidecar';
 
 export const HEALTH_PATH = '/health';
 /** aad-auth-proxy's readiness probe path; answers as /readyz does. */
 export const AAD_READY_PATH = '/ready';
 export const PROBE_PATHS = ['/health', '/ready', '/livez', '/readyz', '/metrics'];
+
+/**
+ * What the sidecar sends through its own request path before it reports ready (proxy-kit
+ * warmup.ts; to a loopback stand-in, never upstream): an instant query, as GET and as a form POST.
+ */
+export const WARM_UP_REQUESTS: readonly WarmUpRequest[] = Object.freeze<WarmUpRequest[]>([
+  { method: 'GET', path: '/api/v1/query?query=up' },
+  {
+    method: 'POST',
+    path: '/api/v1/query',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'query=up',
+  },
+]);
 
 /** A forwarded API path and the methods Prometheus' own router accepts on it. */
 export interface ApiRoute {

@@ -5,4 +5,8 @@ import { loadPromSidecarConfig } from './config.js';
 import { SERVICE } from './constants.js';
 import { startService } from './service.js';
 
-await runMain(SERVICE, ({ env, logger }) => startService(loadPromSidecarConfig(env), { logger }));
+await runMain(SERVICE, ({ env, logger }) => startService(loadPromSidecarConfig(env), { logger }), {
+  // A request line per forwarded request: written in batches, one stdout write per event-loop turn
+  // (as token-server's audit lines), not a synchronous write per request.
+  logBatchDefault: true,
+});

@@ -4,11 +4,16 @@ import { startTokenProxy, type RunningTokenProxy } from '@auth-sidecars/proxy-ki
 import type { Logger } from '@auth-sidecars/service-kit';
 import { createListener } from './app.js';
 import type { PromSidecarConfig } from './config.js';
-import { SERVICE } from './constants.js';
+import { SERVICE, WARM_UP_REQUESTS } from './constants.js';
 
 export function startService(
   config: Readonly<PromSidecarConfig>,
   { logger }: { logger: Logger },
 ): Promise<RunningTokenProxy> {
-  return startTokenProxy(SERVICE, { upstream: (c) => c.queryEndpoint, createListener }, config, { logger });
+  return startTokenProxy(
+    SERVICE,
+    { upstream: (c) => c.queryEndpoint, createListener, warmUpRequests: () => WARM_UP_REQUESTS },
+    config,
+    { logger },
+  );
 }

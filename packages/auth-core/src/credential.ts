@@ -1,18 +1,30 @@
 // One place that turns a CredentialConfig into an @azure/identity TokenCredential.
-import type { TokenCredential } from '@azure/core-auth';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { assertCredentialConfig } from './config.js';
 import type { CredentialConfig } from './config.js';
 import { authorityOptions } from './credentials/authority.js';
-import { RotatingCertificateCredential } from './credentials/certificateCredential.js';
-import { createClientSecretCredential } from './credentials/clientSecretCredential.js';
-import { createDefaultCredential } from './credentials/defaultCredential.js';
-import { createManagedIdentityCredential } from './credentials/managedIdentityCredential.js';
-import { FederatedTokenFileCredential } from './credentials/workloadIdentityCredential.js';
 import { componentLogger } from './logger.js';
 import type { LoggerLike } from './logger.js';
 
 export interface CreateCredentialOptions {
   logger?: LoggerLike;
+}
+
+/**
+ * A credential whose class is imported at its first acquisition, so a process loads the one kind
+ * it is configured for: DefaultAzureCredential's chain (CLI, PowerShell, developer tools, managed
+ * identity, ...) is most of @azure/identity's weight, and a sidecar pays for loaded code in every
+ * pod. In the bundled image each kind is a chunk of its own.
+ */
+class LazyCredential implements TokenCredential {
+  #credential: Promise<TokenCredential> | undefined;
+
+  constructor(private readonly load: () => Promise<TokenCredential>) {}
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    this.#credential ??= this.load();
+    return (await this.#credential).getToken(scopes, options);
+  }
 }
 
 /**
@@ -43,34 +55,50 @@ export function createCredential(
   // assertCredentialConfig guarantees the fields each branch needs; the `!` below rely on it.
   switch (config.kind) {
     case 'certificate':
-      return new RotatingCertificateCredential(
-        config.tenantId!,
-        config.clientId!,
-        {
-          certificatePath: config.certificatePath!,
-          keyPath: config.keyPath,
-          certificatePassword: config.certificatePassword,
-        },
-        { ...clientOptions, sendCertificateChain: config.sendCertificateChain },
-        log,
-      );
+      return new LazyCredential(async () => {
+        const { RotatingCertificateCredential } = await import('./credentials/certificateCredential.js');
+        return new RotatingCertificateCredential(
+          config.tenantId!,
+          config.clientId!,
+          {
+            certificatePath: config.certificatePath!,
+            keyPath: config.keyPath,
+            certificatePassword: config.certificatePassword,
+          },
+          { ...clientOptions, sendCertificateChain: config.sendCertificateChain },
+          log,
+        );
+      });
     case 'workload-identity':
-      return new FederatedTokenFileCredential(
-        config.tenantId!,
-        config.clientId!,
-        config.federatedTokenFile!,
-        clientOptions,
-      );
+      return new LazyCredential(async () => {
+        const { FederatedTokenFileCredential } = await import('./credentials/workloadIdentityCredential.js');
+        return new FederatedTokenFileCredential(
+          config.tenantId!,
+          config.clientId!,
+          config.federatedTokenFile!,
+          clientOptions,
+        );
+      });
     case 'client-secret':
-      return createClientSecretCredential(
-        config.tenantId!,
-        config.clientId!,
-        config.clientSecret!,
-        clientOptions,
-      );
+      return new LazyCredential(async () => {
+        const { createClientSecretCredential } = await import('./credentials/clientSecretCredential.js');
+        return createClientSecretCredential(
+          config.tenantId!,
+          config.clientId!,
+          config.clientSecret!,
+          clientOptions,
+        );
+      });
     case 'managed-identity':
-      return createManagedIdentityCredential(config.clientId);
+      return new LazyCredential(async () => {
+        const { createManagedIdentityCredential } =
+          await import('./credentials/managedIdentityCredential.js');
+        return createManagedIdentityCredential(config.clientId);
+      });
     case 'default':
-      return createDefaultCredential(config.tenantId, config.clientId, authority);
+      return new LazyCredential(async () => {
+        const { createDefaultCredential } = await import('./credentials/defaultCredential.js');
+        return createDefaultCredential(config.tenantId, config.clientId, authority);
+      });
   }
 }

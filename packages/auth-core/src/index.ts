@@ -8,9 +8,8 @@ export {
 export type { CredentialConfig, CredentialEnv, CredentialKind } from './config.js';
 export { createCredential } from './credential.js';
 export type { CreateCredentialOptions } from './credential.js';
-export { RotatingCertificateCredential } from './credentials/certificateCredential.js';
+// The credential classes are not exported: createCredential imports the configured one lazily.
 export type { CertificateFiles } from './credentials/certificateCredential.js';
-export { FederatedTokenFileCredential } from './credentials/workloadIdentityCredential.js';
 export { isMicrosoftAuthorityHost } from './credentials/authority.js';
 export { TokenProvider } from './tokenProvider.js';
 export type { TokenProviderOptions, TokenStatus } from './tokenProvider.js';

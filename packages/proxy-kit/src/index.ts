@@ -10,3 +10,4 @@ export * from './fast-path.js';
 export * from './request-guard.js';
 export * from './run.js';
 export * from './upgrade.js';
+export * from './warmup.js';

@@ -10,6 +10,7 @@ import { forwardMetrics } from './metrics.js';
 import type { ProbedTokens } from './readiness.js';
 import { createUpgradeProxy, type UpgradeProxyOptions } from './upgrade.js';
 import { refuseConnect } from './request-guard.js';
+import { warmUp, type WarmUpRequest } from './warmup.js';
 
 export interface TokenProxyConfig extends ProxySettings {
   host: string;
@@ -45,6 +46,8 @@ export interface TokenProxyApp<C extends TokenProxyConfig> {
   createListener(config: Readonly<C>, deps: TokenProxyDeps): RequestListener;
   /** WebSocket passthrough (upgrade.ts): which upgrades are taken; absent, none are. */
   upgrades?(config: Readonly<C>): Pick<UpgradeProxyOptions, 'accepts' | 'dropSubprotocol'>;
+  /** Requests that take the forwarded path, sent through it before the proxy reports ready (warmup.ts). */
+  warmUpRequests(config: Readonly<C>): readonly WarmUpRequest[];
 }
 
 export interface RunningTokenProxy {
@@ -96,6 +99,16 @@ export async function startTokenProxy<C extends TokenProxyConfig>(
       logger: logger.child({ component: 'websocket' }),
       onResult: record,
     });
+  // Before listening, so the first request after /readyz turns 200 finds its path compiled.
+  const warmStarted = performance.now();
+  await warmUp({
+    service,
+    level: logger.level,
+    requests: app.warmUpRequests(config),
+    listener: (deps) => app.createListener(config, { ...deps, tokens }),
+    forwarder: { timeouts: config.timeouts, maxSockets: config.maxConnections },
+  });
+  const warmUpMs = Math.round(performance.now() - warmStarted);
   const server = await serve(app.createListener(config, { tokens, forwarder, logger, metrics }), {
     host: config.host,
     port: config.port,
@@ -106,7 +119,7 @@ export async function startTokenProxy<C extends TokenProxyConfig>(
   });
   upgrades?.attach(server.server);
   server.server.on('connect', refuseConnect);
-  logger.info('forwarding', { upstream: new URL(upstream).origin, scope: config.scope });
+  logger.info('forwarding', { upstream: new URL(upstream).origin, scope: config.scope, warmUpMs });
   return {
     url: server.url,
     close: async () => {

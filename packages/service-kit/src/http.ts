@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { AppError, NotFoundError } from './errors.js';
-import type { Logger } from './logger.js';
+import { lineLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { provideRequestLogger, requestLoggerIfCreated, useLazyRequestLoggers } from './request-logger.js';
 
@@ -33,6 +33,7 @@ const KNOWN_METHODS = new Set([
 ]);
 
 export interface BaseMiddlewareOptions {
+  /** The root logger (request lines without a child logger go out through its lineLogger). */
   logger: Logger;
   metrics?: Metrics;
   /** Paths logged at `debug` instead of `info` (probes and scrapes would drown the log). */
@@ -42,6 +43,8 @@ export interface BaseMiddlewareOptions {
 /** `[requestId, requestLog]`: mount first, before any route or proxy. */
 export function baseMiddleware(options: BaseMiddlewareOptions): RequestHandler[] {
   const quiet = new Set(options.quietPaths ?? ['/livez', '/readyz', '/metrics']);
+  // A request line per request: winston's own path (entry copies, stream hops) cost more than the line.
+  const lines = lineLogger(options.logger, {});
   useLazyRequestLoggers();
   const requestId: RequestHandler = (req, res, next) => {
     const incoming = req.headers[REQUEST_ID_HEADER];
@@ -75,7 +78,7 @@ export function baseMiddleware(options: BaseMiddlewareOptions): RequestHandler[]
       if ((res.locals as { requestLog?: unknown } | undefined)?.requestLog === false) return;
       const level = quiet.has(path) && status < 400 ? 'debug' : 'info';
       // A hidden line (probes, hot paths at debug) is not even built.
-      if (!options.logger.isLevelEnabled(level)) return;
+      if (!lines.isLevelEnabled(level)) return;
       // Through req.log if the app used or replaced it, else the same line from the root logger
       // without creating a child for it (requestId has a fixed place in the line either way).
       const own = requestLoggerIfCreated(req);
@@ -88,12 +91,7 @@ export function baseMiddleware(options: BaseMiddlewareOptions): RequestHandler[]
       if (!completed) fields.aborted = true;
       // (An undefined requestId would hide the child's: only set when there is no child.)
       if (own) own.log(level, 'request', fields);
-      else
-        options.logger.log(
-          level,
-          'request',
-          req.id === undefined ? fields : { requestId: req.id, ...fields },
-        );
+      else lines.log(level, 'request', req.id === undefined ? fields : { requestId: req.id, ...fields });
     };
     // A response emits 'close' once it finished or its connection went away ('finish' alone would
     // miss aborts). `on`, not `once`: the `done` flag already makes it run once, without a wrapper.

@@ -124,15 +124,17 @@ export function createLogger(options: LoggerOptions): Logger {
   return gateByLevel(logger);
 }
 
-/** What a hot path logs through: the `info`/`warn` of a child logger, and its level check. */
+/** What a hot path logs through: the `log`/`info`/`warn` of a child logger, and its level check. */
 export interface LineLogger {
+  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   isLevelEnabled(level: string): boolean;
 }
 
 /**
- * For lines written once per request on a hot path (token-server's audit line): the same line as
+ * For lines written once per request on a hot path (token-server's audit line, every app's request
+ * line): the same line as
  * `logger.child(meta).info(message, fields)` (same format, redaction, transport and level rules)
  * without winston's per-entry copies and stream hops, which cost more than the line itself.
  * `logger` must be the root logger (a child's own metadata is not readable); with transports other
@@ -159,6 +161,7 @@ export function lineLogger(logger: Logger, meta: Record<string, unknown>): LineL
     if (line) transport.log(line as Record<symbol, unknown>, noop);
   };
   return {
+    log: write,
     info: (message, fields) => write('info', message, fields),
     warn: (message, fields) => write('warn', message, fields),
     isLevelEnabled: (level) => logger.isLevelEnabled(level),

@@ -11,10 +11,18 @@ export interface Metrics {
   httpRequests: Histogram<'method' | 'route' | 'status'>;
 }
 
-export function createMetrics(service: string): Metrics {
+export interface CreateMetricsOptions {
+  /**
+   * Node's process metrics (default true). A registry that is never scraped (a warm-up's) goes
+   * without: they keep an event-loop delay monitor running for the life of the process.
+   */
+  defaultMetrics?: boolean;
+}
+
+export function createMetrics(service: string, options: CreateMetricsOptions = {}): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const httpRequests = new Histogram({
     name: HTTP_REQUEST_DURATION_METRIC,
     help: 'HTTP requests served, by method, route template and status code (duration in seconds).',

@@ -18,6 +18,11 @@ export interface StartNginxOptions {
   /** Request headers removed on the way upstream, e.g. `['api-key']`. */
   clearHeaders?: string[];
   workerProcesses?: number;
+  /**
+   * Write nginx's access log (the `combined` format, one line per request, to a file in the
+   * prefix): a sidecar that logs every request is compared like for like with this on.
+   */
+  accessLog?: boolean;
   binary?: string;
 }
 
@@ -45,7 +50,7 @@ export async function startNginx(options: StartNginxOptions): Promise<RunningNgi
     `error_log ${join(prefix, 'logs', 'error.log')} warn;`,
     'events { worker_connections 4096; }',
     'http {',
-    '  access_log off;',
+    options.accessLog ? `  access_log ${join(prefix, 'logs', 'access.log')} combined;` : '  access_log off;',
     `  client_body_temp_path ${join(prefix, 'temp', 'body')};`,
     `  proxy_temp_path ${join(prefix, 'temp', 'proxy')};`,
     `  fastcgi_temp_path ${join(prefix, 'temp', 'fastcgi')};`,

@@ -2,6 +2,8 @@
 // for service-kit's `listening` log line, so e2e tests exercise the real main.ts wiring.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stopChild } from './child.js';
 
@@ -39,7 +41,7 @@ export async function launchApp(entry: string, options: LaunchOptions): Promise<
     if (v !== undefined) env[k] = v;
   }
   // process.execPath is the Node the tests run on (24, from the repo's `node` package).
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, bundledEntry(entry) ?? [entry], {
     env,
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -116,4 +118,19 @@ function parseJson(line: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * E2E_BUNDLES=<dir>: an app's `apps/<app>/dist/main.js` runs as its image runs it instead, the
+ * bundle in `<dir>/<app>` (`node scripts/runtime-tree.mjs --bundle apps/<app> <dir>/<app>`) with
+ * source maps on, so an app's e2e suite can be pointed at the bundle. Unset: the entry as given.
+ */
+function bundledEntry(entry: string): string[] | undefined {
+  const dir = process.env.E2E_BUNDLES;
+  const app = /[\\/]apps[\\/]([^\\/]+)[\\/]dist[\\/]main\.js$/.exec(entry)?.[1];
+  if (!dir || !app) return undefined;
+  const bundle = join(dir, app, 'apps', app, 'bundle', 'main.js');
+  if (!existsSync(bundle))
+    throw new Error(`E2E_BUNDLES: ${bundle} is missing (scripts/runtime-tree.mjs --bundle)`);
+  return ['--enable-source-maps', bundle];
 }

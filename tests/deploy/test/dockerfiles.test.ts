@@ -3,7 +3,7 @@
 // tsconfig.base.json in the build, a non-root runtime with a health check; what `turbo prune` hands
 // the build; and what scripts/runtime-tree.mjs puts in the runtime stage (the app, its runtime
 // workspaces and production dependencies, nothing test-only), which must run on its own.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,12 @@ interface PackageJson {
 }
 
 const readPkg = (dir: string) => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+
+/** A workspace's `files` (npm pack's rule: dist when it has none). */
+const publishedFiles = (dir: string) =>
+  (JSON.parse(readFileSync(join(repoRoot, dir, 'package.json'), 'utf8')) as { files?: string[] }).files ?? [
+    'dist',
+  ];
 
 /** Workspace packages a workspace needs at run time (its `dependencies`, transitively), by name. */
 function runtimeWorkspaceDeps(dir: string, seen = new Set<string>()): Set<string> {
@@ -127,7 +133,10 @@ describe.each([...apps.map((app) => ({ app, dir: `apps/${app}` })), { app: 'dev'
       const last = build.at(-1)!;
       expect(last.keyword).toBe('RUN');
       expect(last.args).toContain(`npx turbo run build --filter=${workspace} `);
-      expect(last.args).toMatch(new RegExp(`&& node runtime-tree.mjs ${dir} /out$`));
+      // App images run the bundle (issue 16); the dev image runs the copied tree.
+      expect(last.args).toMatch(
+        new RegExp(`&& node runtime-tree.mjs${app === 'dev' ? '' : ' --bundle'} ${dir} /out$`),
+      );
     });
 
     it('runs as the non-root user from the runtime tree alone', () => {
@@ -141,15 +150,24 @@ describe.each([...apps.map((app) => ({ app, dir: `apps/${app}` })), { app: 'dev'
     });
 
     if (app !== 'dev') {
-      it('starts the entry point the app build produces, with a health check on /livez', () => {
+      it('starts the bundled entry point with source maps on, with a health check on /livez', () => {
         const cmd = runtime.body.filter((i) => i.keyword === 'CMD').at(-1);
-        expect(cmd?.args).toBe(`["node", "apps/${app}/dist/main.js"]`);
+        const argv = JSON.parse(cmd?.args ?? '[]') as string[];
+        expect(argv[0]).toBe('node');
+        expect(argv.at(-1)).toBe(`apps/${app}/bundle/main.js`);
+        expect(argv).toContain('--enable-source-maps');
+        expect(argv.slice(1, -1).every((a) => a.startsWith('--'))).toBe(true);
         expect(existsSync(join(repoRoot, 'apps', app, 'src/main.ts'))).toBe(true);
         expect(runtime.body.some((i) => i.keyword === 'HEALTHCHECK' && i.args.includes('/livez'))).toBe(true);
         const env = runtime.body.find((i) => i.keyword === 'ENV')?.args ?? '';
-        const port = /PORT=(\d+)/.exec(env)?.[1];
-        expect(runtime.body.find((i) => i.keyword === 'EXPOSE')?.args).toBe(port);
+        const port = /(?:^| )PORT=(\d+)/.exec(env)?.[1];
+        // carta-forwardauth's probes have a port of their own (every path on PORT is a decision).
+        const probePort = /PROBE_PORT=(\d+)/.exec(env)?.[1];
+        expect(runtime.body.find((i) => i.keyword === 'EXPOSE')?.args).toBe(
+          [port, probePort].filter(Boolean).join(' '),
+        );
         expect(port).toBe(app === 'carta-forwardauth' ? '8000' : '8080');
+        expect(probePort).toBe(app === 'carta-forwardauth' ? '8001' : undefined);
       });
     }
   },
@@ -201,11 +219,11 @@ describe.each(apps)('scripts/runtime-tree.mjs apps/%s', (app) => {
         .map((n) => [`node_modules/${n}`, `../../packages/${n.slice('@auth-sidecars/'.length)}`])
         .sort(),
     );
-    // Published files only: package.json and dist (npm pack's rule), no sources or tests.
+    // Published files only: package.json and `files`, else dist (npm pack's rule), no sources or tests.
     const own = tree.copy.filter((p) => !p.startsWith('node_modules/') && !p.includes('/node_modules/'));
     expect(own.sort()).toEqual(
       [dir, ...workspaces.map((n) => `packages/${n.slice('@auth-sidecars/'.length)}`)]
-        .flatMap((d) => [`${d}/dist`, `${d}/package.json`])
+        .flatMap((d) => [...publishedFiles(d).map((f) => `${d}/${f}`), `${d}/package.json`])
         .sort(),
     );
     const copied = new Set(tree.copy.map((p) => p.replace(/^.*node_modules\//, '')));
@@ -241,9 +259,11 @@ describe('scripts/runtime-tree.mjs writes a tree that runs on its own', () => {
       expect(readdirSync(join(out, 'node_modules/@auth-sidecars'))).toEqual(['service-kit']);
       // Nested dependencies (a version other than the hoisted one) come along; sources do not.
       expect(readdirSync(join(out, dir)).sort()).toEqual(
-        existsSync(join(repoRoot, dir, 'node_modules'))
-          ? ['dist', 'node_modules', 'package.json']
-          : ['dist', 'package.json'],
+        [
+          ...publishedFiles(dir),
+          'package.json',
+          ...(existsSync(join(repoRoot, dir, 'node_modules')) ? ['node_modules'] : []),
+        ].sort(),
       );
       // app.js builds the routes (main.js would start the service); nothing resolves outside `out`.
       const loaded = execFileSync(
@@ -256,6 +276,44 @@ describe('scripts/runtime-tree.mjs writes a tree that runs on its own', () => {
         { cwd: out, encoding: 'utf8', env: { PATH: process.env.PATH } },
       );
       expect(loaded.trim().length).toBeGreaterThan(0);
+    } finally {
+      rmSync(join(out, '..'), { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
+describe('scripts/runtime-tree.mjs --bundle writes a tree that runs on its own', () => {
+  // One app here; tests/images builds and boots every image, which run their bundles.
+  const dir = 'apps/openai-proxy';
+  it(`${dir}: the bundle and its chunks, source maps of the repo's own TypeScript, no node_modules`, () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'bundled-tree-')), 'app');
+    try {
+      execFileSync(process.execPath, [join(repoRoot, 'scripts/runtime-tree.mjs'), '--bundle', dir, out], {
+        cwd: repoRoot,
+        stdio: 'pipe',
+      });
+      expect(readdirSync(out)).toEqual(['apps']);
+      expect(readdirSync(join(out, dir)).sort()).toEqual(['bundle', 'package.json']);
+      const map = JSON.parse(readFileSync(join(out, dir, 'bundle/main.js.map'), 'utf8')) as {
+        sources: string[];
+      };
+      // Relative to the bundle, in the repo's layout: /app/packages/... in the image.
+      expect(map.sources).toContain('../../../packages/proxy-kit/src/forwarder.ts');
+      expect(map.sources.filter((s) => s.includes('node_modules'))).toEqual([]);
+      // Only the configured credential kind is loaded: each kind is a chunk of its own.
+      const chunks = readdirSync(join(out, dir, 'bundle'));
+      expect(chunks.some((c) => /^certificateCredential-.*\.js$/.test(c))).toBe(true);
+      expect(readFileSync(join(out, dir, 'bundle/main.js'), 'utf8')).not.toContain('DefaultAzureCredential');
+      // The bundle loads from the copy alone (a configuration error: it ran as far as reading its config).
+      const run = spawnSync(process.execPath, [join(out, dir, 'bundle/main.js')], {
+        cwd: out,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH },
+      });
+      expect({ status: run.status, stderr: run.stderr }).toMatchObject({
+        status: 78,
+        stderr: expect.stringContaining('API_BASE_URL') as unknown as string,
+      });
     } finally {
       rmSync(join(out, '..'), { recursive: true, force: true });
     }
