@@ -56,7 +56,7 @@ export function createCredential(
   switch (config.kind) {
     case 'certificate':
       return new LazyCredential(async () => {
-        const { RotatingCertificateCredential } = await import('./credentials/certificateCredential.js');
+        const { RotatingCertificateCredential } = await import('./credentials/certificate-credential.js');
         return new RotatingCertificateCredential(
           config.tenantId!,
           config.clientId!,
@@ -71,7 +71,8 @@ export function createCredential(
       });
     case 'workload-identity':
       return new LazyCredential(async () => {
-        const { FederatedTokenFileCredential } = await import('./credentials/workloadIdentityCredential.js');
+        const { FederatedTokenFileCredential } =
+          await import('./credentials/workload-identity-credential.js');
         return new FederatedTokenFileCredential(
           config.tenantId!,
           config.clientId!,
@@ -81,7 +82,7 @@ export function createCredential(
       });
     case 'client-secret':
       return new LazyCredential(async () => {
-        const { createClientSecretCredential } = await import('./credentials/clientSecretCredential.js');
+        const { createClientSecretCredential } = await import('./credentials/client-secret-credential.js');
         return createClientSecretCredential(
           config.tenantId!,
           config.clientId!,
@@ -92,12 +93,12 @@ export function createCredential(
     case 'managed-identity':
       return new LazyCredential(async () => {
         const { createManagedIdentityCredential } =
-          await import('./credentials/managedIdentityCredential.js');
+          await import('./credentials/managed-identity-credential.js');
         return createManagedIdentityCredential(config.clientId);
       });
     case 'default':
       return new LazyCredential(async () => {
-        const { createDefaultCredential } = await import('./credentials/defaultCredential.js');
+        const { createDefaultCredential } = await import('./credentials/default-credential.js');
         return createDefaultCredential(config.tenantId, config.clientId, authority);
       });
   }

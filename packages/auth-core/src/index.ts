@@ -9,10 +9,10 @@ export type { CredentialConfig, CredentialEnv, CredentialKind } from './config.j
 export { createCredential } from './credential.js';
 export type { CreateCredentialOptions } from './credential.js';
 // The credential classes are not exported: createCredential imports the configured one lazily.
-export type { CertificateFiles } from './credentials/certificateCredential.js';
+export type { CertificateFiles } from './credentials/certificate-credential.js';
 export { isMicrosoftAuthorityHost } from './credentials/authority.js';
-export { TokenProvider } from './tokenProvider.js';
-export type { TokenProviderOptions, TokenStatus } from './tokenProvider.js';
+export { TokenProvider } from './token-provider.js';
+export type { TokenProviderOptions, TokenStatus } from './token-provider.js';
 export {
   TokenUnavailableError,
   IdentityProviderUnreachableError,
@@ -21,8 +21,8 @@ export {
   classifyAcquireError,
 } from './errors.js';
 export type { AcquireFailureKind } from './errors.js';
-export { computeRefreshAt } from './refreshPolicy.js';
-export type { RefreshPolicy } from './refreshPolicy.js';
+export { computeRefreshAt } from './refresh-policy.js';
+export type { RefreshPolicy } from './refresh-policy.js';
 export type { LoggerLike } from './logger.js';
 export {
   ClientCertificateEnvVars,

@@ -302,7 +302,7 @@ describe('scripts/runtime-tree.mjs --bundle writes a tree that runs on its own',
       expect(map.sources.filter((s) => s.includes('node_modules'))).toEqual([]);
       // Only the configured credential kind is loaded: each kind is a chunk of its own.
       const chunks = readdirSync(join(out, dir, 'bundle'));
-      expect(chunks.some((c) => /^certificateCredential-.*\.js$/.test(c))).toBe(true);
+      expect(chunks.some((c) => /^certificate-credential-.*\.js$/.test(c))).toBe(true);
       expect(readFileSync(join(out, dir, 'bundle/main.js'), 'utf8')).not.toContain('DefaultAzureCredential');
       // The bundle loads from the copy alone (a configuration error: it ran as far as reading its config).
       const run = spawnSync(process.execPath, [join(out, dir, 'bundle/main.js')], {

@@ -42,7 +42,7 @@ export class RotatingCertificateCredential implements TokenCredential {
     const pem = await this.#readPem();
     this.#noteThumbprint(pem);
     // A new ClientCertificateCredential per acquisition: its MSAL app keeps the first certificate
-    // it saw and caches tokens (see perAcquisition.ts).
+    // it saw and caches tokens (see per-acquisition.ts).
     const credential = new ClientCertificateCredential(
       this.#tenantId,
       this.#clientId,

@@ -5,8 +5,8 @@ import { startDevEntra } from '@auth-sidecars/dev-entra';
 import type { DevEntra } from '@auth-sidecars/dev-entra';
 import { createLogger } from '@auth-sidecars/service-kit';
 import { createCredential } from '../src/credential.js';
-import { TokenProvider } from '../src/tokenProvider.js';
-import { SCOPE, tempDir } from './helpers/devEntra.js';
+import { TokenProvider } from '../src/token-provider.js';
+import { SCOPE, tempDir } from './helpers/dev-entra.js';
 
 let entra: DevEntra;
 let dir: Awaited<ReturnType<typeof tempDir>>;

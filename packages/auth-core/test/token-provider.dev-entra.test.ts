@@ -6,9 +6,9 @@ import { startDevEntra } from '@auth-sidecars/dev-entra';
 import type { DevEntra } from '@auth-sidecars/dev-entra';
 import { createCredential } from '../src/credential.js';
 import { IdentityProviderUnreachableError, TokenUnavailableError } from '../src/errors.js';
-import { TokenProvider } from '../src/tokenProvider.js';
-import type { TokenProviderOptions } from '../src/tokenProvider.js';
-import { SCOPE, claimsOf, replaceFile, sleep, tempDir } from './helpers/devEntra.js';
+import { TokenProvider } from '../src/token-provider.js';
+import type { TokenProviderOptions } from '../src/token-provider.js';
+import { SCOPE, claimsOf, replaceFile, sleep, tempDir } from './helpers/dev-entra.js';
 
 let entra: DevEntra;
 let dir: Awaited<ReturnType<typeof tempDir>>;

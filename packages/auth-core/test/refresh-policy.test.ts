@@ -1,4 +1,4 @@
-import { computeRefreshAt } from '../src/refreshPolicy.js';
+import { computeRefreshAt } from '../src/refresh-policy.js';
 
 const MIN = 60_000;
 const policy = { refreshFraction: 0.5, maxRefreshAheadMs: 5 * MIN };

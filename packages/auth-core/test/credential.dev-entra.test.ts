@@ -10,8 +10,8 @@ import { loadConfig } from '@auth-sidecars/service-kit';
 import { credentialConfigFromEnv, credentialEnvSchema } from '../src/config.js';
 import { createCredential } from '../src/credential.js';
 import { TokenUnavailableError } from '../src/errors.js';
-import { TokenProvider } from '../src/tokenProvider.js';
-import { SCOPE, claimsOf, tempDir } from './helpers/devEntra.js';
+import { TokenProvider } from '../src/token-provider.js';
+import { SCOPE, claimsOf, tempDir } from './helpers/dev-entra.js';
 
 let entra: DevEntra;
 let dir: Awaited<ReturnType<typeof tempDir>>;

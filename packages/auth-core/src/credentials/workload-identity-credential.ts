@@ -29,7 +29,7 @@ export class FederatedTokenFileCredential implements TokenCredential {
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
     const assertion = await this.#readAssertion();
-    // Fresh per acquisition so MSAL's token cache cannot answer a forced refresh (perAcquisition.ts).
+    // Fresh per acquisition so MSAL's token cache cannot answer a forced refresh (per-acquisition.ts).
     const credential = new ClientAssertionCredential(
       this.#tenantId,
       this.#clientId,

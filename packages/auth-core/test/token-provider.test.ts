@@ -1,13 +1,13 @@
 import { jest } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
-import { TokenProvider } from '../src/tokenProvider.js';
+import { TokenProvider } from '../src/token-provider.js';
 import {
   IdentityProviderRefusedError,
   IdentityProviderUnreachableError,
   TokenUnavailableError,
 } from '../src/errors.js';
-import { AuthenticationError, ScriptedCredential } from './helpers/scriptedCredential.js';
+import { AuthenticationError, ScriptedCredential } from './helpers/scripted-credential.js';
 
 const SCOPE = 'api://unit-test/.default';
 const providers: TokenProvider[] = [];

@@ -20,8 +20,8 @@ import type { LoggerLike } from './logger.js';
 import { registerTokenMetrics } from './metrics.js';
 import type { TokenMetrics } from './metrics.js';
 import { backoffDelay, type RetryPolicy } from '@auth-sidecars/service-kit/backoff';
-import { computeRefreshAt } from './refreshPolicy.js';
-import type { RefreshPolicy } from './refreshPolicy.js';
+import { computeRefreshAt } from './refresh-policy.js';
+import type { RefreshPolicy } from './refresh-policy.js';
 
 export interface TokenProviderOptions {
   credential: TokenCredential;
