@@ -149,13 +149,3 @@ export const METRICS = {
   concurrencyRefused: 'aks_broker_concurrency_refused_total',
   credentials: 'aks_broker_cli_credentials_total',
 } as const;
-
-export const ENV = {
-  host: 'HOST',
-  port: 'PORT',
-  logLevel: 'LOG_LEVEL',
-  clientId: 'AZURE_CLIENT_ID',
-  tenantId: 'AZURE_TENANT_ID',
-  federatedTokenFile: 'AZURE_FEDERATED_TOKEN_FILE',
-  authorityHost: 'AZURE_AUTHORITY_HOST',
-} as const;

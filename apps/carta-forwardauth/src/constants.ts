@@ -36,31 +36,6 @@ export const PATHS = { livez: '/livez', readyz: '/readyz', metrics: '/metrics' }
 /** `route` label of the decisions in service-kit's HTTP latency metric. */
 export const DECISION_ROUTE = 'decision';
 
-export const ENV = {
-  targetNamespace: 'TARGET_NAMESPACE',
-  host: 'HOST',
-  port: 'PORT',
-  logLevel: 'LOG_LEVEL',
-  kubeconfig: 'KUBECONFIG',
-  sessionIdLabels: 'SESSION_ID_LABELS',
-  userIdLabels: 'USER_ID_LABELS',
-  lookupServices: 'LOOKUP_SERVICES',
-  extraLabelSelector: 'EXTRA_LABEL_SELECTOR',
-  responseHeader: 'RESPONSE_HEADER',
-  probePort: 'PROBE_PORT',
-  sessionPathPrefixes: 'SESSION_PATH_PREFIXES',
-  refererFallback: 'REFERER_FALLBACK',
-  refererAssetPrefixes: 'REFERER_ASSET_PREFIXES',
-  authPathPrefix: 'AUTH_PATH_PREFIX',
-  maxUriLength: 'MAX_URI_LENGTH',
-  resyncInterval: 'RESYNC_INTERVAL',
-  listTimeout: 'LIST_TIMEOUT',
-  relistBackoffInitial: 'RELIST_BACKOFF_INITIAL',
-  relistBackoffMax: 'RELIST_BACKOFF_MAX',
-  staleGrace: 'STALE_GRACE',
-  shutdownTimeout: 'SHUTDOWN_TIMEOUT',
-} as const;
-
 export const METRICS = {
   decisions: 'carta_forwardauth_decisions_total',
   sessions: 'carta_forwardauth_cache_sessions',

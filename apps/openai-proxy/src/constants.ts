@@ -6,15 +6,6 @@ export const SERVICE = 'openai-proxy';
 export const HEALTH_PATH = '/health';
 export const PROBE_PATHS = ['/health', '/livez', '/readyz', '/metrics'];
 
-/** Seed variable names, kept so existing manifests work unchanged. */
-export const ENV = Object.freeze({
-  apiBaseUrl: 'API_BASE_URL',
-  host: 'HOST',
-  port: 'PORT',
-  scope: 'AZURE_SCOPE',
-  logLevel: 'LOG_LEVEL',
-});
-
 /** The seed's credential variables: the certificate credential is expected unless AZURE_CREDENTIAL_KIND says otherwise. */
 export const SEED_CREDENTIAL_ENV = Object.freeze({
   clientId: 'AZURE_CLIENT_ID',

@@ -77,17 +77,6 @@ export const PREFIX_METHODS: readonly string[] = Object.freeze([
   'OPTIONS',
 ]);
 
-export const ENV = Object.freeze({
-  endpoint: 'PROMETHEUS_QUERY_ENDPOINT',
-  scope: 'AZURE_SCOPE',
-  host: 'HOST',
-  port: 'PORT',
-  logLevel: 'LOG_LEVEL',
-  allowStatusConfig: 'ALLOW_STATUS_CONFIG',
-  allowPathPrefixes: 'ALLOW_PATH_PREFIXES',
-  refreshPercentage: 'AAD_TOKEN_REFRESH_INTERVAL_IN_PERCENTAGE',
-});
-
 /** Microsoft aad-auth-proxy variable -> our primary variable (the primary wins when both are set). */
 export const AAD_AUTH_PROXY_ALIASES: Readonly<Record<string, string>> = Object.freeze({
   TARGET_HOST: 'PROMETHEUS_QUERY_ENDPOINT',
