@@ -3,6 +3,7 @@
 // remaining lifetime of a handed-out token by forcing a refresh first (the provider's invalidate()
 // collapses concurrent forced refreshes into one and spaces them out; nothing here repeats that).
 import type { AccessToken } from '@azure/core-auth';
+import { TOKEN_UNAVAILABLE, TokenUnavailableError } from '@auth-sidecars/auth-core';
 import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
 import { LRUCache } from 'lru-cache';
 
@@ -65,10 +66,20 @@ const RETRY_AFTER_SECONDS = 5;
  * is at fault.
  */
 function unavailable(message: string, cause?: unknown): ServiceUnavailableError {
-  const reason = cause instanceof ServiceUnavailableError ? `${message}: ${cause.message}` : message;
-  const err = new ServiceUnavailableError(reason, 'token_unavailable', { cause });
-  err.headers['retry-after'] = String(RETRY_AFTER_SECONDS);
-  return err;
+  const reason = cause instanceof TokenUnavailableError ? `${message}: ${cause.message}` : message;
+  return new ServiceUnavailableError(reason, TOKEN_UNAVAILABLE, {
+    cause,
+    retryAfterSeconds: RETRY_AFTER_SECONDS,
+  });
+}
+
+/** auth-core's HTTP-free TokenUnavailableError as the 503 the client gets, with the provider's retry-after. */
+function asHttpError(err: unknown): unknown {
+  if (!(err instanceof TokenUnavailableError)) return err;
+  return new ServiceUnavailableError(err.message, err.code, {
+    cause: err,
+    retryAfterSeconds: err.retryAfterSeconds,
+  });
 }
 
 export class ScopeTokens {
@@ -113,7 +124,9 @@ export class ScopeTokens {
     } catch (err) {
       throw unavailable('no token available for this scope', err);
     }
-    let token = await entry.provider.getToken();
+    let token = await entry.provider.getToken().catch((err: unknown) => {
+      throw asHttpError(err);
+    });
     if (!this.longEnough(token) && token.token !== entry.lastForced) {
       cacheHit = false;
       token = await this.forceRefresh(entry);

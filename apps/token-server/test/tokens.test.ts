@@ -1,4 +1,5 @@
 import type { AccessToken } from '@azure/core-auth';
+import { TokenUnavailableError } from '@auth-sidecars/auth-core';
 import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
 import { ScopeTokens, type ScopeProvider } from '../src/tokens.js';
 
@@ -33,7 +34,7 @@ class FakeProvider implements ScopeProvider {
   }
   async getToken() {
     if (!this.token || this.token.expiresOnTimestamp <= Date.now())
-      throw new ServiceUnavailableError('no token', 'token_unavailable');
+      throw new TokenUnavailableError(this.scope, 'no token', { retryAt: Date.now() + 6_500 });
     return this.token;
   }
   current() {
@@ -161,6 +162,17 @@ describe('ScopeTokens', () => {
     expect((await tokens.get('s')).token.token).toBe('s#2');
     expect((await tokens.get('s')).token.token).toBe('s#2');
     expect(p.invalidations).toBe(1);
+  });
+
+  it("turns the provider's HTTP-free TokenUnavailableError into a 503 with its reason and retry-after", async () => {
+    const { tokens, providers } = setup();
+    await tokens.get('s');
+    providers[0]!.token = { token: 'gone', expiresOnTimestamp: Date.now() - 1 };
+    const err = await tokens.get('s').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceUnavailableError);
+    expect(err).toMatchObject({ status: 503, code: 'token_unavailable', expose: true });
+    expect((err as Error).message).toBe('no valid access token for scope s: no token');
+    expect((err as ServiceUnavailableError).headers['retry-after']).toBe('7');
   });
 
   it('answers 503 when the forced refresh fails', async () => {

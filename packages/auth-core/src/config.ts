@@ -1,6 +1,6 @@
 // The standard AZURE_* variables as a zod schema, and their translation into a CredentialConfig.
 import { z } from 'zod';
-import { ConfigError } from '@auth-sidecars/service-kit';
+import { ConfigError } from '@auth-sidecars/service-kit/errors';
 import { CREDENTIAL_KINDS } from './constants.js';
 
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];

@@ -1,5 +1,6 @@
-// Typed errors of auth-core: what went wrong, phrased so the operator knows what to fix.
-import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
+// Typed errors of auth-core: what went wrong, phrased so the operator knows what to fix. They carry
+// no HTTP status, as @azure/identity's do not: the service that turns them into a response (proxy-kit,
+// token-server) maps them (503 `token_unavailable` with Retry-After).
 
 /**
  * Why a token request failed, as far as the caller can act on it:
@@ -13,27 +14,36 @@ export type AcquireFailureKind = 'unreachable' | 'refused' | 'unknown';
 
 export interface TokenUnavailableOptions {
   cause?: unknown;
-  /** When the caller may usefully ask again (epoch ms); sets `retry-after`. */
+  /** When the caller may usefully ask again (epoch ms); sets `retryAfterSeconds`. */
   retryAt?: number | undefined;
 }
 
+/** The `code` of every TokenUnavailableError; services answer it as the error code of their 503. */
+export const TOKEN_UNAVAILABLE = 'token_unavailable';
+
 /**
- * No valid token for the scope right now (503, code `token_unavailable`). The message names the
- * scope and the last acquisition error (which never carries a secret); `retry-after` is set when
- * the next attempt is known. Subclasses say whether the IdP was unreachable or refused.
+ * No valid token for the scope right now. The message names the scope and the last acquisition
+ * error (which never carries a secret); `retryAfterSeconds` is set when the next attempt is known.
+ * Subclasses say whether the IdP was unreachable or refused.
  */
-export class TokenUnavailableError extends ServiceUnavailableError {
+export class TokenUnavailableError extends Error {
+  readonly code = TOKEN_UNAVAILABLE;
   readonly scope: string;
   readonly kind: AcquireFailureKind = 'unknown';
+  /** Whole seconds (at least 1) until asking again may help, counted when the error was made. */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(scope: string, reason: string, options?: TokenUnavailableOptions) {
-    super(`no valid access token for scope ${scope}: ${reason}`, 'token_unavailable', {
-      cause: options?.cause,
-    });
+    super(
+      `no valid access token for scope ${scope}: ${reason}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = new.target.name;
     this.scope = scope;
-    if (options?.retryAt !== undefined) {
-      this.headers['retry-after'] = String(Math.max(1, Math.ceil((options.retryAt - Date.now()) / 1000)));
-    }
+    this.retryAfterSeconds =
+      options?.retryAt === undefined
+        ? undefined
+        : Math.max(1, Math.ceil((options.retryAt - Date.now()) / 1000));
   }
 }
 

@@ -14,6 +14,7 @@ export { isMicrosoftAuthorityHost } from './credentials/authority.js';
 export { TokenProvider } from './token-provider.js';
 export type { TokenProviderOptions, TokenStatus } from './token-provider.js';
 export {
+  TOKEN_UNAVAILABLE,
   TokenUnavailableError,
   IdentityProviderUnreachableError,
   IdentityProviderRefusedError,

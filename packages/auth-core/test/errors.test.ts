@@ -1,4 +1,3 @@
-import { ServiceUnavailableError } from '@auth-sidecars/service-kit';
 import {
   IdentityProviderRefusedError,
   IdentityProviderUnreachableError,
@@ -74,7 +73,7 @@ describe('classifyAcquireError', () => {
     expect(classifyAcquireError('a string')).toBe('unknown');
   });
 
-  it('tokenUnavailable() picks the typed error; all of them stay 503 token_unavailable', () => {
+  it('tokenUnavailable() picks the typed error; all of them carry the code token_unavailable', () => {
     const unreachable = tokenUnavailable('unreachable', 's', 'r');
     const refused = tokenUnavailable('refused', 's', 'r');
     expect(unreachable).toBeInstanceOf(IdentityProviderUnreachableError);
@@ -82,7 +81,7 @@ describe('classifyAcquireError', () => {
     expect(tokenUnavailable('unknown', 's', 'r').constructor).toBe(TokenUnavailableError);
     for (const e of [unreachable, refused]) {
       expect(e).toBeInstanceOf(TokenUnavailableError);
-      expect(e).toMatchObject({ status: 503, code: 'token_unavailable' });
+      expect(e).toMatchObject({ code: 'token_unavailable' });
     }
   });
 });
@@ -125,18 +124,40 @@ describe('describeAcquireError', () => {
 });
 
 describe('TokenUnavailableError', () => {
-  it('is a 503 ServiceUnavailableError that names the scope and sets retry-after', () => {
+  it('is a plain typed error, free of HTTP, that names the scope and when to ask again', () => {
     const e = new TokenUnavailableError('api://x/.default', 'the IdP is down', {
       retryAt: Date.now() + 2_500,
     });
-    expect(e).toBeInstanceOf(ServiceUnavailableError);
+    expect(e).toBeInstanceOf(Error);
+    expect(e).not.toHaveProperty('status');
+    expect(e).not.toHaveProperty('headers');
     expect(e).toMatchObject({
-      status: 503,
       code: 'token_unavailable',
-      expose: true,
       name: 'TokenUnavailableError',
+      scope: 'api://x/.default',
     });
     expect(e.message).toBe('no valid access token for scope api://x/.default: the IdP is down');
-    expect(e.headers['retry-after']).toBe('3');
+    expect(e.retryAfterSeconds).toBe(3);
+    expect(new TokenUnavailableError('s', 'r').retryAfterSeconds).toBeUndefined();
+  });
+});
+
+describe('the heart of the token path stays free of HTTP', () => {
+  it('no auth-core source imports express or the service shell (only its HTTP-free modules)', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const src = new URL('../src/', import.meta.url);
+    const files = (await readdir(src, { recursive: true })).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(5);
+    for (const file of files) {
+      const text = await readFile(new URL(file, src), 'utf8');
+      const imports = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+      expect({
+        file,
+        http: imports.filter((i) => i === 'express' || i === '@auth-sidecars/service-kit'),
+      }).toEqual({
+        file,
+        http: [],
+      });
+    }
   });
 });

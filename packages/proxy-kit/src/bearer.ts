@@ -2,11 +2,12 @@
 // (upgrade.ts): what the engine needs from a token source, the token to replay an upstream 401 with,
 // and how a token source's failure reaches the client. The token source owns the throttle of forced
 // refreshes; the engine keeps no clock of its own.
+import { TokenUnavailableError } from '@auth-sidecars/auth-core';
 import { AppError, ServiceUnavailableError } from '@auth-sidecars/service-kit';
 
 /** What the engine needs from auth-core's TokenProvider (a static source satisfies it too). */
 export interface BearerSource {
-  /** Memory read while a valid token is cached; rejects (503 AppError) when none can be had. */
+  /** Memory read while a valid token is cached; rejects (TokenUnavailableError) when none can be had. */
   getToken(): Promise<{ token: string }>;
   /** Synchronous peek at a valid cached token: skips a promise hop on the hot path. */
   current?(): { token: string } | undefined;
@@ -44,11 +45,18 @@ export function freshBearer(
 }
 
 /**
- * A failure of the token source, typed where it happens: auth-core's TokenUnavailableError (an
- * AppError: 503 with retry-after and the reason) as it is; anything else a source may throw becomes
- * a 503 `token_unavailable`, never a 502 that would blame the upstream.
+ * A failure of the token source as the client gets it: auth-core's TokenUnavailableError (HTTP-free)
+ * becomes a 503 `token_unavailable` with its reason and retry-after; an AppError stays as it is;
+ * anything else a source may throw becomes a 503 `token_unavailable`, never a 502 that would blame
+ * the upstream.
  */
 export function tokenSourceError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof TokenUnavailableError) {
+    return new ServiceUnavailableError(err.message, err.code, {
+      cause: err,
+      retryAfterSeconds: err.retryAfterSeconds,
+    });
+  }
   return new ServiceUnavailableError('no valid token for the upstream', 'token_unavailable', { cause: err });
 }

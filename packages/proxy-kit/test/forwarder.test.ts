@@ -355,6 +355,29 @@ describe('failures', () => {
     expect(upstream.requests).toHaveLength(0);
   });
 
+  it("answers auth-core's HTTP-free TokenUnavailableError as a 503 token_unavailable with its reason and retry-after", async () => {
+    const { TokenUnavailableError } = await import('@auth-sidecars/auth-core');
+    const unavailable = () =>
+      Promise.reject(
+        new TokenUnavailableError('api://x/.default', 'the IdP is down', { retryAt: Date.now() + 3_500 }),
+      );
+    const proxy = await startTestProxy({
+      target: upstream.url,
+      tokens: { getToken: unavailable, invalidate: unavailable },
+    });
+    proxies.push(proxy);
+    const res = await rawRequest(`${proxy.url}/v1/models`);
+    expect(res.status).toBe(503);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(3);
+    expect(JSON.parse(res.body)).toEqual({
+      error: {
+        code: 'token_unavailable',
+        message: 'no valid access token for scope api://x/.default: the IdP is down',
+      },
+    });
+    expect(upstream.requests).toHaveLength(0);
+  });
+
   it('closes the upstream stream when the client goes away', async () => {
     const { proxy } = await proxyTo(upstream.url);
     upstream.setStreamTiming(

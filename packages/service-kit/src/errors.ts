@@ -71,11 +71,17 @@ export class UpstreamTimeoutError extends AppError {
   }
 }
 
-/** No usable token for the upstream right now (503). */
+/** No usable token for the upstream right now (503); `retryAfterSeconds` sets `retry-after`. */
 export class ServiceUnavailableError extends AppError {
-  constructor(message = 'service unavailable', code = 'unavailable', options?: { cause?: unknown }) {
-    super(503, code, message, options);
+  constructor(
+    message = 'service unavailable',
+    code = 'unavailable',
+    options?: { cause?: unknown; retryAfterSeconds?: number | undefined },
+  ) {
+    super(503, code, message, { cause: options?.cause });
     (this as { expose: boolean }).expose = true;
+    if (options?.retryAfterSeconds !== undefined)
+      this.headers['retry-after'] = String(options.retryAfterSeconds);
   }
 }
 
