@@ -43,13 +43,13 @@ export interface AppDeps {
 
 export type AppConfig = Pick<
   Config,
-  | 'RESPONSE_HEADER'
-  | 'MAX_URI_LENGTH'
-  | 'AUTH_PATH_PREFIX'
-  | 'SESSION_PATH_PREFIXES'
-  | 'REFERER_FALLBACK'
-  | 'REFERER_ASSET_PREFIXES'
-  | 'PROBE_PORT'
+  | 'responseHeader'
+  | 'maxUriLength'
+  | 'authPathPrefix'
+  | 'sessionPathPrefixes'
+  | 'refererFallback'
+  | 'refererAssetPrefixes'
+  | 'probePort'
 >;
 
 const PROBE_PATHS: ReadonlySet<string> = new Set(Object.values(PATHS));
@@ -72,11 +72,11 @@ export function decisionHandler(config: AppConfig, deps: AppDeps): PlainHandler 
   const forbidden = body(new ForbiddenError('access denied'));
   const unavailable = body(new ServiceUnavailableError('session index not available', 'index_unavailable'));
   const options = {
-    rules: pathRules(config.MAX_URI_LENGTH, config.SESSION_PATH_PREFIXES),
-    authPathPrefix: config.AUTH_PATH_PREFIX,
-    refererAssetPrefixes: config.REFERER_FALLBACK ? config.REFERER_ASSET_PREFIXES : undefined,
+    rules: pathRules(config.maxUriLength, config.sessionPathPrefixes),
+    authPathPrefix: config.authPathPrefix,
+    refererAssetPrefixes: config.refererFallback ? config.refererAssetPrefixes : undefined,
   };
-  const header = config.RESPONSE_HEADER;
+  const header = config.responseHeader;
   const counters = deps.decisionMetrics.decisions;
   const allowed = counters.labels('allow', '');
 
@@ -163,7 +163,7 @@ export function createListener(config: AppConfig, deps: AppDeps): RequestListene
     handle: decisionHandler(config, deps),
     requestLog: false,
   };
-  const probesHere = config.PROBE_PORT === 'off';
+  const probesHere = config.probePort === 'off';
   return baseFastPathListener({
     app: probesHere ? createProbeApp(deps) : (_req, res) => res.destroy(),
     match: probesHere

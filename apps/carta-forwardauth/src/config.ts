@@ -55,7 +55,8 @@ const labelKeyList = (defaults: string[]) =>
     .pipe(z.array(z.string().regex(LABEL_KEY, 'not a valid label key')).min(1))
     .default(defaults);
 
-export const configSchema = z
+/** The environment as the seed names it; cross-field rules report the variable to fix. */
+export const envSchema = z
   .object({
     TARGET_NAMESPACE: z
       .string()
@@ -119,8 +120,60 @@ export const configSchema = z
     path: ['REFERER_ASSET_PREFIXES'],
   });
 
-export type Config = Readonly<z.output<typeof configSchema>>;
+type ParsedEnv = z.output<typeof envSchema>;
 
-export function readConfig(env: Env): Config {
-  return loadConfig(configSchema, env);
+/** The parsed configuration, camelCase; durations in ms. Variable names are in the README. */
+export interface Config {
+  targetNamespace: string;
+  host: string;
+  port: number;
+  logLevel: ParsedEnv['LOG_LEVEL'];
+  kubeconfig: string | undefined;
+  /** Session id label keys, paired by position with `userIdLabels`. */
+  sessionIdLabels: readonly string[];
+  userIdLabels: readonly string[];
+  lookupServices: boolean;
+  extraLabelSelector: string | undefined;
+  /** Lower-cased. */
+  responseHeader: string;
+  probePort: number | 'off';
+  sessionPathPrefixes: readonly string[];
+  refererFallback: boolean;
+  refererAssetPrefixes: readonly string[];
+  authPathPrefix: string | undefined;
+  maxUriLength: number;
+  resyncIntervalMs: number;
+  listTimeoutMs: number;
+  relistBackoffInitialMs: number;
+  relistBackoffMaxMs: number;
+  staleGraceMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export function readConfig(env: Env): Readonly<Config> {
+  const e = loadConfig(envSchema, env);
+  return Object.freeze({
+    targetNamespace: e.TARGET_NAMESPACE,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    kubeconfig: e.KUBECONFIG,
+    sessionIdLabels: e.SESSION_ID_LABELS,
+    userIdLabels: e.USER_ID_LABELS,
+    lookupServices: e.LOOKUP_SERVICES,
+    extraLabelSelector: e.EXTRA_LABEL_SELECTOR,
+    responseHeader: e.RESPONSE_HEADER,
+    probePort: e.PROBE_PORT,
+    sessionPathPrefixes: e.SESSION_PATH_PREFIXES,
+    refererFallback: e.REFERER_FALLBACK,
+    refererAssetPrefixes: e.REFERER_ASSET_PREFIXES,
+    authPathPrefix: e.AUTH_PATH_PREFIX,
+    maxUriLength: e.MAX_URI_LENGTH,
+    resyncIntervalMs: e.RESYNC_INTERVAL,
+    listTimeoutMs: e.LIST_TIMEOUT,
+    relistBackoffInitialMs: e.RELIST_BACKOFF_INITIAL,
+    relistBackoffMaxMs: e.RELIST_BACKOFF_MAX,
+    staleGraceMs: e.STALE_GRACE,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+  });
 }

@@ -29,11 +29,11 @@ export interface RunningService {
 
 /** Pods for every label pair (new keys first), then services for every pair as the fallback. */
 export function sourceSpecs(
-  config: Pick<Config, 'LOOKUP_SERVICES' | 'SESSION_ID_LABELS' | 'USER_ID_LABELS'>,
+  config: Pick<Config, 'lookupServices' | 'sessionIdLabels' | 'userIdLabels'>,
 ): SourceSpec[] {
-  const kinds = config.LOOKUP_SERVICES ? (['pods', 'services'] as const) : (['pods'] as const);
+  const kinds = config.lookupServices ? (['pods', 'services'] as const) : (['pods'] as const);
   return kinds.flatMap((kind) =>
-    config.SESSION_ID_LABELS.map((idLabel, i) => ({ kind, idLabel, userLabel: config.USER_ID_LABELS[i]! })),
+    config.sessionIdLabels.map((idLabel, i) => ({ kind, idLabel, userLabel: config.userIdLabels[i]! })),
   );
 }
 
@@ -73,12 +73,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     sourceSpecs(config),
     kc,
     {
-      namespace: config.TARGET_NAMESPACE,
-      extraSelector: config.EXTRA_LABEL_SELECTOR,
-      resyncIntervalMs: config.RESYNC_INTERVAL,
-      listTimeoutMs: config.LIST_TIMEOUT,
-      backoff: { initialMs: config.RELIST_BACKOFF_INITIAL, maxMs: config.RELIST_BACKOFF_MAX },
-      staleGraceMs: config.STALE_GRACE,
+      namespace: config.targetNamespace,
+      extraSelector: config.extraLabelSelector,
+      resyncIntervalMs: config.resyncIntervalMs,
+      listTimeoutMs: config.listTimeoutMs,
+      backoff: { initialMs: config.relistBackoffInitialMs, maxMs: config.relistBackoffMaxMs },
+      staleGraceMs: config.staleGraceMs,
     },
     logger,
     {
@@ -90,7 +90,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const index = new SessionIndex(watcher.sources);
   registerCacheGauges(metrics.registry, index, watcher);
   logger.info('watching sessions', {
-    namespace: config.TARGET_NAMESPACE,
+    namespace: config.targetNamespace,
     server: kc.getCurrentCluster()?.server,
     sources: watcher.sources.map((s) => ({ kind: s.spec.kind, labelSelector: s.labelSelector })),
   });
@@ -98,14 +98,14 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   watcher.start();
   const deps = { index, watcher, logger, metrics, decisionMetrics };
   const serveOn = (handler: RequestListener, port: number, log: Logger) =>
-    serve(handler, { host: config.HOST, port, logger: log, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT });
+    serve(handler, { host: config.host, port, logger: log, shutdownTimeoutMs: config.shutdownTimeoutMs });
   const servers: RunningServer[] = [];
   try {
     // The decision port first: its `listening` line is the one launchers read for the URL.
-    servers.push(await serveOn(createListener(config, deps), config.PORT, logger));
-    if (config.PROBE_PORT !== 'off')
+    servers.push(await serveOn(createListener(config, deps), config.port, logger));
+    if (config.probePort !== 'off')
       servers.push(
-        await serveOn(createProbeApp(deps), config.PROBE_PORT, logger.child({ component: 'probes' })),
+        await serveOn(createProbeApp(deps), config.probePort, logger.child({ component: 'probes' })),
       );
   } catch (err) {
     await Promise.all(servers.map((s) => s.close()));

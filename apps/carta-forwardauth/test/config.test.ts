@@ -6,18 +6,22 @@ describe('config', () => {
   it('has the seed defaults', () => {
     const c = readConfig({});
     expect(c).toMatchObject({
-      TARGET_NAMESPACE: 'skaha-workload',
-      PORT: 8000,
-      RESPONSE_HEADER: 'carta-auth-token',
-      SESSION_ID_LABELS: ['canfar.net/id', 'canfar-net-sessionID'],
-      USER_ID_LABELS: ['canfar.net/username', 'canfar-net-userid'],
-      LOOKUP_SERVICES: true,
-      PROBE_PORT: 8001,
-      SESSION_PATH_PREFIXES: ['/'],
-      REFERER_FALLBACK: false,
-      REFERER_ASSET_PREFIXES: [],
+      targetNamespace: 'skaha-workload',
+      port: 8000,
+      responseHeader: 'carta-auth-token',
+      sessionIdLabels: ['canfar.net/id', 'canfar-net-sessionID'],
+      userIdLabels: ['canfar.net/username', 'canfar-net-userid'],
+      lookupServices: true,
+      probePort: 8001,
+      sessionPathPrefixes: ['/'],
+      refererFallback: false,
+      refererAssetPrefixes: [],
+      resyncIntervalMs: 300_000,
+      shutdownTimeoutMs: 10_000,
     });
     expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.sessionIdLabels)).toBe(true);
+    expect(Object.keys(c).every((k) => /^[a-z][A-Za-z]*$/.test(k))).toBe(true);
     expect(sourceSpecs(c).map((s) => `${s.kind}:${s.idLabel}`)).toEqual([
       'pods:canfar.net/id',
       'pods:canfar-net-sessionID',
@@ -35,8 +39,8 @@ describe('config', () => {
       RESPONSE_HEADER: 'X-User',
     });
     expect(sourceSpecs(c)).toEqual([{ kind: 'pods', idLabel: 'a/id', userLabel: 'a/user' }]);
-    expect(c.RESYNC_INTERVAL).toBe(120_000);
-    expect(c.RESPONSE_HEADER).toBe('x-user');
+    expect(c.resyncIntervalMs).toBe(120_000);
+    expect(c.responseHeader).toBe('x-user');
   });
 
   it('reports every bad variable at once', () => {
@@ -73,12 +77,12 @@ describe('config', () => {
       REFERER_ASSET_PREFIXES: '/static/,/favicon.ico',
     });
     expect(c).toMatchObject({
-      PROBE_PORT: 9100,
-      SESSION_PATH_PREFIXES: ['/', '/skaha', '/a/b-c'],
-      REFERER_FALLBACK: true,
-      REFERER_ASSET_PREFIXES: ['/static/', '/favicon.ico'],
+      probePort: 9100,
+      sessionPathPrefixes: ['/', '/skaha', '/a/b-c'],
+      refererFallback: true,
+      refererAssetPrefixes: ['/static/', '/favicon.ico'],
     });
-    expect(readConfig({ PROBE_PORT: 'OFF', AUTH_PATH_PREFIX: '/authz' }).PROBE_PORT).toBe('off');
+    expect(readConfig({ PROBE_PORT: 'OFF', AUTH_PATH_PREFIX: '/authz' }).probePort).toBe('off');
   });
 
   it.each([

@@ -45,7 +45,7 @@ export async function startCarta(api: KubeApi, env: Record<string, string> = {},
       buffered = buffered.slice(nl + 1);
     }
   });
-  const logger = createLogger({ service: 'carta-forwardauth', level: config.LOG_LEVEL, stream });
+  const logger = createLogger({ service: 'carta-forwardauth', level: config.logLevel, stream });
   const kc = new KubeConfig();
   kc.loadFromString(api.kubeconfig(user, NS));
   const service = await startService(config, { logger, kubeConfig: kc });
