@@ -17,7 +17,7 @@ import {
   type Metrics,
 } from '@auth-sidecars/service-kit';
 import type { TokenServerConfig } from './config.js';
-import { ENV, PATHS } from './constants.js';
+import { PATHS } from './constants.js';
 import type { ServerIdentity } from './identity.js';
 import { Issuer } from './issuer.js';
 import { createTokenServerMetrics } from './metrics.js';
@@ -47,12 +47,12 @@ export interface AppDeps {
   tokens: TokenSource;
 }
 
-export function serverIdentity(config: TokenServerConfig): ServerIdentity {
+export function serverIdentity(config: Readonly<TokenServerConfig>): ServerIdentity {
   return {
-    clientId: config[ENV.identityClientId] ?? config.AZURE_CLIENT_ID,
-    objectId: config[ENV.identityObjectId],
-    resourceId: config[ENV.identityResourceId],
-    tenantId: config.AZURE_TENANT_ID,
+    clientId: config.identityClientId ?? config.credential.clientId,
+    objectId: config.identityObjectId,
+    resourceId: config.identityResourceId,
+    tenantId: config.credential.tenantId,
   };
 }
 
@@ -61,7 +61,7 @@ export function serverIdentity(config: TokenServerConfig): ServerIdentity {
  * (request id, request log, metrics, then the door, without express); probes, /metrics and every
  * other request go to the express app.
  */
-export function createListener(config: TokenServerConfig, deps: AppDeps): RequestListener {
+export function createListener(config: Readonly<TokenServerConfig>, deps: AppDeps): RequestListener {
   const { logger, metrics, policy, tokens } = deps;
   const issuer = new Issuer({
     policy,
@@ -71,8 +71,8 @@ export function createListener(config: TokenServerConfig, deps: AppDeps): Reques
     audit: lineLogger(logger, { component: 'audit' }),
     identity: serverIdentity(config),
   });
-  const maxQueryBytes = config[ENV.maxQueryBytes];
-  const imdsClient = config[ENV.imdsClient];
+  const maxQueryBytes = config.maxQueryBytes;
+  const imdsClient = config.imdsClient;
   const doors: Array<[string, TokenDoor]> = [
     [PATHS.token, seedDoor(issuer)],
     ...PATHS.appService.map((path): [string, TokenDoor] => [path, appServiceDoor(issuer)]),

@@ -1,19 +1,24 @@
 // token-server configuration: environment -> validated, frozen object. The server's own credential
 // comes from the standard AZURE_* variables (auth-core); clients and their secrets from the seed's
 // AZD_AUTH_SECRET(_FILE) and/or a clients JSON document.
-import { credentialEnvSchema } from '@auth-sidecars/auth-core';
+import {
+  credentialConfigFromEnv,
+  credentialEnvSchema,
+  type CredentialConfig,
+} from '@auth-sidecars/auth-core';
 import {
   ConfigError,
   csvList,
   hostSchema,
   loadConfig,
+  loadConfigParts,
   logLevelSchema,
   portSchema,
   renamedVariables,
   type Env,
 } from '@auth-sidecars/service-kit';
 import { z } from 'zod';
-import { ENV, RENAMED_ENV } from './constants.js';
+import { ENV, RENAMED_ENV, SELF_LOOP_ENV } from './constants.js';
 import { scopeProblem } from './scope.js';
 
 const optional = z.string().trim().min(1).optional();
@@ -21,6 +26,7 @@ const optional = z.string().trim().min(1).optional();
 /** Comma- or whitespace-separated list. */
 const list = csvList({ whitespace: true });
 
+/** The environment, keyed by the variable names (ENV); the credential's AZURE_* are auth-core's. */
 export const configSchema = z.object({
   LOG_LEVEL: logLevelSchema,
   [ENV.host]: hostSchema.default('127.0.0.1'),
@@ -50,15 +56,37 @@ export const configSchema = z.object({
   // Not ours to use: read only to warn that the server's own credential may call itself.
   IDENTITY_ENDPOINT: optional,
   IDENTITY_HEADER: optional,
-  ...credentialEnvSchema.shape,
 });
 
-export type TokenServerConfig = Readonly<
-  z.output<typeof configSchema> & {
-    /** Logged at startup (deprecated variable names). */
-    warnings: readonly string[];
-  }
->;
+export interface TokenServerConfig {
+  host: string;
+  port: number;
+  logLevel: z.output<typeof configSchema>['LOG_LEVEL'];
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  secret: string | undefined;
+  secretFile: string | undefined;
+  allowedScopes: readonly string[];
+  /** TOKEN_SERVER_CLIENTS: the clients JSON document itself. */
+  clientsJson: string | undefined;
+  clientsFile: string | undefined;
+  maxScopes: number;
+  scopeIdleSeconds: number;
+  minValiditySeconds: number;
+  maxQueryBytes: number;
+  warmScopes: readonly string[];
+  imdsClient: string | undefined;
+  identityClientId: string | undefined;
+  identityObjectId: string | undefined;
+  identityResourceId: string | undefined;
+  policyReloadSeconds: number;
+  /** The server's own credential (the standard AZURE_* variables). */
+  credential: CredentialConfig;
+  /** Variables set in our own environment that may make our credential call this server (warned). */
+  selfLoopVariables: readonly string[];
+  /** Logged at startup (deprecated variable names). */
+  warnings: readonly string[];
+}
 
 /**
  * Rules across variables, checked on the raw environment so they are reported together with the
@@ -81,16 +109,40 @@ function crossFieldIssues(env: Env): string[] {
   return issues;
 }
 
-export function loadTokenServerConfig(rawEnv: Env): TokenServerConfig {
+/** Every problem (schema, cross-variable rules, credential variables) is reported in one ConfigError. */
+export function loadTokenServerConfig(rawEnv: Env): Readonly<TokenServerConfig> {
   const { env, warnings } = renamedVariables(rawEnv, RENAMED_ENV);
-  const cross = crossFieldIssues(env);
-  let config: z.output<typeof configSchema>;
-  try {
-    config = loadConfig(configSchema, env);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError([...err.issues, ...cross]);
-    throw err;
-  }
-  if (cross.length > 0) throw new ConfigError(cross);
-  return Object.freeze({ ...config, warnings: Object.freeze(warnings) });
+  const { parsed, credential } = loadConfigParts({
+    parsed: () => loadConfig(configSchema, env),
+    crossField: () => {
+      const issues = crossFieldIssues(env);
+      if (issues.length > 0) throw new ConfigError(issues);
+    },
+    credential: () => credentialConfigFromEnv(loadConfig(credentialEnvSchema, env)),
+  });
+  return Object.freeze({
+    host: parsed[ENV.host],
+    port: parsed[ENV.port],
+    logLevel: parsed.LOG_LEVEL,
+    tlsCertFile: parsed[ENV.tlsCertFile],
+    tlsKeyFile: parsed[ENV.tlsKeyFile],
+    secret: parsed[ENV.secret],
+    secretFile: parsed[ENV.secretFile],
+    allowedScopes: parsed[ENV.allowedScopes],
+    clientsJson: parsed[ENV.clients],
+    clientsFile: parsed[ENV.clientsFile],
+    maxScopes: parsed[ENV.maxScopes],
+    scopeIdleSeconds: parsed[ENV.scopeIdleSeconds],
+    minValiditySeconds: parsed[ENV.minValiditySeconds],
+    maxQueryBytes: parsed[ENV.maxQueryBytes],
+    warmScopes: parsed[ENV.warmScopes],
+    imdsClient: parsed[ENV.imdsClient],
+    identityClientId: parsed[ENV.identityClientId],
+    identityObjectId: parsed[ENV.identityObjectId],
+    identityResourceId: parsed[ENV.identityResourceId],
+    policyReloadSeconds: parsed[ENV.policyReloadSeconds],
+    credential: Object.freeze(credential),
+    selfLoopVariables: Object.freeze(SELF_LOOP_ENV.filter((name) => parsed[name] !== undefined)),
+    warnings: Object.freeze(warnings),
+  });
 }
