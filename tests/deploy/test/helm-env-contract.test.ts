@@ -39,12 +39,12 @@ const LOADERS: Record<
 > = {
   promSidecar: { fn: 'loadPromSidecarConfig', port: (c) => c.port, host: (c) => c.host },
   openaiProxy: { fn: 'loadOpenAiProxyConfig', port: (c) => c.port, host: (c) => c.host },
-  tokenServer: { fn: 'loadTokenServerConfig', port: (c) => c.PORT, host: (c) => c.HOST },
+  tokenServer: { fn: 'loadTokenServerConfig', port: (c) => c.port, host: (c) => c.host },
   cartaForwardauth: {
     fn: 'readConfig',
-    port: (c) => c.PORT,
-    host: (c) => c.HOST,
-    probePort: (c) => c.PROBE_PORT,
+    port: (c) => c.port,
+    host: (c) => c.host,
+    probePort: (c) => c.probePort,
   },
   aksBroker: { fn: 'loadBrokerConfig', port: (c) => c.port, host: (c) => c.host },
 };
@@ -235,14 +235,11 @@ describe("helm chart: the env it writes is the apps' config", () => {
     const all = render('all-apps-values.yaml');
     const ts = (await loader('tokenServer'))(containerEnv(deployment(all, 'token-server')));
     expect(ts).toMatchObject({
-      HOST: '0.0.0.0',
-      TLS_CERT_FILE: '/var/run/secrets/auth-sidecars/tls/tls.crt',
-      AZD_AUTH_SECRET_FILE: '/var/run/secrets/auth-sidecars/shared-secret/secret',
-      TOKEN_SERVER_CLIENTS_FILE: '/var/run/secrets/auth-sidecars/clients/clients.json',
-      TOKEN_SERVER_ALLOWED_SCOPES: [
-        'https://vault.azure.net/.default',
-        'https://*.blob.core.windows.net/.default',
-      ],
+      host: '0.0.0.0',
+      tlsCertFile: '/var/run/secrets/auth-sidecars/tls/tls.crt',
+      secretFile: '/var/run/secrets/auth-sidecars/shared-secret/secret',
+      clientsFile: '/var/run/secrets/auth-sidecars/clients/clients.json',
+      allowedScopes: ['https://vault.azure.net/.default', 'https://*.blob.core.windows.net/.default'],
     });
     const broker = (await loader('aksBroker'))(containerEnv(deployment(all, 'aks-broker'))) as {
       redis: { url: string };
