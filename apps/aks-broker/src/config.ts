@@ -1,7 +1,14 @@
 // The broker's configuration: environment -> zod schema -> frozen typed object, validated at once.
 // Variable names follow the workload-identity webhook (AZURE_*) and the in-cluster conventions.
 import { z } from 'zod';
-import { booleanFlag, ConfigError, csvList, loadConfig, type Env } from '@auth-sidecars/service-kit';
+import {
+  booleanFlag,
+  ConfigError,
+  csvList,
+  loadConfig,
+  loadConfigParts,
+  type Env,
+} from '@auth-sidecars/service-kit';
 import {
   AKS_SERVER_APP_ID,
   DEFAULT_AUTHORITY_HOST,
@@ -166,15 +173,14 @@ function crossFieldIssues(env: Env): string[] {
   return issues;
 }
 
+/** Every problem (schema and cross-variable rules) is reported in one ConfigError. */
 export function loadBrokerConfig(env: Env): BrokerConfig {
-  const cross = crossFieldIssues(env);
-  let config: BrokerConfig;
-  try {
-    config = loadConfig(configSchema, env);
-  } catch (error) {
-    if (error instanceof ConfigError && cross.length > 0) throw new ConfigError([...error.issues, ...cross]);
-    throw error;
-  }
-  if (cross.length > 0) throw new ConfigError(cross);
+  const { config } = loadConfigParts({
+    config: () => loadConfig(configSchema, env),
+    crossField: () => {
+      const issues = crossFieldIssues(env);
+      if (issues.length > 0) throw new ConfigError(issues);
+    },
+  });
   return config;
 }

@@ -34,7 +34,11 @@ describe('config', () => {
   it('reports every problem at once', () => {
     let error: unknown;
     try {
-      loadBrokerConfig({ SESSION_SECRET: 'short', REDIS_URL: 'redis://127.0.0.1:6379' });
+      loadBrokerConfig({
+        SESSION_SECRET: 'short',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        TLS_KEY_FILE: '/k.pem',
+      });
     } catch (e) {
       error = e;
     }
@@ -50,6 +54,7 @@ describe('config', () => {
       'KUBE_API_URL',
     ])
       expect(issues).toContain(name);
+    expect(issues).toContain('TLS_CERT_FILE: TLS_CERT_FILE and TLS_KEY_FILE go together');
   });
 
   it('needs an encryption key with Redis, and an API server', () => {
