@@ -26,6 +26,8 @@ export interface FuzzTarget {
   process: LaunchedProcess;
   /** Path that answers 200 while the app is alive (checked after every batch). */
   alivePath: string;
+  /** Base URL of `alivePath` where probes have a port of their own (default: the fuzzed URL). */
+  aliveBase?: string;
   vocabulary: Vocabulary;
   /** Placeholder values, read before each batch (tokens and cookies change). */
   values(): Values;
@@ -151,7 +153,7 @@ export async function runFuzz(target: FuzzTarget): Promise<FuzzReport> {
     if (child.exitCode !== null || child.signalCode !== null)
       return `the process exited (code ${child.exitCode}, signal ${child.signalCode})`;
     try {
-      const res = await fetch(new URL(target.alivePath, target.process.url), {
+      const res = await fetch(new URL(target.alivePath, target.aliveBase ?? target.process.url), {
         signal: AbortSignal.timeout(30_000),
       });
       await res.arrayBuffer();
