@@ -13,8 +13,13 @@
 //   node scripts/demo.mjs --check    start, run every printed curl line's equivalent, stop; exit 0 only if all passed
 //   node scripts/demo.mjs --compose  run docker-compose.yml's services as local processes instead (no Docker:
 //                                    Debian's prometheus/redis-server for those images; Traefik and its echo are skipped)
+//   node scripts/demo.mjs --attach --check --ca FILE [--without traefik]
+//                                    start nothing: run the checks against the compose stack already up
+//                                    (`docker compose up`) on its published ports, trusting dev-entra's CA FILE;
+//                                    --without names services not running, whose checks are reported as SKIP
 // Environment: DEMO_RANDOM_PORTS=1 (free ephemeral ports instead of the fixed ones),
 //              DEMO_WORKDIR=DIR (generated files and logs; default .tmp/demo), DEMO_VERBOSE=1 (stream logs).
+// Needs Node 24 (`npm run demo` runs it on the repo's own Node 24).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,11 +30,23 @@ import { fileURLToPath } from 'node:url';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 
+// Before anything else: Node 20 would get far and then die on tls.getCACertificates.
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  process.stderr.write(
+    `Node 24 required: this is Node ${process.version}. Run \`npm run demo\` (npm scripts use the repo's Node 24 ` +
+      `from \`npm ci\`), or node_modules/.bin/node scripts/demo.mjs.\n`,
+  );
+  process.exit(1);
+}
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: flags } = parseArgs({
   options: {
     check: { type: 'boolean', default: false },
     compose: { type: 'boolean', default: false },
+    attach: { type: 'boolean', default: false },
+    ca: { type: 'string' },
+    without: { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -37,7 +54,7 @@ if (flags.help) {
   process.stdout.write(
     readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 18)
+      .slice(1, 22)
       .map((l) => l.replace(/^\/\/ ?/, ''))
       .join('\n') + '\n',
   );
@@ -101,9 +118,10 @@ function say(line = '') {
 
 /**
  * Spawns `cmd args` with its output in logs/<name>.log; resolves with the parsed `listening` line
- * (when `waitFor` is 'listening'), or right away.
+ * (when `waitFor` is 'listening'), or right away. The start time is generous: on a busy 2-core
+ * machine an app took more than 30 s to listen.
  */
-function start(name, cmd, args, { env = {}, waitFor = 'listening', timeoutMs = 30_000, readyLine } = {}) {
+function start(name, cmd, args, { env = {}, waitFor = 'listening', timeoutMs = 120_000, readyLine } = {}) {
   const child = spawn(cmd, args, {
     cwd: root,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
@@ -207,7 +225,7 @@ async function assertPortFree(name, port) {
   }
 }
 
-async function poll(what, fn, timeoutMs = 30_000, stepMs = 250) {
+async function poll(what, fn, timeoutMs = 120_000, stepMs = 250) {
   const deadline = Date.now() + timeoutMs;
   let last;
   for (;;) {
@@ -233,7 +251,7 @@ async function main() {
   for (const bin of ['/usr/bin/prometheus', '/usr/bin/redis-server']) {
     if (!existsSync(bin))
       throw new Error(
-        `${bin} is missing: run \`node scripts/ensure-test-deps.mjs\` (installs prometheus and redis-server)`,
+        `${bin} is missing: \`npm run demo\` installs it (node scripts/ensure-test-deps.mjs --demo: Debian's prometheus and redis-server, root or sudo)`,
       );
   }
 
@@ -644,6 +662,87 @@ async function mainCompose() {
   return { rows, url, secret: envOf(services['token-server']).AZD_AUTH_SECRET, extraChecks };
 }
 
+/**
+ * --attach: the compose stack is already up (`docker compose up`), nothing is started here. Each
+ * service is reached on the host port that publishes its listen port; dev-entra through its
+ * published forwarder, as the browser reaches it.
+ */
+async function mainAttach() {
+  if (!flags.ca)
+    throw new Error("--attach needs --ca FILE (dev-entra's CA, in the stack's demo-state volume)");
+  const { parse } = await import('yaml');
+  const services = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }).services;
+  const published = new Map();
+  for (const svc of Object.values(services)) {
+    for (const p of svc.ports ?? []) {
+      const parts = String(p).split(':');
+      published.set(Number(parts.at(-1)), Number(parts.at(-2)));
+    }
+  }
+  const hostPort = (name) => {
+    const port = services[name]['x-listen-ports'][0];
+    if (!published.has(port)) throw new Error(`docker-compose.yml publishes no port for ${name} (${port})`);
+    return published.get(port);
+  };
+  tls.setDefaultCACertificates([...tls.getCACertificates('default'), readFileSync(flags.ca, 'utf8')]);
+  const local = (name) => `http://127.0.0.1:${hostPort(name)}`;
+  const env = (name) => services[name].environment ?? {};
+  const entraCmd = services['dev-entra'].command.map(String);
+  const tenant = entraCmd[entraCmd.indexOf('--tenant') + 1];
+  const url = {
+    entra: `https://127.0.0.1:${hostPort('dev-entra-publish')}`,
+    prometheus: local('prometheus'),
+    gate: local('prometheus-gate'),
+    promSidecar: local('prom-sidecar'),
+    openaiProxy: local('openai-proxy'),
+    tokenServer: local('token-server'),
+    carta: local('carta-forwardauth'),
+    broker: env('aks-broker').PUBLIC_URL,
+  };
+  await poll('prometheus answering', async () => (await fetch(`${url.prometheus}/-/ready`)).ok, 120_000);
+  const traefik = local('traefik');
+  const extraChecks = [
+    {
+      app: 'dev-entra',
+      title: 'dev-entra through dev-entra-publish (the port the host and the browser use)',
+      curl: `curl -s --cacert ${flags.ca} ${url.entra}/${tenant}/v2.0/.well-known/openid-configuration`,
+      run: async () => {
+        const res = await fetch(`${url.entra}/${tenant}/v2.0/.well-known/openid-configuration`);
+        const body = await res.json();
+        if (res.status !== 200 || body.issuer !== `${url.entra}/${tenant}/v2.0`)
+          throw new Error(`HTTP ${res.status}, issuer ${body.issuer}`);
+      },
+    },
+    {
+      app: 'traefik',
+      needs: 'traefik',
+      title: 'the forwardAuth hop: Traefik asks carta-forwardauth; the echo sees carta-auth-token: alice',
+      curl: `curl -s ${traefik}/session/carta/abc123/ | grep -i carta-auth-token`,
+      run: async () => {
+        const res = await fetch(`${traefik}/session/carta/abc123/`);
+        const text = await res.text();
+        if (res.status !== 200 || !/^carta-auth-token: alice$/im.test(text))
+          throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
+      },
+    },
+    {
+      app: 'traefik',
+      needs: 'traefik',
+      title: 'the forwardAuth hop refuses an unknown session (403, the echo never sees it)',
+      curl: `curl -s -o /dev/null -w '%{http_code}\\n' ${traefik}/session/carta/nosuch0/   # 403`,
+      run: async () => {
+        const res = await fetch(`${traefik}/session/carta/nosuch0/`);
+        await res.text();
+        if (res.status !== 403) throw new Error(`HTTP ${res.status} (expected 403)`);
+      },
+    },
+  ];
+  const rows = Object.keys(services)
+    .filter((n) => services[n]['x-listen-ports']?.some((p) => published.has(p)))
+    .map((n) => [n, `127.0.0.1:${hostPort(n)}${flags.without.includes(n) ? ' (not running)' : ''}`]);
+  return { rows, url, secret: env('token-server').AZD_AUTH_SECRET, extraChecks };
+}
+
 function depsOf(svc) {
   const d = svc.depends_on ?? [];
   return Array.isArray(d) ? Object.fromEntries(d.map((n) => [n, {}])) : d;
@@ -893,14 +992,24 @@ function printSummary(rows, checks) {
 
 const started = Date.now();
 try {
-  const { rows, url, secret, extraChecks } = flags.compose ? await mainCompose() : await main();
+  const { rows, url, secret, extraChecks } = flags.compose
+    ? await mainCompose()
+    : flags.attach
+      ? await mainAttach()
+      : await main();
   const checks = [...extraChecks, ...demoChecks(url, secret)];
   printSummary(rows, checks);
   say(`pids: ${children.map(({ name, child }) => `${name}=${child.pid}`).join(' ')}`);
   if (flags.check) {
     say('\nchecking every line above ...');
     let failed = 0;
+    let skipped = 0;
     for (const c of checks) {
+      if (c.needs && flags.without.includes(c.needs)) {
+        skipped += 1;
+        say(`  SKIP  ${c.app}: ${c.title}\n        ${c.needs} is not running (--without ${c.needs})`);
+        continue;
+      }
       try {
         await c.run();
         say(`  PASS  ${c.app}: ${c.title}`);
@@ -911,8 +1020,8 @@ try {
     }
     say(
       failed === 0
-        ? `all ${checks.length} checks passed (${((Date.now() - started) / 1000).toFixed(1)} s)`
-        : `${failed} of ${checks.length} checks failed (logs: ${logDir})`,
+        ? `all ${checks.length - skipped} checks passed${skipped ? `, ${skipped} skipped` : ''} (${((Date.now() - started) / 1000).toFixed(1)} s)`
+        : `${failed} of ${checks.length - skipped} checks failed${skipped ? `, ${skipped} skipped` : ''} (logs: ${logDir})`,
     );
     await stopAll(failed === 0 ? 0 : 1);
   } else {

@@ -1,8 +1,8 @@
-// Static checks of the docker compose demo stack (Docker cannot run here): every app service's
-// environment passes that app's own config loader (the zod schemas in apps/<app>/dist/config.js),
-// ports do not clash, every image/build context/Dockerfile/bind-mounted file exists, dependencies
-// and the shared network namespace point at real services, and the wiring (URLs, client ids,
-// credential files, Traefik and Prometheus targets) lines up.
+// Static checks of the docker compose demo stack (tests/images/test/compose.test.ts brings it up
+// through podman): every app service's environment passes that app's own config loader (the zod
+// schemas in apps/<app>/dist/config.js), ports do not clash, every image/build context/Dockerfile/
+// bind-mounted file exists, dependencies and the shared network namespace point at real services,
+// and the wiring (URLs, client ids, credential files, Traefik and Prometheus targets) lines up.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -269,7 +269,8 @@ describe('docker-compose.yml', () => {
 
   it('dev tooling commands run entry points the dev image builds (testkit and its dependency dev-entra)', () => {
     const devfile = readFileSync(join(repoRoot, 'dev/Dockerfile'), 'utf8');
-    expect(devfile).toMatch(/turbo@2 prune @auth-sidecars\/testkit --docker/);
+    expect(devfile).toMatch(/turbo run build --filter=@auth-sidecars\/testkit /);
+    expect(devfile).toMatch(/node runtime-tree\.mjs packages\/testkit \/out$/m);
     expect(devfile).toMatch(/^USER 10001:10001$/m);
     const testkitPkg = JSON.parse(readFileSync(join(repoRoot, 'packages/testkit/package.json'), 'utf8')) as {
       dependencies: Record<string, string>;

@@ -1,9 +1,9 @@
 // `npm run demo` end to end: scripts/demo.mjs starts dev-entra, Prometheus, Redis, the stand-ins and
 // all five apps from their built dist/ on free loopback ports (DEMO_RANDOM_PORTS=1), `--check` runs
 // the equivalent of every curl line it prints, and nothing it started outlives it.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './support/repo.js';
@@ -125,4 +125,31 @@ describe('npm run demo (scripts/demo.mjs)', () => {
     expect(await run.exited).toBe(0);
     expect([...pids].filter(([, pid]) => alive(pid))).toEqual([]);
   }, 240_000);
+
+  it('run with the machine\'s older Node instead of npm run, it says "Node 24 required" and starts nothing', async () => {
+    // The machine's own node (20 here and in CI) when it is older; else any Node made to report 20.
+    const systemNode = ['/usr/bin/node', '/usr/local/bin/node'].find(
+      (bin) =>
+        existsSync(bin) &&
+        Number(execFileSync(bin, ['-p', 'process.versions.node.split(".")[0]']).toString()) < 24,
+    );
+    const args = systemNode
+      ? [join(repoRoot, 'scripts/demo.mjs')]
+      : [
+          '--import',
+          'data:text/javascript,Object.defineProperty(process, "versions", { value: { ...process.versions, node: "20.19.0" } })',
+          join(repoRoot, 'scripts/demo.mjs'),
+        ];
+    const child = spawn(systemNode ?? process.execPath, args, {
+      cwd: repoRoot,
+      env: { ...process.env, DEMO_WORKDIR: workdir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    for (const s of [child.stdout, child.stderr]) s.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect({ code, out }).toEqual({ code: 1, out: expect.stringContaining('Node 24 required') });
+    expect(out).toContain('npm run demo');
+    expect(out).not.toMatch(/at .*\(|getCACertificates|starting/);
+  });
 });

@@ -1,5 +1,8 @@
-// Docker cannot run on the build machines, so the images are checked statically: stage layout,
-// non-root runtime, the entry point the build produces, and what `turbo prune` hands the build.
+// Fast checks of the Dockerfiles, before tests/images builds and boots them with podman: they are
+// exactly what scripts/gen-dockerfiles.mjs writes; the stage layout, turbo pinned by the lockfile,
+// tsconfig.base.json in the build, a non-root runtime with a health check; what `turbo prune` hands
+// the build; and what scripts/runtime-tree.mjs puts in the runtime stage (the app, its runtime
+// workspaces and production dependencies, nothing test-only), which must run on its own.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +10,9 @@ import { join } from 'node:path';
 import { repoRoot } from './support/repo.js';
 
 const apps = readdirSync(join(repoRoot, 'apps'));
+const TEST_ONLY = ['@auth-sidecars/dev-entra', '@auth-sidecars/testkit'];
+/** What the images are built for: the five apps and testkit (the dev tooling image). */
+const IMAGE_WORKSPACES = [...apps.sort().map((a) => `@auth-sidecars/${a}`), '@auth-sidecars/testkit'];
 
 interface Instruction {
   keyword: string;
@@ -34,82 +40,232 @@ function stages(instructions: Instruction[]): Array<{ name: string; body: Instru
   return result;
 }
 
-/** Workspace dependencies of a workspace, transitively, as package names. */
-function workspaceDeps(dir: string, seen = new Set<string>()): Set<string> {
-  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-    dependencies?: Record<string, string>;
-  };
-  for (const name of Object.keys(pkg.dependencies ?? {})) {
+interface PackageJson {
+  name: string;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+}
+
+const readPkg = (dir: string) => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+
+/** Workspace packages a workspace needs at run time (its `dependencies`, transitively), by name. */
+function runtimeWorkspaceDeps(dir: string, seen = new Set<string>()): Set<string> {
+  for (const name of Object.keys(readPkg(dir).dependencies ?? {})) {
     if (!name.startsWith('@auth-sidecars/') || seen.has(name)) continue;
     seen.add(name);
-    workspaceDeps(join(repoRoot, 'packages', name.slice('@auth-sidecars/'.length)), seen);
+    runtimeWorkspaceDeps(join(repoRoot, 'packages', name.slice('@auth-sidecars/'.length)), seen);
   }
   return seen;
 }
 
-describe.each(apps)('apps/%s/Dockerfile', (app) => {
-  const file = join(repoRoot, 'apps', app, 'Dockerfile');
-  const instructions = parseDockerfile(readFileSync(file, 'utf8'));
-  const byStage = stages(instructions);
-  const runtime = byStage.at(-1)!;
+/** Runs an ES module snippet on the Node the tests run on; returns its stdout parsed as JSON. */
+function nodeJson<T>(code: string): T {
+  return JSON.parse(
+    execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: repoRoot, encoding: 'utf8' }),
+  ) as T;
+}
 
-  it('has prune, build and runtime stages on Node 24', () => {
-    expect(byStage.map((s) => s.name)).toEqual(['prune', 'build', 'runtime']);
-    const nodeImage = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('NODE_IMAGE='));
-    expect(nodeImage?.args).toMatch(/^NODE_IMAGE=node:24[-.]/);
-    expect(
-      byStage[0]!.body.some(
-        (i) => i.keyword === 'RUN' && i.args.includes(`prune @auth-sidecars/${app} --docker`),
-      ),
-    ).toBe(true);
+const script = (name: string) => JSON.stringify(join(repoRoot, 'scripts', name));
+const turboVersion = (
+  JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version: string }>;
+  }
+).packages['node_modules/turbo']!.version;
+
+describe('scripts/gen-dockerfiles.mjs', () => {
+  it('the committed Dockerfiles (five apps and dev/Dockerfile) are exactly its output', () => {
+    const generated = nodeJson<Array<[string, string]>>(
+      `import { dockerfiles } from ${script('gen-dockerfiles.mjs')};
+       console.log(JSON.stringify([...dockerfiles()]));`,
+    );
+    expect(generated.map(([file]) => file).sort()).toEqual(
+      [...apps.map((a) => `apps/${a}/Dockerfile`), 'dev/Dockerfile'].sort(),
+    );
+    for (const [file, text] of generated) {
+      expect({ file, text: readFileSync(join(repoRoot, file), 'utf8') }).toEqual({ file, text });
+    }
   });
+});
 
-  it('runs as a non-root user with only production dependencies', () => {
-    const user = runtime.body.filter((i) => i.keyword === 'USER').at(-1);
-    expect(user).toBeDefined();
-    expect(user!.args.split(':')[0]).not.toMatch(/^(root|0)$/);
-    const build = byStage[1]!.body.map((i) => i.args).join('\n');
-    expect(build).toContain('npm prune --omit=dev');
-    expect(runtime.body.every((i) => i.keyword !== 'RUN')).toBe(true); // nothing writes to the runtime fs
-  });
+describe.each([...apps.map((app) => ({ app, dir: `apps/${app}` })), { app: 'dev', dir: 'packages/testkit' }])(
+  '$app Dockerfile',
+  ({ app, dir }) => {
+    const file = app === 'dev' ? join(repoRoot, 'dev/Dockerfile') : join(repoRoot, 'apps', app, 'Dockerfile');
+    const instructions = parseDockerfile(readFileSync(file, 'utf8'));
+    const byStage = stages(instructions);
+    const runtime = byStage.at(-1)!;
+    const workspace = readPkg(join(repoRoot, dir)).name;
 
-  it('starts the entry point that the app build produces, with a health check', () => {
-    const cmd = runtime.body.filter((i) => i.keyword === 'CMD').at(-1);
-    expect(cmd?.args).toBe(`["node", "apps/${app}/dist/main.js"]`);
-    const tsconfig = JSON.parse(readFileSync(join(repoRoot, 'apps', app, 'tsconfig.build.json'), 'utf8'));
-    expect(tsconfig.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
-    expect(existsSync(join(repoRoot, 'apps', app, 'src/main.ts'))).toBe(true);
-    expect(runtime.body.some((i) => i.keyword === 'HEALTHCHECK' && i.args.includes('/livez'))).toBe(true);
-  });
+    it('has prune, build and runtime stages on Node 24, with turbo at the version the lockfile pins', () => {
+      expect(byStage.map((s) => s.name)).toEqual(['prune', 'build', 'runtime']);
+      const nodeImage = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('NODE_IMAGE='));
+      expect(nodeImage?.args).toBe('NODE_IMAGE=node:24-bookworm-slim');
+      const prune = byStage[0]!.body.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+      expect(prune).toHaveLength(1);
+      // Every image prunes for all image workspaces (one shared npm ci layer), its own among them.
+      expect(prune[0]).toContain(`prune ${IMAGE_WORKSPACES.join(' ')} --docker`);
+      expect(IMAGE_WORKSPACES).toContain(workspace);
+      expect(prune[0]).not.toMatch(/turbo@\d/);
+      // The version comes from package-lock.json at build time: evaluate that expression here.
+      const expr = /"turbo@\$\(node -p "(.+?)"\)"/.exec(prune[0]!)?.[1];
+      expect(expr).toBeDefined();
+      expect(execFileSync(process.execPath, ['-p', expr!], { cwd: repoRoot, encoding: 'utf8' }).trim()).toBe(
+        turboVersion,
+      );
+    });
 
-  it('gets a pruned workspace that holds the app and every package it depends on', () => {
-    const out = mkdtempSync(join(tmpdir(), `prune-${app}-`));
+    it('builds with tsconfig.base.json present (every tsconfig extends it) and writes the runtime tree', () => {
+      const build = byStage[1]!.body;
+      const copies = build.filter((i) => i.keyword === 'COPY').map((i) => i.args);
+      expect(copies).toContainEqual(expect.stringMatching(/^tsconfig\.base\.json\b/));
+      const tsconfig = JSON.parse(readFileSync(join(repoRoot, dir, 'tsconfig.build.json'), 'utf8')) as {
+        extends: string;
+        compilerOptions: Record<string, string>;
+      };
+      expect(tsconfig.extends).toBe('../../tsconfig.base.json');
+      expect(tsconfig.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
+      const last = build.at(-1)!;
+      expect(last.keyword).toBe('RUN');
+      expect(last.args).toContain(`npx turbo run build --filter=${workspace} `);
+      expect(last.args).toMatch(new RegExp(`&& node runtime-tree.mjs ${dir} /out$`));
+    });
+
+    it('runs as the non-root user from the runtime tree alone', () => {
+      const user = runtime.body.filter((i) => i.keyword === 'USER').at(-1);
+      expect(user?.args).toBe('10001:10001');
+      const copies = runtime.body.filter((i) => i.keyword === 'COPY').map((i) => i.args);
+      expect(copies).toEqual(['--from=build /out/ ./']);
+      const runs = runtime.body.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+      // Only the dev image prepares its shared-volume mount point.
+      expect(runs).toEqual(app === 'dev' ? ['mkdir -p /demo && chown 10001:10001 /demo'] : []);
+    });
+
+    if (app !== 'dev') {
+      it('starts the entry point the app build produces, with a health check on /livez', () => {
+        const cmd = runtime.body.filter((i) => i.keyword === 'CMD').at(-1);
+        expect(cmd?.args).toBe(`["node", "apps/${app}/dist/main.js"]`);
+        expect(existsSync(join(repoRoot, 'apps', app, 'src/main.ts'))).toBe(true);
+        expect(runtime.body.some((i) => i.keyword === 'HEALTHCHECK' && i.args.includes('/livez'))).toBe(true);
+        const env = runtime.body.find((i) => i.keyword === 'ENV')?.args ?? '';
+        const port = /PORT=(\d+)/.exec(env)?.[1];
+        expect(runtime.body.find((i) => i.keyword === 'EXPOSE')?.args).toBe(port);
+        expect(port).toBe(app === 'carta-forwardauth' ? '8000' : '8080');
+      });
+    }
+  },
+);
+
+describe('turbo prune for every image workspace (the shared prune stage)', () => {
+  it('holds every app, testkit and each package they depend on, and leaves tsconfig.base.json out', () => {
+    const out = mkdtempSync(join(tmpdir(), 'prune-'));
     try {
       execFileSync(
         join(repoRoot, 'node_modules/.bin/turbo'),
-        ['prune', `@auth-sidecars/${app}`, '--docker', '--out-dir', out],
+        ['prune', ...IMAGE_WORKSPACES, '--docker', '--out-dir', out],
         {
           cwd: repoRoot,
           stdio: 'pipe',
         },
       );
       expect(existsSync(join(out, 'json/package-lock.json'))).toBe(true);
-      expect(existsSync(join(out, `json/apps/${app}/package.json`))).toBe(true);
-      expect(existsSync(join(out, `full/apps/${app}/src/main.ts`))).toBe(true);
-      for (const dep of workspaceDeps(join(repoRoot, 'apps', app))) {
-        const folder = dep.slice('@auth-sidecars/'.length);
-        expect(existsSync(join(out, `json/packages/${folder}/package.json`))).toBe(true);
-        expect(existsSync(join(out, `full/packages/${folder}/src`))).toBe(true);
+      for (const dir of [...apps.map((a) => `apps/${a}`), 'packages/testkit']) {
+        expect(existsSync(join(out, `json/${dir}/package.json`))).toBe(true);
+        expect(existsSync(join(out, `full/${dir}/src`))).toBe(true);
+        for (const dep of runtimeWorkspaceDeps(join(repoRoot, dir))) {
+          const folder = dep.slice('@auth-sidecars/'.length);
+          expect(existsSync(join(out, `json/packages/${folder}/package.json`))).toBe(true);
+          expect(existsSync(join(out, `full/packages/${folder}/src`))).toBe(true);
+        }
       }
+      // turbo prune leaves it out: hence the explicit COPY in the build stage.
+      expect(existsSync(join(out, 'full/tsconfig.base.json'))).toBe(false);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
   });
 });
 
+describe.each(apps)('scripts/runtime-tree.mjs apps/%s', (app) => {
+  const dir = `apps/${app}`;
+  const pkg = readPkg(join(repoRoot, dir));
+
+  it('takes the app, its runtime workspaces and production dependencies only', () => {
+    const tree = nodeJson<{ copy: string[]; links: Array<[string, string]> }>(
+      `import { runtimeTree } from ${script('runtime-tree.mjs')};
+       const { copy, links } = runtimeTree('.', ${JSON.stringify(dir)});
+       console.log(JSON.stringify({ copy, links: [...links] }));`,
+    );
+    const workspaces = [...runtimeWorkspaceDeps(join(repoRoot, dir))];
+    expect(tree.links.sort()).toEqual(
+      workspaces
+        .map((n) => [`node_modules/${n}`, `../../packages/${n.slice('@auth-sidecars/'.length)}`])
+        .sort(),
+    );
+    // Published files only: package.json and dist (npm pack's rule), no sources or tests.
+    const own = tree.copy.filter((p) => !p.startsWith('node_modules/') && !p.includes('/node_modules/'));
+    expect(own.sort()).toEqual(
+      [dir, ...workspaces.map((n) => `packages/${n.slice('@auth-sidecars/'.length)}`)]
+        .flatMap((d) => [`${d}/dist`, `${d}/package.json`])
+        .sort(),
+    );
+    const copied = new Set(tree.copy.map((p) => p.replace(/^.*node_modules\//, '')));
+    for (const testOnly of TEST_ONLY) expect(copied.has(testOnly)).toBe(false);
+    // The app's devDependencies that nothing at run time needs stay out.
+    for (const dev of [
+      '@types/express',
+      'typescript',
+      'jest',
+      'ts-jest',
+      'turbo',
+      'openai',
+      'playwright-core',
+    ]) {
+      if (pkg.dependencies?.[dev]) continue;
+      expect({ dev, copied: copied.has(dev) }).toEqual({ dev, copied: false });
+    }
+    for (const dep of Object.keys(pkg.dependencies ?? {}).filter((d) => !d.startsWith('@auth-sidecars/')))
+      expect({ dep, copied: copied.has(dep) }).toEqual({ dep, copied: true });
+  });
+});
+
+describe('scripts/runtime-tree.mjs writes a tree that runs on its own', () => {
+  // One app is enough here (copying is slow on a busy machine); tests/images runs all five images.
+  const dir = 'apps/aks-broker';
+  it(`${dir}: its routes load from the copy alone, with workspace links kept relative`, () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'runtime-tree-')), 'app');
+    try {
+      execFileSync(process.execPath, [join(repoRoot, 'scripts/runtime-tree.mjs'), dir, out], {
+        cwd: repoRoot,
+        stdio: 'pipe',
+      });
+      expect(readdirSync(join(out, 'node_modules/@auth-sidecars'))).toEqual(['service-kit']);
+      // Nested dependencies (a version other than the hoisted one) come along; sources do not.
+      expect(readdirSync(join(out, dir)).sort()).toEqual(
+        existsSync(join(repoRoot, dir, 'node_modules'))
+          ? ['dist', 'node_modules', 'package.json']
+          : ['dist', 'package.json'],
+      );
+      // app.js builds the routes (main.js would start the service); nothing resolves outside `out`.
+      const loaded = execFileSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(join(out, dir, 'dist/app.js'))}); console.log(Object.keys(m).join(','));`,
+        ],
+        { cwd: out, encoding: 'utf8', env: { PATH: process.env.PATH } },
+      );
+      expect(loaded.trim().length).toBeGreaterThan(0);
+    } finally {
+      rmSync(join(out, '..'), { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
 describe('.dockerignore', () => {
-  it('keeps local installs, build output and tools out of the build context', () => {
+  it('keeps local installs, build output, tools and generated state out of the build context', () => {
     const lines = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n');
-    for (const entry of ['**/node_modules', '**/dist', '.git', '.tools']) expect(lines).toContain(entry);
+    for (const entry of ['**/node_modules', '**/dist', '.git', '.tools', '.tmp'])
+      expect(lines).toContain(entry);
   });
 });

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// Runs the image tier (`npm run test:images`; `npm test` runs it after the other suites so its
+// builds do not compete with them for the CPU). It needs root: rootful podman and
+// `mmdebstrap --mode=root`. Without root, or without podman, it skips with a loud line, except
+// under CI=true, where it must run and such a machine fails. Extra arguments go to jest.
+// Afterwards it keeps podman's storage bounded: every run adds the layers of the images that
+// changed (a few hundred MB); past IMAGE_TESTS_STORAGE_LIMIT_GB (default 20) the dangling images
+// (earlier runs' layers and build caches) go, and the next run rebuilds its shared layers once.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const here = import.meta.dirname;
+const root = resolve(here, '../..');
+const ci = ['true', '1'].includes(process.env.CI ?? '');
+const missing = [];
+if (process.getuid?.() !== 0) missing.push('root (rootful podman, mmdebstrap --mode=root)');
+for (const bin of ['/usr/bin/podman', '/usr/sbin/runc', '/usr/bin/mmdebstrap', '/usr/bin/docker-compose'])
+  if (!existsSync(bin)) missing.push(bin);
+if (missing.length > 0) {
+  const line = `IMAGE TESTS ${ci ? 'CANNOT RUN' : 'SKIPPED'}: no ${missing.join(', ')} on this machine; the images were NOT built or booted (scripts/ensure-test-deps.mjs installs the tools as root)`;
+  const bar = '!'.repeat(Math.min(line.length, 100));
+  // No stale report from an earlier run may count in the summary.
+  rmSync(join(here, 'test-results'), { recursive: true, force: true });
+  console.error(`\n${bar}\n${line}\n${bar}\n`);
+  process.exit(ci ? 1 : 0);
+}
+
+rmSync(join(here, 'test-results'), { recursive: true, force: true });
+mkdirSync(join(here, 'test-results'));
+
+const r = spawnSync(
+  process.execPath,
+  [
+    join(root, 'node_modules/jest/bin/jest.js'),
+    '--runInBand',
+    '--forceExit',
+    '--json',
+    `--outputFile=${join(here, 'test-results/jest.json')}`,
+    ...process.argv.slice(2),
+  ],
+  {
+    cwd: here,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '--experimental-vm-modules --disable-warning=ExperimentalWarning',
+      // The two test files share this run's image builds (test/support/images.ts).
+      IMAGE_TESTS_RUN_ID: process.env.IMAGE_TESTS_RUN_ID ?? `${Date.now()}-${process.pid}`,
+    },
+  },
+);
+pruneStorage();
+process.exit(r.status ?? 1);
+
+function pruneStorage() {
+  const env = { ...process.env, CONTAINERS_CONF: join(root, '.tmp/podman/containers.conf') };
+  const limitGb = Number(process.env.IMAGE_TESTS_STORAGE_LIMIT_GB ?? 20);
+  const graphRoot = spawnSync('podman', ['info', '--format', '{{.Store.GraphRoot}}'], {
+    env,
+    encoding: 'utf8',
+  });
+  const du = spawnSync('du', ['-sk', graphRoot.stdout.trim()], { encoding: 'utf8' });
+  const gb = Number(du.stdout.split('\t')[0]) / 1024 / 1024;
+  if (!(gb > limitGb)) {
+    console.log(`podman storage: ${gb.toFixed(1)} GB (pruned past ${limitGb} GB)`);
+    return;
+  }
+  spawnSync('podman', ['image', 'prune', '--force'], { env, stdio: 'ignore' });
+  const after = spawnSync('du', ['-sk', graphRoot.stdout.trim()], { encoding: 'utf8' });
+  console.log(
+    `podman storage: ${gb.toFixed(1)} GB, over ${limitGb} GB: dangling images pruned, now ${(Number(after.stdout.split('\t')[0]) / 1024 / 1024).toFixed(1)} GB`,
+  );
+}
