@@ -47,3 +47,9 @@ export const DEFAULT_CLIENT_HEADERS_TIMEOUT_MS = 12_000;
 export const DEFAULT_CLIENT_MAX_CONNECTIONS = 1024;
 /** Idle pooled sockets are closed before a typical upstream keep-alive timeout (5 s in Node, 60 s+ elsewhere). */
 export const DEFAULT_FREE_SOCKET_TIMEOUT_MS = 4_000;
+
+/**
+ * How long a refused CONNECT's connection may keep sending after the 405 before it is cut: what it
+ * sends meanwhile is read and dropped, so that its close gets through (a lingering close, as nginx's).
+ */
+export const CONNECT_LINGER_MS = 5_000;

@@ -288,8 +288,13 @@ export async function runFuzz(target: FuzzTarget): Promise<FuzzReport> {
   const code = await target.process.close();
   const rest = checkLogs(target.process.lines.slice(logCursor), target.secrets(), target.tokens());
   if (rest.length > 0) throw new Error(`after shutdown:\n${rest.map((p) => `- ${p.message}`).join('\n')}`);
-  if (code !== SUCCESSFUL_EXIT)
-    throw new Error(`the app did not drain and exit 0 on SIGTERM after the fuzz run (exit ${code})`);
+  if (code !== SUCCESSFUL_EXIT) {
+    const closing = target.process.lines.findLastIndex((l) => l.includes('"closing"'));
+    const tail = target.process.lines.slice(closing >= 0 ? closing : -10).slice(0, 20);
+    throw new Error(
+      `the app did not drain and exit 0 on SIGTERM after the fuzz run (exit ${code}); its last lines:\n${tail.map((l) => l.slice(0, 400)).join('\n')}`,
+    );
+  }
   report.logLines = target.process.lines.length;
   report.seconds = Math.round((performance.now() - started) / 100) / 10;
   writeReport(report);
