@@ -49,7 +49,8 @@ export const DEFAULT_CLIENT_MAX_CONNECTIONS = 1024;
 export const DEFAULT_FREE_SOCKET_TIMEOUT_MS = 4_000;
 
 /**
- * How long a refused CONNECT's connection may keep sending after the 405 before it is cut: what it
- * sends meanwhile is read and dropped, so that its close gets through (a lingering close, as nginx's).
+ * How long a connection node:http handed over (a refused CONNECT or upgrade) may keep sending after
+ * its answer before it is cut: what it sends meanwhile is read and dropped, so that its close gets
+ * through (a lingering close, as nginx's).
  */
-export const CONNECT_LINGER_MS = 5_000;
+export const LINGERING_CLOSE_MS = 5_000;

@@ -4,7 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppError, BadRequestError } from '@auth-sidecars/service-kit';
-import { CONNECT_LINGER_MS } from './constants.js';
+import { endLingering } from './linger.js';
 
 /** TRACE (and IIS's TRACK) echo the request, injected Authorization included; CONNECT asks for a tunnel. */
 export const REFUSED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'TRACK', 'CONNECT']);
@@ -47,26 +47,14 @@ export function requestRefusal(req: IncomingMessage): AppError | undefined {
 /**
  * node:http hands CONNECT to the server's 'connect' event, never to the request listener; without a
  * listener it drops the connection without an answer. This one answers 405 in the same JSON shape.
- *
- * The socket is ours from here: node no longer reads it, parses it or times it out. Ending our side
- * alone left a CONNECT that came with a body open for good (the unread bytes filled the receive
- * window, so the client's close never arrived), one socket per request and a shutdown that never
- * drained. So the rest of the input is read and dropped until the client closes, and cut after
- * `lingerMs`.
+ * The socket is ours from here: node no longer reads it, parses it or times it out (see linger.ts).
  */
-export function refuseConnect(
-  _req: IncomingMessage,
-  socket: Duplex,
-  _head?: Buffer,
-  lingerMs: number = CONNECT_LINGER_MS,
-): void {
+export function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
   const error = new MethodRefusedError('CONNECT');
   const body = JSON.stringify({ error: { code: error.code, message: error.message } });
   socket.on('error', () => undefined); // the client may be gone already
-  const cut = setTimeout(() => socket.destroy(), lingerMs);
-  socket.once('close', () => clearTimeout(cut));
-  socket.resume();
-  socket.end(
+  endLingering(
+    socket,
     `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOW}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -23,6 +23,7 @@ import {
 import { freshBearer, tokenSourceError, type BearerSource } from './bearer.js';
 import { toAppError, type ForwarderLogger, type ForwarderTimeouts, type ForwardResult } from './forwarder.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
+import { endLingering } from './linger.js';
 import { requestRefusal } from './request-guard.js';
 
 export interface UpgradeLogger extends ForwarderLogger {
@@ -310,7 +311,8 @@ class Tunnel {
   private answerJson(status: number, code: string, message: string, headers: OutgoingHttpHeaders = {}): void {
     this.answered = true;
     const body = JSON.stringify({ error: { code, message } });
-    this.client.end(
+    endLingering(
+      this.client,
       responseHead(status, undefined, {
         ...headers,
         'content-type': 'application/json',
@@ -417,7 +419,7 @@ class UpgradeAttempt implements Dispatcher.DispatchHandler {
     }
     if (!this.refused) return;
     tunnel.result(this.status);
-    tunnel.client.end();
+    endLingering(tunnel.client);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -462,7 +464,7 @@ class UpgradeAttempt implements Dispatcher.DispatchHandler {
     this.refuse(held.headers, held.statusMessage);
     for (const chunk of held.chunks) tunnel.client.write(chunk);
     tunnel.result(this.status);
-    tunnel.client.end();
+    endLingering(tunnel.client);
   }
 
   /** Gives up the replay of a 401 whose body outgrew the hold: what was held goes out, the rest streams. */

@@ -176,7 +176,7 @@ describe('refused at entry, never forwarded', () => {
       socket.destroy();
     });
     expect(statusOf(data)).toBe(405);
-    // Not before CONNECT_LINGER_MS (5 s): a client that reads slowly still gets its answer.
+    // Not before LINGERING_CLOSE_MS (5 s): a client that reads slowly still gets its answer.
     expect(Date.now() - started).toBeGreaterThanOrEqual(4_000);
   }, 30_000);
 
