@@ -24,7 +24,9 @@ import type { Exchange } from './support/sender.js';
 import { fuzzSettings } from './support/settings.js';
 import type { SentRequest } from './support/spec.js';
 
-const COOKIE = 'aks-broker';
+// The production names: COOKIE_SECURE stays on (its default), so the session cookie and the sealed
+// login-state cookies carry the __Host- prefix (a raw client sends them over plain http all the same).
+const COOKIE = '__Host-aks-broker';
 const SESSION_SECRET = 'fuzz-session-secret-0123456789abcdef-0123';
 const CACHE_KEY = Buffer.alloc(32, 9).toString('base64');
 const SUBJECT = 'system:serviceaccount:platform:aks-broker';
@@ -173,8 +175,8 @@ const navigation = (site: 'none' | 'cross-site') => ({
 
 /**
  * The browser's sign-in: /login (typed in), dev-entra's form as `user`, the redirect back to
- * /callback (a cross-site navigation from dev-entra) carrying the login-state cookie /login set
- * (sealed; `aks-broker-login-*`, with no `__Host-` prefix since COOKIE_SECURE is off here).
+ * /callback (a cross-site navigation from dev-entra) carrying the sealed login-state cookie /login
+ * set (`__Host-aks-broker-login-<digest of the state>`).
  * Returns the session cookie.
  */
 async function signIn(user: SignedIn): Promise<string> {
@@ -292,7 +294,6 @@ beforeAll(async () => {
     NODE_EXTRA_CA_CERTS: entra.caPath,
     PUBLIC_URL: publicUrl,
     SESSION_SECRET,
-    COOKIE_SECURE: 'false',
     CACHE_ENCRYPTION_KEY: CACHE_KEY,
     REDIS_URL: redis.url,
     KUBE_API_URL: kube.url,
