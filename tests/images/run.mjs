@@ -7,6 +7,7 @@
 // changed (a few hundred MB); past IMAGE_TESTS_STORAGE_LIMIT_GB (default 20) the dangling images
 // (earlier runs' layers and build caches) go, and the next run rebuilds its shared layers once.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -29,6 +30,14 @@ if (missing.length > 0) {
 rmSync(join(here, 'test-results'), { recursive: true, force: true });
 mkdirSync(join(here, 'test-results'));
 
+// Image names of this checkout (several checkouts on one machine share podman's storage); the test
+// files read them from here (test/support/podman.ts), and so does the chart's kube play below.
+const registry =
+  process.env.IMAGE_TESTS_REGISTRY ??
+  `localhost/auth-sidecars-test-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
+const tag = 'test';
+const podmanConf = join(root, '.tmp/podman/containers.conf');
+
 const r = spawnSync(
   process.execPath,
   [
@@ -47,14 +56,48 @@ const r = spawnSync(
       NODE_OPTIONS: '--experimental-vm-modules --disable-warning=ExperimentalWarning',
       // The two test files share this run's image builds (test/support/images.ts).
       IMAGE_TESTS_RUN_ID: process.env.IMAGE_TESTS_RUN_ID ?? `${Date.now()}-${process.pid}`,
+      IMAGE_TESTS_REGISTRY: registry,
     },
   },
 );
+const kubePlay = r.status === 0 && process.argv.length === 2 ? playChart() : 0;
 pruneStorage();
-process.exit(r.status ?? 1);
+process.exit(r.status === 0 ? kubePlay : (r.status ?? 1));
+
+/**
+ * The Helm chart's Deployments through `podman kube play` with the images just built
+ * (tests/deploy/test/helm-kube-play.test.ts; KUBE_PLAY=required: an app it cannot play fails).
+ */
+function playChart() {
+  const deploy = join(root, 'tests/deploy');
+  const run = spawnSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/jest/bin/jest.js'),
+      '--runInBand',
+      '--forceExit',
+      '--json',
+      `--outputFile=${join(here, 'test-results/kube-play.json')}`,
+      'test/helm-kube-play.test.ts',
+    ],
+    {
+      cwd: deploy,
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '--experimental-vm-modules --disable-warning=ExperimentalWarning',
+        KUBE_PLAY: 'required',
+        KUBE_PLAY_REGISTRY: registry,
+        KUBE_PLAY_TAG: tag,
+        CONTAINERS_CONF: podmanConf,
+      },
+    },
+  );
+  return run.status ?? 1;
+}
 
 function pruneStorage() {
-  const env = { ...process.env, CONTAINERS_CONF: join(root, '.tmp/podman/containers.conf') };
+  const env = { ...process.env, CONTAINERS_CONF: podmanConf };
   const limitGb = Number(process.env.IMAGE_TESTS_STORAGE_LIMIT_GB ?? 20);
   const graphRoot = spawnSync('podman', ['info', '--format', '{{.Store.GraphRoot}}'], {
     env,

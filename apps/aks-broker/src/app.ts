@@ -17,7 +17,9 @@ import type { BrokerConfig } from './config.js';
 import { PATHS, SECURITY_HEADERS } from './constants.js';
 import { AuditLog } from './audit.js';
 import { authRoutes, csrfGuard, loadSession, refuseOtherSites } from './auth.js';
-import { sessionCaller } from './caller.js';
+import { credentialCaller, forBrowsers, sessionCaller } from './caller.js';
+import { credentialRoutes } from './credential-routes.js';
+import { CliCredentials } from './credentials.js';
 import { CookieSigner } from './cookies.js';
 import type { CryptoBox } from './crypto-box.js';
 import type { EntraClient } from './entra.js';
@@ -45,6 +47,8 @@ export interface AppDeps {
   rateLimiter: RateLimiterAbstract;
   /** Directory of the web page (index.html, static/). */
   publicDir?: string;
+  /** PUBLIC_CA_FILE's PEM, written into downloaded kubeconfigs. */
+  publicCaPem?: string;
 }
 
 const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
@@ -67,6 +71,7 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
   const calls = new PerUserLimit(config.kube.maxCallsPerUser);
   const perUser = rateLimitByUser(deps.rateLimiter, () => brokerMetrics.rateLimited.inc());
   const csrf = csrfGuard(config.publicUrl);
+  const credentials = new CliCredentials(deps.store, deps.box, sessions, config.cli);
 
   const ready = async () => {
     const store = await deps.store.ping();
@@ -92,6 +97,7 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
       sessions,
       logins,
       partitions: deps.partitions,
+      credentials,
       signer,
       cookie,
       publicUrl: config.publicUrl,
@@ -106,13 +112,27 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
       csrf,
       perUser,
       meRoutes({ client: deps.kube, audit, namespaces: config.ui.namespaces, metrics: brokerMetrics }),
+      credentialRoutes({
+        credentials,
+        publicUrl: config.publicUrl,
+        publicCaPem: deps.publicCaPem,
+        logger,
+        metrics: brokerMetrics,
+      }),
     ],
     [
       PATHS.kube,
       routeLabel(PATHS.kube),
-      refuseOtherSites,
-      sessionCaller(deps.entra),
-      csrf,
+      // kubectl: a credential as bearer. Browser-only rules (cookie, CSRF, other sites) apply to the rest.
+      credentialCaller({
+        credentials,
+        entra: deps.entra,
+        publicUrl: config.publicUrl,
+        metrics: brokerMetrics,
+      }),
+      forBrowsers(refuseOtherSites),
+      forBrowsers(sessionCaller(deps.entra)),
+      forBrowsers(csrf),
       perUser,
       kubeProxy({
         client: deps.kube,

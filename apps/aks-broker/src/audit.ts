@@ -75,11 +75,16 @@ function safeDecode(s: string): string {
 export interface AuditRecord extends KubeRequestAttributes {
   user: string;
   oid: string;
+  /** The browser's session cookie or a kubectl credential (then with its id, never its secret). */
+  via?: 'session' | 'credential';
+  credentialId?: string;
   status: number;
   requestId?: string;
   durationMs: number;
   path: string;
   aborted?: boolean;
+  /** The stream was ended by the broker because its credential was revoked or its sign-in ended. */
+  credentialEnded?: boolean;
 }
 
 export class AuditLog {

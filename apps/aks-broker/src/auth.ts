@@ -11,12 +11,15 @@ import type { LoginStates } from './login-state.js';
 import { randomId, type Session, type SessionStore } from './sessions.js';
 import type { TokenCachePartitions } from './token-cache.js';
 import type { BrokerMetrics } from './metrics.js';
+import type { CliCredentials } from './credentials.js';
 
 export interface AuthDeps {
   entra: EntraClient;
   sessions: SessionStore;
   logins: LoginStates;
   partitions: TokenCachePartitions;
+  /** The session's kubectl credentials end with it. */
+  credentials: CliCredentials;
   signer: CookieSigner;
   cookie: { name: string; secure: boolean };
   publicUrl: string;
@@ -274,12 +277,17 @@ function logoutPage(signedIn: { username: string; token: string } | undefined): 
 `;
 }
 
-/** Removes a session and its MSAL cache partition (the refresh token is gone server side). */
+/**
+ * Removes a session, its MSAL cache partition (the refresh token is gone server side) and its
+ * kubectl credentials. The session goes first: every credential checks it on each use, so they stop
+ * working at that moment even if removing their records fails.
+ */
 async function dropSession(
   id: string,
-  deps: Pick<AuthDeps, 'sessions' | 'partitions'>,
+  deps: Pick<AuthDeps, 'sessions' | 'partitions' | 'credentials'>,
 ): Promise<Session | undefined> {
   const session = await deps.sessions.destroy(id);
   if (session) await deps.partitions.delete(session.cacheKey);
+  await deps.credentials.revokeAll(deps.sessions.ref(id));
   return session;
 }

@@ -100,6 +100,10 @@ export const configSchema = z
     RATE_LIMIT_WINDOW_SECONDS: positiveInt(60),
 
     UI_NAMESPACES: csv('default'),
+
+    CLI_CREDENTIAL_TTL_SECONDS: positiveInt(3600),
+    CLI_CREDENTIALS_PER_SESSION: z.coerce.number().int().min(1).max(20).default(5),
+    PUBLIC_CA_FILE: z.string().optional(),
   })
   .transform((env) => {
     const publicUrl = new URL(env.PUBLIC_URL);
@@ -149,6 +153,13 @@ export const configSchema = z
       },
       rateLimit: { points: env.RATE_LIMIT_REQUESTS, durationSeconds: env.RATE_LIMIT_WINDOW_SECONDS },
       ui: { namespaces: env.UI_NAMESPACES },
+      cli: {
+        // Never longer than the sign-in it comes from: capped by the session's own end at creation too.
+        maxTtlMs: Math.min(env.CLI_CREDENTIAL_TTL_SECONDS, env.SESSION_TTL_SECONDS) * 1000,
+        perSession: env.CLI_CREDENTIALS_PER_SESSION,
+        /** Put into downloaded kubeconfigs (certificate-authority-data) so kubectl trusts PUBLIC_URL. */
+        publicCaFile: env.PUBLIC_CA_FILE,
+      },
     };
   });
 

@@ -12,6 +12,8 @@ export const PATHS = {
   logout: '/logout',
   me: '/api/me',
   config: '/api/config',
+  /** The signed-in user's kubectl credentials: list, create, revoke (the page's "Use kubectl" panel). */
+  credentials: '/api/credentials',
   kube: '/k8s',
   static: '/static',
   home: '/',
@@ -28,13 +30,46 @@ export const STORE_PREFIX = {
   redeemedState: 'redeemed-state:',
   tokenCache: 'msal:',
   rateLimit: 'ratelimit',
+  /** A kubectl credential, keyed by the SHA-256 of its secret (the secret itself is never stored). */
+  credential: 'cli-credential:',
+  /** One of a session's credential slots (`<session ref>:<n>`): claimed with SET NX, so listing needs no index. */
+  credentialSlot: 'cli-credential-slot:',
 } as const;
+
+/**
+ * Start of every kubectl credential the broker issues: a bearer without it is not ours (answered
+ * without a store lookup), and secret scanners can recognise a leaked one.
+ */
+export const CLI_CREDENTIAL_PREFIX = 'aksb_';
+
+/** How often a kubectl credential's open streams (watch, logs -f, exec) check it is still live. */
+export const CREDENTIAL_RECHECK_MS = 1_000;
 
 export const HEADERS = {
   requestId: 'x-request-id',
   /** Required on unsafe methods from the browser: a custom header forces a CORS preflight, which we never grant. */
   csrf: 'x-aks-broker',
+  authorization: 'authorization',
 } as const;
+
+/**
+ * Headers of a WebSocket handshake passed to the API server beside KUBE_REQUEST_HEADERS (exec,
+ * attach, port-forward). The frames that follow pass as bytes, so the subprotocol and extensions are
+ * negotiated end to end.
+ */
+export const WEBSOCKET_REQUEST_HEADERS = [
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+] as const;
+
+/** The API server's 101 answer headers passed back to the client; nothing else of its handshake. */
+export const WEBSOCKET_RESPONSE_HEADERS = [
+  'sec-websocket-accept',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+] as const;
 
 /**
  * The only request headers passed on to the API server (besides the user's own bearer token, set by
@@ -110,6 +145,7 @@ export const METRICS = {
   rateLimited: 'aks_broker_rate_limited_total',
   openStreams: 'aks_broker_open_streams',
   concurrencyRefused: 'aks_broker_concurrency_refused_total',
+  credentials: 'aks_broker_cli_credentials_total',
 } as const;
 
 export const ENV = {

@@ -20,6 +20,8 @@ export interface BuiltDeps {
   entra: EntraClient;
   kube: KubeClient;
   rateLimiter: ReturnType<typeof createRateLimiter>;
+  /** PUBLIC_CA_FILE's PEM (for kubeconfigs), read once at start. */
+  publicCaPem?: string;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,9 @@ export async function buildDeps(
       reason: (error as Error).message,
     });
   }
+  // Unlike the cluster CA, a PUBLIC_CA_FILE that was named must be readable: a kubeconfig without it
+  // would leave kubectl distrusting the broker.
+  const publicCaPem = config.cli.publicCaFile ? await readFile(config.cli.publicCaFile, 'utf8') : undefined;
   const kube = new KubeClient({ apiUrl: config.kube.apiUrl, ca, timeoutMs: config.kube.requestTimeoutMs });
   const rateLimiter = createRateLimiter({
     ...config.rateLimit,
@@ -70,6 +75,7 @@ export async function buildDeps(
     entra,
     kube,
     rateLimiter,
+    publicCaPem,
     close: async () => {
       kube.close();
       await store.close();

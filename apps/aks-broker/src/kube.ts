@@ -3,8 +3,8 @@
 // is the caller's own AKS token; the broker has no impersonation rights to lend. What comes back is
 // treated as data from a stranger: only listed headers pass, the broker's own headers win.
 import https from 'node:https';
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { Readable } from 'node:stream';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RequestHandler } from 'express';
 import {
@@ -14,18 +14,25 @@ import {
   UpstreamTimeoutError,
 } from '@auth-sidecars/service-kit';
 import {
+  CREDENTIAL_RECHECK_MS,
   KUBE_API_MEDIA_TYPES,
   KUBE_RESPONSE_CSP,
   KUBE_REQUEST_HEADERS,
   KUBE_RESPONSE_HEADERS,
   RISKY_SUBRESOURCES,
   SECURITY_HEADERS,
+  WEBSOCKET_REQUEST_HEADERS,
+  WEBSOCKET_RESPONSE_HEADERS,
   type RiskySubresource,
 } from './constants.js';
 import { kubeAttributes, queryFlag, type AuditLog, type KubeRequestAttributes } from './audit.js';
 import { callerOf } from './caller.js';
+import { splice, switchingProtocols, upgradeOf } from './kube-upgrade.js';
 import type { BrokerMetrics } from './metrics.js';
 import { TooManyCallsError, TooManyStreamsError, type PerUserLimit } from './streams.js';
+
+/** An API server answer; `switched` when it took a WebSocket upgrade (101), with the raw socket. */
+export type KubeResponse = IncomingMessage & { switched?: { socket: Duplex; head: Buffer } };
 
 export interface KubeTarget {
   /** https://host:port of the API server. */
@@ -125,7 +132,7 @@ export class KubeClient {
     deadline: AbortSignal;
     /** The caller went away: abandon the call at any point. */
     signal?: AbortSignal;
-  }): Promise<IncomingMessage> {
+  }): Promise<KubeResponse> {
     const timeout = () => new UpstreamTimeoutError('the Kubernetes API server did not answer in time');
     if (options.deadline.aborted) return Promise.reject(timeout());
     return new Promise((resolve, reject) => {
@@ -145,6 +152,11 @@ export class KubeClient {
           resolve(res);
         },
       );
+      // A 101 to a WebSocket handshake: the socket is no longer HTTP, and is the caller's now.
+      req.once('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
+        options.deadline.removeEventListener('abort', onDeadline);
+        resolve(Object.assign(res, { switched: { socket, head } }));
+      });
       const onDeadline = () => req.destroy(timeout());
       options.deadline.addEventListener('abort', onDeadline, { once: true });
       req.once('error', (error) => {
@@ -233,6 +245,9 @@ export interface KubeProxyOptions {
   metrics?: BrokerMetrics;
 }
 
+/** Subresources that only work over an upgraded connection (a stream of frames both ways). */
+const UPGRADE_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
+
 /** Mount under /k8s after an authentication step (it sets the Caller) and the rate limit. */
 export function kubeProxy(options: KubeProxyOptions): RequestHandler {
   const allowed = new Set<string>(options.allowedSubresources);
@@ -264,6 +279,24 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
         ),
       );
     }
+    const upgrade = upgradeOf(req);
+    if (upgrade !== undefined && caller.via !== 'credential') {
+      // The page never opens one; a WebSocket is not bound by CORS, so a cookie alone never gets one.
+      return next(
+        new ForbiddenError(
+          'WebSocket connections (exec, attach, port-forward) are for kubectl credentials only',
+          'upgrade_not_allowed',
+        ),
+      );
+    }
+    if (upgrade === undefined && risky !== undefined && UPGRADE_SUBRESOURCES.has(risky)) {
+      return next(
+        new BadRequestError(
+          `${risky} needs a WebSocket connection (kubectl 1.30 or later); SPDY is not forwarded`,
+          'upgrade_required',
+        ),
+      );
+    }
     const stream = attrs.verb === 'watch' || queryFlag(query, 'follow') || risky !== undefined;
     let status = 0;
     let aborted = false;
@@ -275,11 +308,33 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
     }
     if (stream) options.metrics?.openStreams.inc();
     const controller = new AbortController();
+    let credentialEnded = false;
+    let tunnel: Duplex | undefined;
+    const recheck =
+      stream && caller.stillValid
+        ? setInterval(() => {
+            // A store that does not answer ends nothing: new calls fail closed, streams carry on.
+            caller.stillValid!().then(
+              (live) => {
+                if (live || credentialEnded) return;
+                credentialEnded = true;
+                aborted = true;
+                controller.abort();
+                tunnel?.destroy();
+                upgrade?.socket.destroy();
+                res.destroy();
+              },
+              () => undefined,
+            );
+          }, CREDENTIAL_RECHECK_MS)
+        : undefined;
+    recheck?.unref();
     // One listener for both: a response already carries many (pipeline, logging, server).
     res.once('close', () => {
+      clearInterval(recheck);
       release();
       if (stream) options.metrics?.openStreams.dec();
-      // The browser went away (closed tab, ended watch): stop the upstream call too.
+      // The client went away (closed tab, ended watch, ended exec): stop the upstream call too.
       if (!res.writableFinished) {
         aborted = true;
         controller.abort();
@@ -291,12 +346,15 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
       options.audit.record({
         user: caller.user.username,
         oid: caller.user.oid,
+        via: caller.via,
+        ...(caller.credentialId !== undefined ? { credentialId: caller.credentialId } : {}),
         ...attrs,
         status,
         requestId: req.id,
         durationMs: Date.now() - started,
         path,
         ...(aborted ? { aborted: true } : {}),
+        ...(credentialEnded ? { credentialEnded: true } : {}),
       });
     };
 
@@ -308,14 +366,18 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
     }
 
     const headers: Record<string, string | string[]> = {};
-    for (const name of KUBE_REQUEST_HEADERS) {
+    for (const name of upgrade
+      ? [...KUBE_REQUEST_HEADERS, ...WEBSOCKET_REQUEST_HEADERS]
+      : KUBE_REQUEST_HEADERS) {
       const value = req.headers[name];
       if (value !== undefined) headers[name] = value;
     }
+    if (upgrade) Object.assign(headers, { connection: 'Upgrade', upgrade: 'websocket' });
     const hasBody =
-      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      !upgrade &&
+      (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
 
-    let upstream: IncomingMessage;
+    let upstream: KubeResponse;
     try {
       upstream = await options.client.request({
         method: req.method,
@@ -333,6 +395,18 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
       return next(error);
     }
     status = upstream.statusCode ?? 502;
+    if (upstream.switched) {
+      const { socket } = upstream.switched;
+      tunnel = socket;
+      if (!upgrade || upgrade.socket.destroyed || credentialEnded) {
+        socket.destroy();
+        aborted = true;
+        return finish();
+      }
+      upgrade.socket.write(switchingProtocols(pick(upstream.headers, WEBSOCKET_RESPONSE_HEADERS)));
+      await splice(upgrade.socket, upgrade.head, socket, upstream.switched.head);
+      return finish();
+    }
     res.writeHead(status, responseHeaders(upstream));
     res.flushHeaders(); // a watch must reach the browser before its first event
     try {
@@ -343,6 +417,15 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
       finish();
     }
   };
+}
+
+function pick(headers: IncomingHttpHeaders, names: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name of names) {
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 /** Listed upstream headers only; then the broker's own, last, so nothing upstream can replace them. */

@@ -1,9 +1,11 @@
-// Process entry: env -> config -> real dependencies -> app -> HTTPS/HTTP listener, signals via runMain.
+// Process entry: env -> config -> real dependencies -> app -> HTTPS/HTTP listener (WebSocket
+// handshakes on /k8s included), signals via runMain.
 import { readFile } from 'node:fs/promises';
 import { createMetrics, runMain, serve } from '@auth-sidecars/service-kit';
 import { createApp } from './app.js';
 import { loadBrokerConfig } from './config.js';
 import { buildDeps } from './deps.js';
+import { attachKubeUpgrades } from './kube-upgrade.js';
 import { createBrokerMetrics } from './metrics.js';
 
 await runMain('aks-broker', async ({ env, logger }) => {
@@ -22,6 +24,7 @@ await runMain('aks-broker', async ({ env, logger }) => {
     ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
     : undefined;
   const server = await serve(app, { host: config.host, port: config.port, logger, tls });
+  attachKubeUpgrades(server.server, app);
   logger.info('aks-broker ready', {
     store: deps.store.kind,
     apiServer: config.kube.apiUrl,

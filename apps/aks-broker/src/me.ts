@@ -36,6 +36,7 @@ export function meRoutes(deps: MeDeps): Router {
         deps.audit.record({
           user: caller.user.username,
           oid: caller.user.oid,
+          via: caller.via,
           verb: 'create',
           apiGroup: 'authorization.k8s.io',
           resource: 'selfsubjectrulesreviews',

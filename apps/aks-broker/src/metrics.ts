@@ -9,6 +9,7 @@ export interface BrokerMetrics {
   rateLimited: Counter;
   openStreams: Gauge;
   concurrencyRefused: Counter<'kind'>;
+  credentials: Counter<'event'>;
 }
 
 export function createBrokerMetrics(registry: Registry): BrokerMetrics {
@@ -45,6 +46,12 @@ export function createBrokerMetrics(registry: Registry): BrokerMetrics {
       name: METRICS.concurrencyRefused,
       help: 'Calls refused (429) because their user already held KUBE_MAX_STREAMS_PER_USER streams (kind=stream) or KUBE_MAX_CALLS_PER_USER calls in flight (kind=call).',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    credentials: new Counter({
+      name: METRICS.credentials,
+      help: 'kubectl credentials by event: created, revoked (on the page; sign-out revokes without counting here), refused (a bearer that is not a live credential).',
+      labelNames: ['event'],
       registers: [registry],
     }),
   };

@@ -47,7 +47,19 @@ export class SessionStore {
   }
 
   async get(id: string): Promise<Session | undefined> {
-    const key = STORE_PREFIX.session + digest(id);
+    return this.getByRef(this.ref(id));
+  }
+
+  /**
+   * A reference to the session that does not reveal its id (the digest its record is stored under):
+   * what other records (kubectl credentials) keep to find out whether the session still exists.
+   */
+  ref(id: string): string {
+    return digest(id);
+  }
+
+  async getByRef(ref: string): Promise<Session | undefined> {
+    const key = STORE_PREFIX.session + ref;
     const session = this.open(key, await this.store.get(key));
     return session && session.expiresAt > this.now() ? session : undefined;
   }

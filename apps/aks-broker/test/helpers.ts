@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { startDevEntra, type DevEntra, type RegisteredApp } from '@auth-sidecars/dev-entra';
+import { randomBytes } from 'node:crypto';
+import {
+  createCertificateAuthority,
+  createServerCertificate,
+  startDevEntra,
+  trustDevEntraCa,
+  type DevEntra,
+  type RegisteredApp,
+} from '@auth-sidecars/dev-entra';
 import type { Router } from 'express';
 import { startKubeApi, type KubeApi, type KubeUser } from '@auth-sidecars/testkit/kube-api';
 import { kubeRbac, type RbacBinding } from '@auth-sidecars/testkit/kube-rbac';
@@ -16,6 +24,7 @@ import { createApp } from '../src/app.js';
 import { loadBrokerConfig, type BrokerConfig } from '../src/config.js';
 import { buildDeps, type BuiltDeps } from '../src/deps.js';
 import { createBrokerMetrics } from '../src/metrics.js';
+import { attachKubeUpgrades } from '../src/kube-upgrade.js';
 
 export const ALICE = 'alice@contoso.test';
 export const BOB = 'bob@contoso.test';
@@ -78,7 +87,9 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: { redirectUris?: string[] } = {}): Promise<World> {
+export async function startWorld(
+  options: { redirectUris?: string[]; bindings?: RbacBinding[] } = {},
+): Promise<World> {
   const entra = await startDevEntra({ trust: true });
   const app = entra.registerApp({
     name: 'aks-broker',
@@ -86,7 +97,7 @@ export async function startWorld(options: { redirectUris?: string[] } = {}): Pro
     redirectUris: options.redirectUris ?? ['http://127.0.0.1/callback'],
   });
   const faults: KubeFaults = { stallRulesReview: false, seenHeaders: [] };
-  const rbac = kubeRbac({ bindings: BINDINGS, issuer: entra.issuer });
+  const rbac = kubeRbac({ bindings: options.bindings ?? BINDINGS, issuer: entra.issuer });
   const kube = await startKubeApi({
     ...rbac,
     extraRoutes: (router, api) => {
@@ -195,10 +206,16 @@ export interface InProcessBroker {
   close(): Promise<void>;
 }
 
-/** Runs the broker in this process on a loopback port; PUBLIC_URL is its own URL. */
+/**
+ * Runs the broker in this process on a loopback port; PUBLIC_URL is its own URL. With `tls`, it
+ * serves HTTPS with a certificate from a CA of its own, trusted in this process and named as
+ * PUBLIC_CA_FILE (kubectl sends no credential to a plain-http server).
+ */
 export async function startBroker(
   world: World,
   extraEnv: Record<string, string | undefined> = {},
+  /** `port`: a fixed one (from freePort), when the redirect URI registered at dev-entra must name it. */
+  options: { tls?: boolean; port?: number } = {},
 ): Promise<InProcessBroker> {
   const lines: string[] = [];
   const stream = new Writable({
@@ -210,17 +227,38 @@ export async function startBroker(
   const logger = createLogger({ service: 'aks-broker', level: 'debug', stream });
   // The app needs PUBLIC_URL, which is known once the port is: serve first, then build the app.
   const holder: { handler?: (req: IncomingMessage, res: ServerResponse) => void } = {};
+  let tls: { cert: string; key: string } | undefined;
+  const tlsEnv: Record<string, string> = {};
+  if (options.tls) {
+    const ca = await createCertificateAuthority('aks-broker test CA');
+    const cert = await createServerCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const tag = randomBytes(4).toString('hex');
+    Object.assign(tlsEnv, {
+      TLS_CERT_FILE: join(world.dir, `broker-${tag}.crt`),
+      TLS_KEY_FILE: join(world.dir, `broker-${tag}.key`),
+      PUBLIC_CA_FILE: join(world.dir, `broker-${tag}-ca.crt`),
+      COOKIE_SECURE: 'true',
+    });
+    await writeFile(tlsEnv.TLS_CERT_FILE!, cert.certPem);
+    await writeFile(tlsEnv.TLS_KEY_FILE!, cert.keyPem);
+    await writeFile(tlsEnv.PUBLIC_CA_FILE!, ca.certPem);
+    trustDevEntraCa(ca.certPem);
+    tls = { cert: cert.certPem, key: cert.keyPem };
+  }
   const server: RunningServer = await serve((req, res) => holder.handler!(req, res), {
     host: '127.0.0.1',
-    port: 0,
+    port: options.port ?? 0,
     logger,
     shutdownTimeoutMs: 2_000,
+    tls,
   });
-  const config = loadBrokerConfig(world.baseEnv({ PUBLIC_URL: server.url, ...extraEnv }));
+  const config = loadBrokerConfig(world.baseEnv({ PUBLIC_URL: server.url, ...tlsEnv, ...extraEnv }));
   const metrics = createMetrics('aks-broker');
   const brokerMetrics = createBrokerMetrics(metrics.registry);
   const deps = await buildDeps(config, { logger, brokerMetrics });
-  holder.handler = createApp(config, { logger, metrics, brokerMetrics, ...deps });
+  const app = createApp(config, { logger, metrics, brokerMetrics, ...deps });
+  holder.handler = app;
+  attachKubeUpgrades(server.server, app);
   return {
     url: server.url,
     config,

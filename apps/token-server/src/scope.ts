@@ -51,13 +51,17 @@ export function canonicalResource(resource: string): string {
 }
 
 /**
- * The one spelling of a scope: its resource canonical, then `/.default`. A bare resource, its
- * `/.default` scope and their case and trailing-slash variants become the same string, so they pass
- * the allow-list alike and share one provider (variants cannot each start one). A v1 resource asked
- * with a trailing slash (`https://management.core.windows.net/`) is asked of the IdP without it.
+ * The one spelling of a scope: scheme and host of its resource in lower case, no default port, then
+ * `/.default`. A bare resource, its `/.default` scope and their case variants become the same
+ * string, so they pass the allow-list alike and share one provider (variants cannot each start one).
+ * A trailing slash on the resource is kept (one, however many were given): Entra puts it into the
+ * token's audience, and v1 resources such as ARM (`https://management.azure.com//.default`, as azd
+ * and the SDKs ask) expect it there. So a resource has at most two providers, with and without it.
  */
 export function canonicalScope(scopeOrResource: string): string {
-  return resourceToScope(canonicalResource(scopeToResource(scopeOrResource)));
+  const resource = scopeToResource(scopeOrResource);
+  const slash = /\/$/.test(resource) ? '/' : '';
+  return resourceToScope(`${canonicalResource(resource)}${slash}`);
 }
 
 /** Why `value` is not a usable single scope/resource, or undefined when it is. */

@@ -47,21 +47,26 @@ describe('scopeProblem', () => {
 describe('canonicalScope: one spelling per resource', () => {
   it.each([
     'https://vault.azure.net',
-    'https://vault.azure.net/',
-    'https://vault.azure.net//',
     'https://vault.azure.net/.default',
-    'https://vault.azure.net//.default',
     'https://VAULT.Azure.NET',
     'HTTPS://Vault.Azure.Net/.default',
     'https://vault.azure.net:443',
-    'https://vault.azure.net:443//.default',
   ])('%s -> https://vault.azure.net/.default', (variant) => {
     expect(canonicalScope(variant)).toBe('https://vault.azure.net/.default');
   });
 
+  it.each([
+    'https://management.azure.com/',
+    'https://management.azure.com//',
+    'https://management.azure.com//.default',
+    'https://Management.Azure.com:443///.default',
+  ])('%s keeps the one trailing slash Entra puts into the audience', (variant) => {
+    expect(canonicalScope(variant)).toBe('https://management.azure.com//.default');
+  });
+
   it('keeps the path case, a non-default port and the app id form apart', () => {
     expect(canonicalScope('api://App-Id/Reports')).toBe('api://app-id/Reports/.default');
-    expect(canonicalScope('https://host.example:8443/x/')).toBe('https://host.example:8443/x/.default');
+    expect(canonicalScope('https://host.example:8443/x/')).toBe('https://host.example:8443/x//.default');
     expect(canonicalScope('6DAE42F8-4368-4678-94FF-3960E28E3630')).toBe(
       '6dae42f8-4368-4678-94ff-3960e28e3630/.default',
     );

@@ -126,6 +126,10 @@ its Secret) into REDIS_URL at container start through $(REDIS_PASSWORD), which n
   value: {{ .values.kube.maxStreamsPerUser | int | toString | quote }}
 - name: KUBE_MAX_CALLS_PER_USER
   value: {{ .values.kube.maxCallsPerUser | int | toString | quote }}
+- name: CLI_CREDENTIAL_TTL_SECONDS
+  value: {{ .values.cli.credentialTtlSeconds | int | toString | quote }}
+- name: CLI_CREDENTIALS_PER_SESSION
+  value: {{ .values.cli.credentialsPerSession | int | toString | quote }}
 {{- with .values.kube.allowSubresources }}
 - name: KUBE_ALLOW_SUBRESOURCES
   value: {{ join "," . | quote }}

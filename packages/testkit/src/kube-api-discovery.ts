@@ -73,6 +73,26 @@ export function apiResourceList(
         kind: t.kind,
         verbs: STATUS_VERBS,
       },
+      // What kube-api-pod-io.ts serves: logs, and exec and port-forward over WebSocket.
+      ...(t.resource === 'pods' && t.group === ''
+        ? [
+            { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
+            {
+              name: 'pods/exec',
+              singularName: '',
+              namespaced: true,
+              kind: 'PodExecOptions',
+              verbs: ['create', 'get'],
+            },
+            {
+              name: 'pods/portforward',
+              singularName: '',
+              namespaced: true,
+              kind: 'PodPortForwardOptions',
+              verbs: ['create', 'get'],
+            },
+          ]
+        : []),
     ];
   });
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf(served[0]!), resources };

@@ -1,7 +1,8 @@
 // Kubernetes API server stand-in for tests and benchmarks: HTTPS with its own CA, bearer-token
 // authentication, a pluggable authorizer (403 Status like RBAC), discovery, list/get/create/update/
 // patch/delete and watch of namespaced and cluster-scoped resources (and their status subresource)
-// with labelSelector, fieldSelector and resourceVersion, Table answers for kubectl, 410 Gone for
+// with labelSelector, fieldSelector and resourceVersion, Table answers for kubectl, pod logs (followed
+// too), exec and port-forward over WebSocket (kube-api-pod-io.ts), 410 Gone for
 // compacted versions, and controls to end, break or take down the server so clients' recovery paths
 // can be exercised with the real @kubernetes/client-node.
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { createServerTls } from './kube-api-certs.js';
+import { PodLogs, podLogRoute, podUpgradeHandler, type PodIoHost } from './kube-api-pod-io.js';
 import { apiGroupList, apiResourceList, apiVersions } from './kube-api-discovery.js';
 import { applyPatch, PatchError, requiredResourceVersion } from './kube-api-patch.js';
 import { tableContentType, tableFormat, toTable, type TableFormat } from './kube-api-table.js';
@@ -140,6 +142,8 @@ export interface KubeApi {
   updateService(ref: ObjectRef, mutate: (obj: KubeObject) => KubeObject | void): KubeObject;
   deleteService(ref: ObjectRef): KubeObject;
   addNamespace(name: string, labels?: Record<string, string>): KubeObject;
+  /** Appends a line to a pod's log (`kubectl logs`; followers get it at once). */
+  appendLog(ref: ObjectRef, line: string): void;
 
   /** Open watch streams right now. */
   watchCount(): number;
@@ -386,9 +390,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     );
   };
 
-  const authenticate = async (req: Request, res: Response, next: NextFunction) => {
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
+  const userOf = async (header: string | undefined): Promise<KubeUser | undefined> => {
+    const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
     let user = m ? tokens.get(m[1]!) : undefined;
     if (!user && m && options.authenticate) {
       try {
@@ -397,6 +400,11 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
         user = undefined;
       }
     }
+    return user;
+  };
+
+  const authenticate = async (req: Request, res: Response, next: NextFunction) => {
+    const user = await userOf(req.headers.authorization);
     if (!user) return sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
     res.locals.user = user;
     (res.locals.logEntry as RequestLogEntry).user = user.username;
@@ -648,6 +656,45 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   });
   app.use(authenticate);
   app.use(router);
+  const podLogs = new PodLogs();
+  store.subscribe((e) => {
+    if (e.resource === 'pods' && e.type === 'DELETED')
+      podLogs.forget({
+        namespace: e.object.metadata.namespace ?? defaultNamespace,
+        name: e.object.metadata.name,
+      });
+  });
+  const podIo: PodIoHost = {
+    podExists: (ref) => store.get('pods', ref.namespace, ref.name) !== undefined,
+    containerNames: (ref) =>
+      (
+        (store.get('pods', ref.namespace, ref.name)?.spec?.containers as
+          Array<{ name: string }> | undefined) ?? []
+      ).map((c) => c.name),
+    authenticateHeader: userOf,
+    isAllowed: (attrs) => isAllowed(attrs),
+    status: statusBody,
+    logUpgrade: ({ path, query, user, status }) => {
+      const parsed = parsePath(path);
+      requestLog.push({
+        time: Date.now(),
+        method: 'GET',
+        path,
+        query,
+        ...(user !== undefined ? { user } : {}),
+        verb: 'create',
+        apiGroup: '',
+        resource: parsed?.resource,
+        namespace: parsed?.namespace,
+        name: parsed?.name,
+        watch: false,
+        status,
+      });
+    },
+  };
+  app.get(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/, (req, res, next) => {
+    podLogRoute(podIo, podLogs)(req, res).catch(next);
+  });
   // Discovery is open to every authenticated user (the system:discovery role binds them all).
   const sendJsonBody = (res: Response, body: unknown) =>
     res.type('application/json').send(JSON.stringify(body));
@@ -673,6 +720,9 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   });
 
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
+  // exec and port-forward: WebSocket handshakes, authenticated and authorized like any request.
+  const podUpgrades = podUpgradeHandler(podIo);
+  server.on('upgrade', podUpgrades.listener);
   server.keepAliveTimeout = 60_000;
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -795,6 +845,10 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     updateService: (ref, mutate) => api.update('services', ref, mutate),
     deleteService: (ref) => api.remove('services', ref),
     addNamespace: (name, labels) => api.create('namespaces', { name, ...(labels ? { labels } : {}) }),
+    appendLog(ref, line) {
+      const r = refOf('pods', ref);
+      podLogs.append({ namespace: r.namespace ?? defaultNamespace, name: r.name }, line);
+    },
     watchCount: () => watches.size,
     endWatches() {
       for (const w of [...watches]) w.end();
@@ -820,6 +874,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     },
     async close() {
       for (const t of graceTimers) clearTimeout(t);
+      podUpgrades.close();
       await stopListening();
       for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
     },

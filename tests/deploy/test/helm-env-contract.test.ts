@@ -159,6 +159,7 @@ const TUNED = {
       entraTimeoutSeconds: 2.5,
       redisTimeoutSeconds: 0.5,
       kube: { allowSubresources: ['proxy', 'portforward'], maxStreamsPerUser: 5, maxCallsPerUser: 8 },
+      cli: { credentialTtlSeconds: 900, credentialsPerSession: 2 },
     },
   },
 };
@@ -175,6 +176,8 @@ const CHART_DEFAULTS: Partial<Record<AppKey, string[]>> = {
     'REDIS_TIMEOUT_SECONDS',
     'KUBE_MAX_STREAMS_PER_USER',
     'KUBE_MAX_CALLS_PER_USER',
+    'CLI_CREDENTIAL_TTL_SECONDS',
+    'CLI_CREDENTIALS_PER_SESSION',
   ],
 };
 
@@ -299,6 +302,7 @@ describe("helm chart: the env it writes is the apps' config", () => {
       entra: { timeoutMs: 2_500 },
       redis: { timeoutMs: 500 },
       kube: { allowedSubresources: ['proxy', 'portforward'], maxStreamsPerUser: 5, maxCallsPerUser: 8 },
+      cli: { maxTtlMs: 900_000, perSession: 2 },
     });
   });
 

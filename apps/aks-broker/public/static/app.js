@@ -1,10 +1,13 @@
-/* global location, history, TextDecoderStream, URLSearchParams */
-// AKS broker page: who am I, namespace picker, pods (listed, then kept current with a watch) and
-// the user's permissions. Plain DOM, no build step; every call goes through the broker as the user.
+/* global location, history, TextDecoderStream, URLSearchParams, Blob */
+// AKS broker page: who am I, namespace picker, pods (listed, then kept current with a watch), the
+// user's permissions, and the "Use kubectl" panel (short-lived credentials and their kubeconfig).
+// Plain DOM, no build step; every call goes through the broker as the user.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { namespace: '', watch: undefined, pods: new Map() };
+const state = { namespace: '', watch: undefined, pods: new Map(), kubeconfigUrl: undefined, createdId: '' };
+/** Unsafe methods carry this header: the broker's CSRF guard asks for it. */
+const CSRF = { 'x-aks-broker': '1' };
 
 function setStatus(text, isError) {
   const el = $('status');
@@ -205,10 +208,118 @@ async function show(namespace) {
   );
   renderPermissions(me.permissions);
   setStatus('Signed in as ' + me.user.username + '.');
-  await loadPods(me.namespace);
+  await Promise.all([loadPods(me.namespace), loadCredentials()]);
+}
+
+function duration(seconds) {
+  if (seconds % 3600 === 0) return seconds / 3600 + (seconds === 3600 ? ' hour' : ' hours');
+  return Math.round(seconds / 60) + ' minutes';
+}
+
+function fillTtlChoices(maxTtlSeconds) {
+  const select = $('cred-ttl');
+  if (select.options.length > 0) return;
+  const choices = [900, 3600, 4 * 3600, 8 * 3600].filter((s) => s < maxTtlSeconds);
+  choices.push(maxTtlSeconds);
+  select.replaceChildren(
+    ...choices.map((s) =>
+      Object.assign(document.createElement('option'), { value: String(s), textContent: duration(s) }),
+    ),
+  );
+  select.value = String(Math.min(3600, maxTtlSeconds));
+}
+
+function credentialRow(credential) {
+  const tr = document.createElement('tr');
+  tr.dataset.credential = credential.id;
+  const name = document.createElement('th');
+  name.scope = 'row';
+  name.textContent = credential.name;
+  const revoke = text('button', 'Revoke', 'danger');
+  revoke.type = 'button';
+  revoke.setAttribute('aria-label', 'Revoke ' + credential.name);
+  revoke.addEventListener('click', () => void revokeCredential(credential));
+  const actions = document.createElement('td');
+  actions.append(revoke);
+  tr.append(
+    name,
+    text('td', new Date(credential.createdAt).toLocaleString()),
+    text('td', new Date(credential.expiresAt).toLocaleString()),
+    actions,
+  );
+  return tr;
+}
+
+async function loadCredentials() {
+  const res = await getJson('/api/credentials');
+  if (res.status === 401) return showSignedOut('Your sign-in has ended. Sign in again.');
+  if (res.status !== 200) return void ($('cred-message').textContent = describeError(res));
+  fillTtlChoices(res.body.maxTtlSeconds);
+  const list = res.body.credentials;
+  $('creds')
+    .querySelector('tbody')
+    .replaceChildren(...list.map(credentialRow));
+  $('creds').hidden = list.length === 0;
+  if (!list.some((c) => c.id === state.createdId)) hideCreated();
+}
+
+function hideCreated() {
+  $('cred-created').hidden = true;
+  if (state.kubeconfigUrl) URL.revokeObjectURL(state.kubeconfigUrl);
+  state.kubeconfigUrl = undefined;
+  state.createdId = '';
+}
+
+async function createCredential() {
+  $('cred-message').textContent = 'Creating…';
+  const res = await getJson('/api/credentials', {
+    method: 'POST',
+    headers: { accept: 'application/json', 'content-type': 'application/json', ...CSRF },
+    body: JSON.stringify({
+      name: $('cred-name').value.trim(),
+      ttlSeconds: Number($('cred-ttl').value),
+      namespace: state.namespace || undefined,
+    }),
+  });
+  if (res.status === 401) return showSignedOut('Your sign-in has ended. Sign in again.');
+  if (res.status !== 201) return void ($('cred-message').textContent = describeError(res));
+  hideCreated();
+  const created = res.body;
+  // The secret exists only in this answer: it goes into a local file download, nowhere else.
+  state.kubeconfigUrl = URL.createObjectURL(new Blob([created.kubeconfig], { type: 'application/yaml' }));
+  state.createdId = created.credential.id;
+  $('cred-download').href = state.kubeconfigUrl;
+  $('cred-created-name').textContent = created.credential.name;
+  $('cred-usage').textContent =
+    'export KUBECONFIG=~/Downloads/kubeconfig-aks-broker\n' +
+    'kubectl get pods' +
+    (state.namespace ? ' -n ' + state.namespace : '') +
+    '\n# valid until ' +
+    new Date(created.credential.expiresAt).toLocaleString();
+  $('cred-created').hidden = false;
+  $('cred-message').textContent = 'Credential ' + created.credential.name + ' created.';
+  await loadCredentials();
+}
+
+async function revokeCredential(credential) {
+  const res = await fetch('/api/credentials/' + encodeURIComponent(credential.id), {
+    method: 'DELETE',
+    credentials: 'same-origin',
+    headers: CSRF,
+  });
+  if (res.status === 401) return showSignedOut('Your sign-in has ended. Sign in again.');
+  $('cred-message').textContent =
+    res.status === 204 || res.status === 404
+      ? 'Credential ' + credential.name + ' revoked.'
+      : 'Could not revoke ' + credential.name + ' (' + res.status + ').';
+  await loadCredentials();
 }
 
 document.addEventListener('DOMContentLoaded', () => {
+  $('cred-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void createCredential();
+  });
   $('ns-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const namespace = $('ns').value.trim();

@@ -57,40 +57,53 @@ describe('token-server policy against hostile scopes', () => {
     expect(decodeJwt(ok.body.access_token).aud).toBe('https://myvault.vault.azure.net');
   });
 
-  it('spelling variants of one resource pass alike and share one provider: one IdP request', async () => {
+  it('spelling variants of one resource pass alike and share a provider: at most two IdP requests, with and without the trailing slash', async () => {
     const providersBefore = (await getJson(`${server.url}/readyz`)).body.details.providers as number;
     fx.entra.resetStats();
-    const variants = [
+    const plain = [
       'https://vault.azure.net',
-      'https://vault.azure.net/',
-      'https://vault.azure.net//',
       'https://vault.azure.net/.default',
-      'https://vault.azure.net//.default',
       'https://VAULT.azure.net',
       'HTTPS://Vault.Azure.Net/.default',
+      'https://vault.azure.net:443',
+    ];
+    // Entra puts a resource's trailing slash into the audience (ARM's `https://management.azure.com//.default`).
+    const slashed = [
+      'https://vault.azure.net/',
+      'https://vault.azure.net//',
+      'https://vault.azure.net//.default',
       'https://vault.azure.net:443/',
     ];
-    const answers = [];
-    for (const v of variants) answers.push(await token(v, VAULT_ONLY));
-    expect(answers.map((a) => a.status)).toEqual(variants.map(() => 200));
-    expect(new Set(answers.map((a) => a.body.access_token)).size).toBe(1);
-    expect(decodeJwt(answers[0]!.body.access_token).aud).toBe('https://vault.azure.net');
-    expect(fx.entra.stats().tokenRequests).toBe(1);
+    const answers = {
+      plain: [] as Awaited<ReturnType<typeof token>>[],
+      slashed: [] as Awaited<ReturnType<typeof token>>[],
+    };
+    for (const v of plain) answers.plain.push(await token(v, VAULT_ONLY));
+    for (const v of slashed) answers.slashed.push(await token(v, VAULT_ONLY));
+    for (const [kind, list] of Object.entries(answers)) {
+      expect([kind, list.map((a) => a.status)]).toEqual([kind, list.map(() => 200)]);
+      expect([kind, new Set(list.map((a) => a.body.access_token)).size]).toEqual([kind, 1]);
+    }
+    expect(decodeJwt(answers.plain[0]!.body.access_token).aud).toBe('https://vault.azure.net');
+    expect(decodeJwt(answers.slashed[0]!.body.access_token).aud).toBe('https://vault.azure.net/');
+    expect(fx.entra.stats().tokenRequests).toBe(2);
     const providersAfter = (await getJson(`${server.url}/readyz`)).body.details.providers as number;
-    expect(providersAfter).toBe(providersBefore + 1);
-    // Audit and metrics see the canonical scope only.
+    expect(providersAfter).toBe(providersBefore + 2);
+    // Audit and metrics see the canonical scopes only.
     const issued = await logsMatching(
       server,
       (l) => l.audit === 'issued' && l.client === 'vault',
-      variants.length,
+      plain.length + slashed.length,
     );
-    expect(new Set(issued.map((l) => l.scope))).toEqual(new Set(['https://vault.azure.net/.default']));
+    expect(new Set(issued.map((l) => l.scope))).toEqual(
+      new Set(['https://vault.azure.net/.default', 'https://vault.azure.net//.default']),
+    );
   });
 
   it('the unauthenticated /readyz says how many scopes are held, never which', async () => {
     const ready = await getJson(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(ready.body.details).toEqual({ providers: 2, valid: 2, warm: 0, warmValid: 0 });
+    expect(ready.body.details).toEqual({ providers: 3, valid: 3, warm: 0, warmValid: 0 });
     expect(JSON.stringify(ready.body)).not.toMatch(/vault|azure|https?:|api:/i);
   });
 });

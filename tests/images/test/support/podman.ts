@@ -13,7 +13,9 @@ export const podmanEnv: NodeJS.ProcessEnv = {
 };
 
 /** Image names of this checkout: several checkouts on one machine share podman's storage. */
-export const registry = `localhost/auth-sidecars-test-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 8)}`;
+export const registry =
+  process.env.IMAGE_TESTS_REGISTRY ??
+  `localhost/auth-sidecars-test-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 8)}`;
 export const TAG = 'test';
 export const imageRef = (name: string): string => `${registry}/${name}:${TAG}`;
 
