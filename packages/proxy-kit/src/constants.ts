@@ -47,10 +47,3 @@ export const DEFAULT_CLIENT_HEADERS_TIMEOUT_MS = 12_000;
 export const DEFAULT_CLIENT_MAX_CONNECTIONS = 1024;
 /** Idle pooled sockets are closed before a typical upstream keep-alive timeout (5 s in Node, 60 s+ elsewhere). */
 export const DEFAULT_FREE_SOCKET_TIMEOUT_MS = 4_000;
-
-/**
- * How long a connection node:http handed over (a refused CONNECT or upgrade) may keep sending after
- * its answer before it is cut: what it sends meanwhile is read and dropped, so that its close gets
- * through (a lingering close, as nginx's).
- */
-export const LINGERING_CLOSE_MS = 5_000;

@@ -3,8 +3,7 @@
 // upstream echo the request (and so the bearer) back to the caller.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AppError, BadRequestError } from '@auth-sidecars/service-kit';
-import { endLingering } from './linger.js';
+import { AppError, BadRequestError, endLingering } from '@auth-sidecars/service-kit';
 
 /** TRACE (and IIS's TRACK) echo the request, injected Authorization included; CONNECT asks for a tunnel. */
 export const REFUSED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'TRACK', 'CONNECT']);
@@ -47,7 +46,7 @@ export function requestRefusal(req: IncomingMessage): AppError | undefined {
 /**
  * node:http hands CONNECT to the server's 'connect' event, never to the request listener; without a
  * listener it drops the connection without an answer. This one answers 405 in the same JSON shape.
- * The socket is ours from here: node no longer reads it, parses it or times it out (see linger.ts).
+ * The socket is ours from here: node no longer reads it, parses it or times it out (see service-kit's endLingering).
  */
 export function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
   const error = new MethodRefusedError('CONNECT');

@@ -11,7 +11,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pathOf, type AppError } from '@auth-sidecars/service-kit';
+import { endLingering, pathOf, type AppError } from '@auth-sidecars/service-kit';
 import { Pool, type Dispatcher } from 'undici';
 import {
   DEFAULT_FREE_SOCKET_TIMEOUT_MS,
@@ -23,7 +23,6 @@ import {
 import { freshBearer, tokenSourceError, type BearerSource } from './bearer.js';
 import { toAppError, type ForwarderLogger, type ForwarderTimeouts, type ForwardResult } from './forwarder.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
-import { endLingering } from './linger.js';
 import { requestRefusal } from './request-guard.js';
 
 export interface UpgradeLogger extends ForwarderLogger {

@@ -1,10 +1,16 @@
 // Closing a connection that node:http handed over (the 'connect' and 'upgrade' events): node no
 // longer reads, parses or times out such a socket. Ending our side alone left it open for good when
-// the client had sent more than the answer needed (a body after CONNECT, frames before the 101): the
-// unread bytes filled the receive window, so the client's own close never arrived. One socket leaked
-// per such request, and a graceful shutdown waited for them until its deadline.
+// the client had sent more than the answer needed (a body after CONNECT, frames after a handshake
+// that was refused): the unread bytes filled the receive window, so the client's own close never
+// arrived. One socket leaked per such request, and a graceful shutdown waited for them until its
+// deadline (found by the fuzz suite, in both proxies and in aks-broker).
 import type { Duplex } from 'node:stream';
-import { LINGERING_CLOSE_MS } from './constants.js';
+
+/**
+ * How long such a connection may keep sending after its answer before it is cut: what it sends
+ * meanwhile is read and dropped, so that its close gets through (a lingering close, as nginx's).
+ */
+export const LINGERING_CLOSE_MS = 5_000;
 
 /**
  * Ends our side with `last` (if given), then reads and drops whatever the client still sends until it
