@@ -4,8 +4,12 @@
 // Built on undici's dispatch API rather than node:http's client or http-proxy-middleware: it costs
 // noticeably less CPU per request (see bench/engine.mjs and the app READMEs for the figures).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { AppError, UpstreamError, UpstreamTimeoutError } from '@auth-sidecars/service-kit';
+import {
+  AppError,
+  UpstreamError,
+  UpstreamTimeoutError,
+  dropBodyAfterAnswer,
+} from '@auth-sidecars/service-kit';
 import { Pool, type Dispatcher } from 'undici';
 import {
   CONTENT_LENGTH_HEADER,
@@ -189,10 +193,8 @@ class Exchange {
   start(): void {
     // The client went away: stop the upstream exchange too.
     this.res.once('close', () => this.onClientClose());
-    if (this.hasBody) {
-      const socket = this.req.socket;
-      this.res.once('finish', () => this.dropUnreadBody(socket));
-    }
+    // An upstream that answers before it read the body: the rest is dropped once the answer is out.
+    if (this.hasBody) dropBodyAfterAnswer(this.req, this.res);
     if (this.smallBody) {
       const chunks = this.retained!;
       this.bodyDispatched = true;
@@ -271,22 +273,6 @@ class Exchange {
       'content-length': Buffer.byteLength(text),
     });
     res.end(text);
-  }
-
-  /**
-   * The answer is out while the client is still sending its body (an upstream or an error that
-   * answered early). Once any of the body was read, node leaves the rest to us, and undici destroys
-   * the body it no longer needs: the socket stayed paused, the connection's next request was never
-   * parsed and the connection stayed open for good. The rest is dropped as node drops a body nobody
-   * read (IncomingMessage's `_dumped`: its parser then discards the bytes instead of buffering them).
-   */
-  dropUnreadBody(socket: Socket | null): void {
-    const req = this.req;
-    if (req.complete || socket === null || socket.destroyed) return;
-    (req as IncomingMessage & { _dumped?: boolean })._dumped = true;
-    req.removeAllListeners('data');
-    req.resume();
-    socket.resume();
   }
 
   onClientClose(): void {

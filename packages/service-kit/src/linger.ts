@@ -4,6 +4,7 @@
 // that was refused): the unread bytes filled the receive window, so the client's own close never
 // arrived. One socket leaked per such request, and a graceful shutdown waited for them until its
 // deadline (found by the fuzz suite, in both proxies and in aks-broker).
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -23,4 +24,23 @@ export function endLingering(socket: Duplex, last?: string, lingerMs: number = L
   socket.resume();
   if (last === undefined) socket.end();
   else socket.end(last);
+}
+
+/**
+ * Once `res` is out, drops what is left of `req`'s body. node drops a body nobody read, but leaves
+ * one that was being read (streamed to an upstream) to its reader; a reader that stops when the
+ * upstream answered early (undici, stream.pipeline) even destroys it: the socket stayed paused,
+ * the connection's next request was never parsed and the connection never closed. The rest is
+ * dropped as node drops an unread body (IncomingMessage's `_dumped`: its parser then discards the
+ * bytes instead of buffering them).
+ */
+export function dropBodyAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  res.once('finish', () => {
+    if (req.complete || socket === null || socket.destroyed) return;
+    (req as IncomingMessage & { _dumped?: boolean })._dumped = true;
+    req.removeAllListeners('data');
+    req.resume();
+    socket.resume();
+  });
 }
