@@ -5,6 +5,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import {
   baseMiddleware,
+  dropBodyAfterAnswer,
   errorHandler,
   healthRoutes,
   metricsRoute,
@@ -149,6 +150,12 @@ export function createApp(config: BrokerConfig, deps: AppDeps): express.Express 
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Whatever answers before a body was read to its end (a refusal after a parser started, the API
+  // server): the rest is dropped once the answer is out, so the connection's next request is served.
+  app.use((req, res, next) => {
+    dropBodyAfterAnswer(req, res);
+    next();
+  });
   for (const step of pipeline) {
     if (Array.isArray(step)) {
       const [path, ...handlers] = step;

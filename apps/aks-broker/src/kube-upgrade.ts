@@ -8,6 +8,7 @@ import { ServerResponse, type IncomingMessage, type RequestListener, type Server
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { endLingering } from '@auth-sidecars/service-kit';
 import { PATHS } from './constants.js';
 
 export interface PendingUpgrade {
@@ -49,8 +50,9 @@ export function attachKubeUpgrades(server: Server | HttpsServer, app: RequestLis
     res.assignSocket(socket as Socket);
     res.shouldKeepAlive = false;
     pending.set(req, { socket, head });
-    // An answer that is not a tunnel (a refusal, an error) is the last thing on this connection.
-    res.once('finish', () => socket.end());
+    // An answer that is not a tunnel (a refusal, an error) is the last thing on this connection;
+    // what the client sent after its handshake is read and dropped until it closes (lingering close).
+    res.once('finish', () => endLingering(socket));
     app(req, res);
   });
 }

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { RequestHandler } from 'express';
 import {
   BadRequestError,
+  dropBodyAfterAnswer,
   ForbiddenError,
   UpstreamError,
   UpstreamTimeoutError,
@@ -377,6 +378,8 @@ export function kubeProxy(options: KubeProxyOptions): RequestHandler {
       !upgrade &&
       (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
 
+    // An API server that answers before it read the body: the rest is dropped once the answer is out.
+    if (hasBody) dropBodyAfterAnswer(req, res);
     let upstream: KubeResponse;
     try {
       upstream = await options.client.request({

@@ -4,7 +4,12 @@
 // Built on undici's dispatch API rather than node:http's client or http-proxy-middleware: it costs
 // noticeably less CPU per request (see bench/engine.mjs and the app READMEs for the figures).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, UpstreamError, UpstreamTimeoutError } from '@auth-sidecars/service-kit';
+import {
+  AppError,
+  UpstreamError,
+  UpstreamTimeoutError,
+  dropBodyAfterAnswer,
+} from '@auth-sidecars/service-kit';
 import { Pool, type Dispatcher } from 'undici';
 import {
   CONTENT_LENGTH_HEADER,
@@ -188,6 +193,8 @@ class Exchange {
   start(): void {
     // The client went away: stop the upstream exchange too.
     this.res.once('close', () => this.onClientClose());
+    // An upstream that answers before it read the body: the rest is dropped once the answer is out.
+    if (this.hasBody) dropBodyAfterAnswer(this.req, this.res);
     if (this.smallBody) {
       const chunks = this.retained!;
       this.bodyDispatched = true;

@@ -3,7 +3,7 @@
 // upstream echo the request (and so the bearer) back to the caller.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AppError, BadRequestError } from '@auth-sidecars/service-kit';
+import { AppError, BadRequestError, endLingering } from '@auth-sidecars/service-kit';
 
 /** TRACE (and IIS's TRACK) echo the request, injected Authorization included; CONNECT asks for a tunnel. */
 export const REFUSED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'TRACK', 'CONNECT']);
@@ -46,12 +46,14 @@ export function requestRefusal(req: IncomingMessage): AppError | undefined {
 /**
  * node:http hands CONNECT to the server's 'connect' event, never to the request listener; without a
  * listener it drops the connection without an answer. This one answers 405 in the same JSON shape.
+ * The socket is ours from here: node no longer reads it, parses it or times it out (see service-kit's endLingering).
  */
 export function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
   const error = new MethodRefusedError('CONNECT');
   const body = JSON.stringify({ error: { code: error.code, message: error.message } });
   socket.on('error', () => undefined); // the client may be gone already
-  socket.end(
+  endLingering(
+    socket,
     `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOW}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -11,7 +11,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pathOf, type AppError } from '@auth-sidecars/service-kit';
+import { endLingering, pathOf, type AppError } from '@auth-sidecars/service-kit';
 import { Pool, type Dispatcher } from 'undici';
 import {
   DEFAULT_FREE_SOCKET_TIMEOUT_MS,
@@ -310,7 +310,8 @@ class Tunnel {
   private answerJson(status: number, code: string, message: string, headers: OutgoingHttpHeaders = {}): void {
     this.answered = true;
     const body = JSON.stringify({ error: { code, message } });
-    this.client.end(
+    endLingering(
+      this.client,
       responseHead(status, undefined, {
         ...headers,
         'content-type': 'application/json',
@@ -417,7 +418,7 @@ class UpgradeAttempt implements Dispatcher.DispatchHandler {
     }
     if (!this.refused) return;
     tunnel.result(this.status);
-    tunnel.client.end();
+    endLingering(tunnel.client);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -462,7 +463,7 @@ class UpgradeAttempt implements Dispatcher.DispatchHandler {
     this.refuse(held.headers, held.statusMessage);
     for (const chunk of held.chunks) tunnel.client.write(chunk);
     tunnel.result(this.status);
-    tunnel.client.end();
+    endLingering(tunnel.client);
   }
 
   /** Gives up the replay of a 401 whose body outgrew the hold: what was held goes out, the rest streams. */

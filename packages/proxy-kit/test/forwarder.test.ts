@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { startOpenAiUpstream, type OpenAiUpstream } from '@auth-sidecars/testkit/openai-upstream';
 import { TokenProvider } from '@auth-sidecars/auth-core';
 import { staticTokenSource, type BearerSource, type ForwardResult } from '../src/index.js';
@@ -159,6 +159,43 @@ describe('forwarding', () => {
     });
     expect(res.bytes).toBe(size);
   });
+});
+
+describe('an upstream that answers before it has read the body', () => {
+  it('the rest of the body is read and dropped, and the next request on the connection is answered', async () => {
+    // The fuzz suite's find: the upstream answered 404 to a large POST without reading it. The
+    // forwarder had started streaming the body, so node left it to the forwarder, which stopped
+    // reading once the answer was sent: the connection's next request was never parsed, never
+    // answered, and the connection stayed open (a graceful shutdown waited for it).
+    const early = http.createServer((req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"not here"}');
+    });
+    early.listen(0, '127.0.0.1');
+    await new Promise((r) => early.once('listening', r));
+    try {
+      const { proxy } = await proxyTo(`http://127.0.0.1:${(early.address() as AddressInfo).port}`);
+      const { port } = new URL(proxy.url);
+      const socket = net.connect(Number(port), '127.0.0.1');
+      socket.on('error', () => undefined);
+      let data = '';
+      socket.on('data', (c: Buffer) => (data += c.toString('latin1')));
+      const responses = () => data.match(/^HTTP\/1\.1 \d{3}/gm) ?? [];
+      const body = Buffer.alloc(4 * 1024 * 1024, 0x61);
+      socket.write(`POST /upload HTTP/1.1\r\nHost: proxy\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.write(body);
+      socket.write('GET /after HTTP/1.1\r\nHost: proxy\r\nConnection: close\r\n\r\n');
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      const deadline = Date.now() + 20_000;
+      while (responses().length < 2 && Date.now() < deadline) await sleep(50);
+      socket.destroy();
+      await closed;
+      expect(responses()).toEqual(['HTTP/1.1 404', 'HTTP/1.1 404']);
+    } finally {
+      early.closeAllConnections();
+      await new Promise((r) => early.close(r));
+    }
+  }, 30_000);
 });
 
 describe('401 from upstream', () => {

@@ -126,6 +126,60 @@ describe('refused at entry, never forwarded', () => {
     expect(upstream.seen).toEqual([]);
   });
 
+  it('CONNECT with a body: the connection is released once the client goes, and the proxy drains', async () => {
+    // The fuzz suite's find: the client writes a large body after the CONNECT line, reads the 405
+    // and drops its socket. Before, the proxy ended its side only and never read again: the unread
+    // bytes filled the window, the client's close never came through, the socket stayed open for
+    // good (one per such request) and a graceful shutdown hit its deadline.
+    const socket = net.connect(proxy.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let data = '';
+    const answered = new Promise<void>((resolve) =>
+      socket.on('data', (c: Buffer) => {
+        data += c.toString('latin1');
+        if (data.includes('\r\n\r\n')) resolve();
+      }),
+    );
+    const body = Buffer.alloc(4 * 1024 * 1024, 0x61);
+    socket.write(`CONNECT /v1/models HTTP/1.1\r\nHost: proxy\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body);
+    await answered;
+    expect(statusOf(data)).toBe(405);
+    socket.destroy();
+    const connections = () =>
+      new Promise<number>((resolve, reject) =>
+        proxy.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      );
+    const deadline = Date.now() + 20_000;
+    while ((await connections()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await connections()).toBe(0);
+    // Nothing left for the shutdown to wait for: it drains within its 1 s deadline.
+    expect(await proxy.close()).toBe(true);
+    expect(upstream.seen).toEqual([]);
+  }, 30_000);
+
+  it('CONNECT: a client that keeps the connection open and keeps sending is cut after the linger time', async () => {
+    // allowHalfOpen: the proxy's end of its side does not end ours.
+    const socket = net.connect({ port: proxy.port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => undefined);
+    let data = '';
+    socket.on('data', (c: Buffer) => (data += c.toString('latin1')));
+    const closed = new Promise<void>((resolve, reject) => {
+      socket.on('close', () => resolve());
+      setTimeout(() => reject(new Error(`still open after 20 s; read ${JSON.stringify(data)}`)), 20_000);
+    });
+    socket.write('CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
+    const drip = setInterval(() => socket.write('x'.repeat(1024)), 100);
+    const started = Date.now();
+    await closed.finally(() => {
+      clearInterval(drip);
+      socket.destroy();
+    });
+    expect(statusOf(data)).toBe(405);
+    // Not before LINGERING_CLOSE_MS (5 s): a client that reads slowly still gets its answer.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_000);
+  }, 30_000);
+
   it("refusals are request-logged like any request; the target's credentials are redacted", async () => {
     await exchange('GET http://user:secret-pw@evil.example/a HTTP/1.1\r\nHost: x\r\n\r\n');
     const deadline = Date.now() + 10_000;

@@ -353,6 +353,49 @@ describe('WebSocket passthrough', () => {
     expect(upstream.webSockets).toHaveLength(0);
   });
 
+  it('a refused upgrade that came with more bytes: the connection is released once the client goes', async () => {
+    // As for CONNECT (request-guard.test.ts): node hands the socket over and no longer reads it.
+    // Ending our side alone kept it open for good when the client had sent more than the handshake.
+    const dead = http.createServer();
+    dead.listen(0, '127.0.0.1');
+    await new Promise((r) => dead.once('listening', r));
+    const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
+    await new Promise((r) => dead.close(r));
+    const tokens = staticTokenSource('token-1');
+    const upgrades = createUpgradeProxy({ target: deadUrl, tokens });
+    const server = http.createServer((_req, res) => res.end('request listener'));
+    upgrades.attach(server);
+    server.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    cleanups.push(async () => {
+      await upgrades.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let data = '';
+    const answered = new Promise<void>((resolve) =>
+      socket.on('data', (c: Buffer) => {
+        data += c.toString('latin1');
+        if (data.includes('\r\n\r\n')) resolve();
+      }),
+    );
+    socket.write(asWebSocketHandshake(`GET ${REALTIME} HTTP/1.1\r\nHost: proxy\r\n\r\n`));
+    socket.write(Buffer.alloc(4 * 1024 * 1024, 0x61));
+    await answered;
+    expect(data).toMatch(/^HTTP\/1\.1 502 /);
+    socket.destroy();
+    const connections = () =>
+      new Promise<number>((resolve, reject) =>
+        server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      );
+    const deadline = Date.now() + 20_000;
+    while ((await connections()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await connections()).toBe(0);
+    expect(upgrades.open).toBe(0);
+  }, 30_000);
+
   it('close() cuts open tunnels', async () => {
     const proxy = await startProxy();
     const ws = await open(`${proxy.ws}${REALTIME}`);

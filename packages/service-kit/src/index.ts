@@ -6,6 +6,7 @@ export * from './metrics.js';
 export * from './health.js';
 export * from './http.js';
 export * from './fast-path.js';
+export * from './linger.js';
 export * from './server.js';
 export * from './main.js';
 export * from './schema.js';

@@ -2,7 +2,10 @@
 // in a real Redis, and the Kubernetes API stand-in with RBAC keyed on dev-entra users. Alice and Bob
 // are signed in through dev-entra's sign-in page; the fuzzer sends their cookies, bent and mixed.
 // Besides the common properties: a response names a user only to a request carrying that user's
-// own cookie (one cookie never shows the other's identity).
+// own cookie (one cookie never shows the other's identity), and /api and /k8s never answer 2xx to a
+// request the browser marks as sent from another site (Sec-Fetch-Site cross-site or same-site).
+// The sign-in is a browser's: a navigation to /login, dev-entra's form, the cross-site redirect to
+// /callback with the sealed login-state cookie /login set.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +24,9 @@ import type { Exchange } from './support/sender.js';
 import { fuzzSettings } from './support/settings.js';
 import type { SentRequest } from './support/spec.js';
 
-const COOKIE = 'aks-broker';
+// The production names: COOKIE_SECURE stays on (its default), so the session cookie and the sealed
+// login-state cookies carry the __Host- prefix (a raw client sends them over plain http all the same).
+const COOKIE = '__Host-aks-broker';
 const SESSION_SECRET = 'fuzz-session-secret-0123456789abcdef-0123';
 const CACHE_KEY = Buffer.alloc(32, 9).toString('base64');
 const SUBJECT = 'system:serviceaccount:platform:aks-broker';
@@ -86,6 +91,13 @@ const vocabulary: Vocabulary = {
     ['Cookie', `${COOKIE}={{forged}}`],
     ['X-AKS-Broker', '1'],
     ['Origin', '{{origin}}'],
+    ['Origin', 'null'],
+    ['Origin', 'https://evil.example'],
+    ['Sec-Fetch-Site', 'same-origin'],
+    ['Sec-Fetch-Site', 'cross-site'],
+    ['Sec-Fetch-Site', 'same-site'],
+    ['Sec-Fetch-Site', 'none'],
+    ['Sec-Fetch-Mode', 'navigate'],
     ['Impersonate-User', 'alice@contoso.test'],
     ['Impersonate-Group', 'system:masters'],
   ],
@@ -99,10 +111,12 @@ const vocabulary: Vocabulary = {
       body: JSON.stringify({ kind: 'SelfSubjectRulesReview', spec: { namespace: 'team-a' } }),
     },
   ],
-  // A signed-in browser: its page's API calls, the Kubernetes proxy, sign-out.
+  // A signed-in browser: its page's API calls, the Kubernetes proxy, sign-out; sent from the page
+  // (same-origin), typed in (none), or from another site (a link, a form, an <img>).
   exemplars: fc
     .tuple(
       fc.constantFrom('alice', 'bob', 'forged-only', 'both'),
+      fc.constantFrom('same-origin', 'none', 'cross-site', 'same-site', undefined),
       fc.constantFrom(
         ['GET', '/api/me'],
         ['GET', '/api/me?namespace=team-b'],
@@ -116,7 +130,7 @@ const vocabulary: Vocabulary = {
         ['GET', '/login?returnTo=/api/me'],
       ),
     )
-    .map(([who, [method, target]]): Exemplar => {
+    .map(([who, site, [method, target]]): Exemplar => {
       const cookie =
         who === 'both'
           ? `${COOKIE}=${cookieOf('alice')}; ${COOKIE}=${cookieOf('bob')}`
@@ -124,6 +138,7 @@ const vocabulary: Vocabulary = {
             ? `${COOKIE}={{forged}}`
             : `${COOKIE}=${cookieOf(who)}`;
       const headers: Array<[string, string]> = [['Cookie', cookie]];
+      if (site !== undefined) headers.push(['Sec-Fetch-Site', site]);
       if (method === 'POST') headers.push(['X-AKS-Broker', '1'], ['Origin', '{{origin}}']);
       return {
         method: method!,
@@ -151,13 +166,35 @@ const kubeTokens = new Set<string>();
 /** Every cookie value each user was ever given (a signed-out cookie is still that user's). */
 const cookies: Record<SignedIn, string[]> = { 'alice@contoso.test': [], 'bob@contoso.test': [] };
 
-/** The browser's sign-in: /login, dev-entra's form as `user`, /callback; returns the session cookie. */
+/** What a browser sends on a top-level navigation (Fetch Metadata). */
+const navigation = (site: 'none' | 'cross-site') => ({
+  'sec-fetch-site': site,
+  'sec-fetch-mode': 'navigate',
+  'sec-fetch-dest': 'document',
+});
+
+/**
+ * The browser's sign-in: /login (typed in), dev-entra's form as `user`, the redirect back to
+ * /callback (a cross-site navigation from dev-entra) carrying the sealed login-state cookie /login
+ * set (`__Host-aks-broker-login-<digest of the state>`).
+ * Returns the session cookie.
+ */
 async function signIn(user: SignedIn): Promise<string> {
-  const login = await fetch(new URL('/login', app.url), { redirect: 'manual' });
+  const login = await fetch(new URL('/login', app.url), {
+    redirect: 'manual',
+    headers: navigation('none'),
+  });
   await login.arrayBuffer();
   const authorize = login.headers.get('location');
-  const state = login.headers.getSetCookie();
+  const state = login.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0]!)
+    .filter((c) => c.startsWith(`${COOKIE}-login-`));
   if (login.status !== 302 || !authorize) throw new Error(`/login answered ${login.status}`);
+  if (state.length !== 1)
+    throw new Error(
+      `/login set ${state.length} login-state cookies: ${login.headers.getSetCookie().join(' | ')}`,
+    );
   const page = await fetch(authorize, { redirect: 'manual' });
   const html = await page.text();
   const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
@@ -172,11 +209,9 @@ async function signIn(user: SignedIn): Promise<string> {
   await picked.arrayBuffer();
   const callback = picked.headers.get('location');
   if (picked.status !== 302 || !callback) throw new Error(`dev-entra's form answered ${picked.status}`);
-  // Whatever the login step set (a state cookie, if the broker uses one) goes back with the callback.
-  const jar = state.map((c) => c.split(';')[0]!).join('; ');
   const done = await fetch(new URL(callback, app.url), {
     redirect: 'manual',
-    headers: jar ? { cookie: jar } : {},
+    headers: { ...navigation('cross-site'), cookie: state.join('; ') },
   });
   await done.arrayBuffer();
   const session = done.headers
@@ -208,6 +243,19 @@ function presented(req: SentRequest): Set<SignedIn> {
 }
 
 const IDENTITIES = DEMO_USERS.map((u) => ({ upn: u.upn, marks: [u.upn, u.oid, u.name] }));
+
+/**
+ * A request that express routes to /api or /k8s (mount paths match case-insensitively, on the raw
+ * path) and that carries one Sec-Fetch-Site naming another site, as a browser sends it.
+ */
+function fromAnotherSiteToTheApi(req: SentRequest): boolean {
+  const path = req.target.split('?')[0]!.toLowerCase();
+  if (!/^\/(api|k8s)(\/|$)/.test(path)) return false;
+  const sites = req.headers
+    .filter(([k]) => k.trim().toLowerCase() === 'sec-fetch-site')
+    .map(([, v]) => v.trim());
+  return sites.length === 1 && (sites[0] === 'cross-site' || sites[0] === 'same-site');
+}
 
 beforeAll(async () => {
   entra = await startDevEntra({ trust: true });
@@ -246,7 +294,6 @@ beforeAll(async () => {
     NODE_EXTRA_CA_CERTS: entra.caPath,
     PUBLIC_URL: publicUrl,
     SESSION_SECRET,
-    COOKIE_SECURE: 'false',
     CACHE_ENCRYPTION_KEY: CACHE_KEY,
     REDIS_URL: redis.url,
     KUBE_API_URL: kube.url,
@@ -268,6 +315,7 @@ afterAll(async () => {
 
 it("names a user only to that user's own cookie, and keeps the common properties", async () => {
   const seen = new Set<string>();
+  let fromOtherSites = 0;
   const report = await runFuzz({
     app: 'aks-broker',
     process: app,
@@ -304,6 +352,11 @@ it("names a user only to that user's own cookie, and keeps the common properties
       const text = responseText(res);
       const mine = presented(ex.request);
       const problems: string[] = [];
+      if (fromAnotherSiteToTheApi(ex.request)) {
+        fromOtherSites += 1;
+        if (res.status >= 200 && res.status < 300)
+          problems.push(`answered ${res.status} to a request from another site (Sec-Fetch-Site) on the API`);
+      }
       for (const who of IDENTITIES) {
         if (!who.marks.some((m) => text.includes(m))) continue;
         seen.add(who.upn);
@@ -318,4 +371,6 @@ it("names a user only to that user's own cookie, and keeps the common properties
   expect(report.requests).toBe(fuzzSettings().runs);
   // Both users' identities were really shown (to their own cookies), so the property was exercised.
   expect([...seen].sort()).toEqual([...SIGNED_IN]);
+  // Requests from other sites really reached the API's paths.
+  expect(fromOtherSites).toBeGreaterThan(0);
 });

@@ -1,17 +1,52 @@
 // carta-forwardauth under fuzz: the built dist/main.js watching session pods and services in the
 // Kubernetes API stand-in. Besides the common properties: an allow (2xx) carries the user of a
 // session the request's URI names, and only that user; a 2xx for nobody or for a session named
-// elsewhere (a Referer) hands someone else's session to the caller.
+// elsewhere (a Referer: the fallback is off by default) hands someone else's session to the caller.
+// Probes and /metrics have a port of their own (PROBE_PORT); on the decision port every path is a
+// decision, so /livez, /readyz and /metrics there are never an allow without a session.
 import fc from 'fast-check';
 import { startKubeApi, type KubeApi } from '@auth-sidecars/testkit/kube-api';
 import type { LaunchedProcess } from '@auth-sidecars/testkit/process';
 import type { Exemplar, Vocabulary } from './support/arbitraries.js';
 import { startApp } from './support/apps.js';
 import { runFuzz } from './support/harness.js';
-import { cartaUriSessions } from './support/known-issues.js';
 import type { ParsedResponse } from './support/raw-client.js';
 import type { Exchange } from './support/sender.js';
 import { fuzzSettings } from './support/settings.js';
+
+/**
+ * The CARTA session a URI (path or absolute URL) names: `/session/carta/[http/|ws/]<id>` at the start
+ * of its path, after percent-decoding (leniently: an oracle must not be stricter than the app).
+ */
+function cartaSessionIn(uri: string): string | undefined {
+  // `{{origin}}` is the app's own origin, filled in at send time.
+  let path = uri.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#]*|\{\{origin\}\})/i, '').split(/[?#]/)[0] ?? '';
+  for (let i = 0; i < 3; i++) {
+    try {
+      const decoded = decodeURIComponent(path);
+      if (decoded === path) break;
+      path = decoded;
+    } catch {
+      break;
+    }
+  }
+  return /^\/session\/carta\/(?:(?:http|ws)\/)?([a-z0-9]+)(?=\/|$)/i.exec(path)?.[1];
+}
+
+/** Sessions named where carta-forwardauth looks: X-Forwarded-Uri, X-Original-URI, the request line. */
+function cartaUriSessions(target: string, headers: Array<[string, string]>): string[] {
+  const uris = [
+    target,
+    ...headers.filter(([k]) => /^x-(forwarded-uri|original-uri)$/i.test(k.trim())).map(([, v]) => v),
+  ];
+  return uris
+    .flatMap((u) => (u.startsWith('/') ? [cartaSessionIn(u)] : []))
+    .filter((id): id is string => id !== undefined);
+}
+
+const PROBE_PATHS = new Set(['/livez', '/readyz', '/metrics']);
+/** A request line naming a probe path (node:http reads `GET  /livez` and `/livez#x` as that path too). */
+const namesProbePath = (target: string) => PROBE_PATHS.has(target.trim().split(/[?#]/)[0] ?? '');
 
 const NS = 'skaha-workload';
 const SA = 'system:serviceaccount:skaha-workload:carta-forwardauth';
@@ -115,6 +150,8 @@ function sessionPod(name: string, sessionId: string, user: string, labels: 'new'
 let api: KubeApi;
 let app: LaunchedProcess;
 let saToken: string;
+/** The probe port's URL (PROBE_PORT=0: an ephemeral port, from its own `listening` line). */
+let probes: string;
 
 beforeAll(async () => {
   api = await startKubeApi({ defaultNamespace: NS });
@@ -132,10 +169,16 @@ beforeAll(async () => {
   app = await startApp('carta-forwardauth', {
     KUBECONFIG: api.writeKubeconfig(SA, NS),
     TARGET_NAMESPACE: NS,
+    PROBE_PORT: '0',
   });
+  const probeLine = await app.waitForLog(
+    (l) => l.message === 'listening' && l.component === 'probes',
+    60_000,
+  );
+  probes = String(probeLine.url);
   // Decisions need the informers synced.
-  const deadline = Date.now() + 60_000;
-  while ((await fetch(new URL('/readyz', app.url))).status !== 200) {
+  const deadline = Date.now() + 120_000;
+  while ((await fetch(new URL('/readyz', probes))).status !== 200) {
     if (Date.now() > deadline) throw new Error('carta-forwardauth never became ready');
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -148,21 +191,29 @@ afterAll(async () => {
 
 it('allows only with the user of the session the URI names, and keeps the common properties', async () => {
   const allowed = new Set<string>();
+  let probePathDecisions = 0;
   const report = await runFuzz({
     app: 'carta-forwardauth',
     process: app,
     alivePath: '/livez',
+    aliveBase: probes,
     vocabulary,
     values: () => ({ satoken: saToken }),
     secrets: () => [saToken],
     tokens: () => [],
     check: (ex: Exchange, res: ParsedResponse) => {
+      const named = cartaUriSessions(ex.request.target, ex.request.headers);
+      const probePath = namesProbePath(ex.request.target);
+      if (probePath) probePathDecisions += 1;
       if (res.status < 200 || res.status >= 300) return [];
+      if (probePath && named.length === 0)
+        return [
+          `${ex.request.target.trim()} on the decision port answered ${res.status} (an allow) without a session`,
+        ];
       const users = res.headers.filter(([k]) => k === USER_HEADER).map(([, v]) => v);
       if (users.length !== 1)
         return [`a ${res.status} (an allow) with ${users.length} ${USER_HEADER} headers`];
       const user = users[0]!;
-      const named = cartaUriSessions(ex.request.target, ex.request.headers);
       if (!named.some((id) => OWNERS[id] === user))
         return [
           `allowed as ${user}, but the URI names ${named.length ? named.join(', ') : 'no session'} of ${JSON.stringify(named.map((id) => OWNERS[id] ?? null))}`,
@@ -174,4 +225,6 @@ it('allows only with the user of the session the URI names, and keeps the common
   expect(report.requests).toBe(fuzzSettings().runs);
   // Allows really happened for several users, so the identity property was exercised.
   expect(allowed.size).toBeGreaterThan(2);
+  // Probe paths really reached the decision port as decisions.
+  expect(probePathDecisions).toBeGreaterThan(0);
 });

@@ -1,5 +1,8 @@
 // Security properties: open redirects, state replay, session isolation between users, rate limits,
 // CSRF on unsafe methods, and no token, code or cookie value in any log line.
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { until } from '@auth-sidecars/testkit/wait';
 import {
   ALICE,
   BOB,
@@ -551,6 +554,47 @@ describe('upstream answers cannot speak for the broker', () => {
       controller.abort();
       await capped.close();
     }
+  });
+});
+
+describe('connections', () => {
+  /**
+   * Sends `first` on one connection, waits for its answer, then sends `rest` and `second`; answers the
+   * status lines seen on that connection once two arrived, or whatever came before a 20 s deadline.
+   */
+  async function twoOnOneConnection(first: string, rest: string, second: string): Promise<string[]> {
+    const { port } = new URL(broker.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    const statuses = () => [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]!);
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    try {
+      await once(socket, 'connect');
+      socket.write(first);
+      await until(async () => statuses().length >= 1, 20_000);
+      socket.write(rest);
+      socket.write(second);
+      await until(async () => statuses().length >= 2, 20_000);
+      return statuses();
+    } finally {
+      socket.destroy();
+    }
+  }
+
+  it("a refusal sent while the request's body is still arriving leaves the connection serving its next request", async () => {
+    const body = '{"x":"' + 'a'.repeat(200_000) + '"}';
+    const head =
+      `PUT /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+      `transfer-encoding: chunked\r\n\r\n`;
+    const chunk = (t: string) => `${t.length.toString(16)}\r\n${t}\r\n`;
+    const statuses = await twoOnOneConnection(
+      head + chunk(body.slice(0, 1000)),
+      chunk(body.slice(1000)) + '0\r\n\r\n',
+      'GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+    );
+    expect(statuses[0]).toMatch(/^4\d\d$/);
+    expect(statuses[1]).toBe('200');
   });
 });
 

@@ -26,6 +26,8 @@ export interface FuzzTarget {
   process: LaunchedProcess;
   /** Path that answers 200 while the app is alive (checked after every batch). */
   alivePath: string;
+  /** Base URL of `alivePath` where probes have a port of their own (default: the fuzzed URL). */
+  aliveBase?: string;
   vocabulary: Vocabulary;
   /** Placeholder values, read before each batch (tokens and cookies change). */
   values(): Values;
@@ -151,7 +153,7 @@ export async function runFuzz(target: FuzzTarget): Promise<FuzzReport> {
     if (child.exitCode !== null || child.signalCode !== null)
       return `the process exited (code ${child.exitCode}, signal ${child.signalCode})`;
     try {
-      const res = await fetch(new URL(target.alivePath, target.process.url), {
+      const res = await fetch(new URL(target.alivePath, target.aliveBase ?? target.process.url), {
         signal: AbortSignal.timeout(30_000),
       });
       await res.arrayBuffer();
@@ -286,8 +288,13 @@ export async function runFuzz(target: FuzzTarget): Promise<FuzzReport> {
   const code = await target.process.close();
   const rest = checkLogs(target.process.lines.slice(logCursor), target.secrets(), target.tokens());
   if (rest.length > 0) throw new Error(`after shutdown:\n${rest.map((p) => `- ${p.message}`).join('\n')}`);
-  if (code !== SUCCESSFUL_EXIT)
-    throw new Error(`the app did not drain and exit 0 on SIGTERM after the fuzz run (exit ${code})`);
+  if (code !== SUCCESSFUL_EXIT) {
+    const closing = target.process.lines.findLastIndex((l) => l.includes('"closing"'));
+    const tail = target.process.lines.slice(closing >= 0 ? closing : -10).slice(0, 20);
+    throw new Error(
+      `the app did not drain and exit 0 on SIGTERM after the fuzz run (exit ${code}); its last lines:\n${tail.map((l) => l.slice(0, 400)).join('\n')}`,
+    );
+  }
   report.logLines = target.process.lines.length;
   report.seconds = Math.round((performance.now() - started) / 100) / 10;
   writeReport(report);
