@@ -560,6 +560,17 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   }
 
   app.use(logRequest);
+  // An answer sent before the body was read to its end (a refusal after the JSON parser started, which
+  // then paused the request): the rest is read and dropped, as the API server's Go net/http drains
+  // it, so the connection's next request is served instead of waiting behind the paused body.
+  app.use((req, res, next) => {
+    res.once('finish', () => {
+      if (req.complete || req.socket.destroyed) return;
+      req.removeAllListeners('data');
+      req.resume();
+    });
+    next();
+  });
   app.use(injectFailures);
   app.get('/version', (_req, res) => {
     res.json({ major: '1', minor: '33', gitVersion: 'v1.33.0-stand-in', platform: 'linux/amd64' });
