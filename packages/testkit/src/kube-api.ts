@@ -18,6 +18,7 @@ import { PodLogs, podLogRoute, podUpgradeHandler, type PodIoHost } from './kube-
 import { apiGroupList, apiResourceList, apiVersions } from './kube-api-discovery.js';
 import { applyPatch, PatchError, requiredResourceVersion } from './kube-api-patch.js';
 import { tableContentType, tableFormat, toTable, type TableFormat } from './kube-api-table.js';
+import { OpenWatches, startWatch, type WatchHost } from './kube-api-watch.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './kube-api-selectors.js';
 import {
   apiVersionOf,
@@ -52,14 +53,6 @@ export type {
 
 export { BUILTIN_RESOURCES, ObjectStore, StoreError, type KubeObject, type ResourceType, type StoreEvent };
 export { sendStatus, statusBody };
-
-interface OpenWatch {
-  res: Response;
-  /** Silently dead: the connection stays open but no event is ever sent again. */
-  stalled: boolean;
-  end(): void;
-  destroy(): void;
-}
 
 function sendTable(res: Response, format: TableFormat, table: Record<string, unknown>): void {
   // res.end, not res.send: express would append a charset the API server does not send.
@@ -100,7 +93,13 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   });
   let authorize: Authorizer = options.authorize ?? (() => true);
   const requestLog: RequestLogEntry[] = [];
-  const watches = new Set<OpenWatch>();
+  const watches = new OpenWatches();
+  const watchHost: WatchHost = {
+    store,
+    watches,
+    staleWatch,
+    maxWatchSeconds: options.maxWatchSeconds,
+  };
   const sockets = new Set<Socket>();
   const tmpDirs: string[] = [];
   let failures: { count: number; code: number } = { count: 0, code: 500 };
@@ -269,7 +268,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
             );
             return;
           }
-          return startWatch(req, res, type, matches, table);
+          return startWatch(watchHost, res, type, matches, table);
         }
         case 'get': {
           const obj = store.get(type.resource, parsed.namespace, parsed.name!);
@@ -330,90 +329,6 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       throw err;
     }
   };
-
-  function startWatch(
-    req: Request,
-    res: Response,
-    type: ResourceType,
-    matches: (o: KubeObject | undefined) => boolean,
-    table: TableFormat | undefined,
-  ): void {
-    const q = (res.locals.logEntry as RequestLogEntry).query;
-    const rvParam = q.resourceVersion;
-    const translate = (e: StoreEvent): { type: string; object: KubeObject } | undefined => {
-      const was = matches(e.previous);
-      if (e.type === 'DELETED') return was ? { type: 'DELETED', object: e.object } : undefined;
-      const is = matches(e.object);
-      if (is) return { type: was ? 'MODIFIED' : 'ADDED', object: e.object };
-      return was ? { type: 'DELETED', object: e.object } : undefined;
-    };
-    let initial: Array<{ type: string; object: KubeObject }>;
-    if (rvParam && rvParam !== '0') {
-      const since = Number(rvParam);
-      if (!Number.isInteger(since) || since < 0)
-        return sendStatus(res, 400, 'BadRequest', `invalid resource version: ${rvParam}`);
-      const events = store.eventsSince(type.resource, since);
-      if (!events) {
-        const message = `too old resource version: ${rvParam} (${store.resourceVersion})`;
-        if (staleWatch === 'status') return sendStatus(res, 410, 'Expired', message);
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
-        res.end(JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) }) + '\n');
-        return;
-      }
-      initial = events.map(translate).filter((e) => e !== undefined);
-    } else {
-      initial = store
-        .list(type.resource)
-        .filter(matches)
-        .map((object) => ({ type: 'ADDED', object }));
-    }
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'cache-control': 'no-cache, private',
-      'transfer-encoding': 'chunked',
-    });
-    res.flushHeaders();
-    // kubectl get -w asks for Table events: one row each, columns only in the first (as the API server).
-    let columnsSent = false;
-    const line = (e: { type: string; object: KubeObject }) => {
-      if (!table) return JSON.stringify(e) + '\n';
-      const object = toTable(type, [e.object], table, e.object.metadata.resourceVersion, !columnsSent);
-      columnsSent = true;
-      return JSON.stringify({ type: e.type, object }) + '\n';
-    };
-    const send = (e: { type: string; object: KubeObject }) => {
-      if (!open.stalled && !res.writableEnded && !res.destroyed) res.write(line(e));
-    };
-    if (initial.length > 0) res.write(initial.map(line).join(''));
-    const unsubscribe = store.subscribe((e) => {
-      if (e.resource !== type.resource) return;
-      const out = translate(e);
-      if (out) send(out);
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const open: OpenWatch = {
-      res,
-      stalled: false,
-      end: () => {
-        cleanup();
-        res.end();
-      },
-      destroy: () => {
-        cleanup();
-        res.socket?.destroy();
-      },
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      unsubscribe();
-      watches.delete(open);
-    };
-    const seconds = Math.min(Number(q.timeoutSeconds) || Infinity, options.maxWatchSeconds ?? Infinity);
-    if (Number.isFinite(seconds)) timer = setTimeout(() => open.end(), seconds * 1000);
-    watches.add(open);
-    res.on('close', cleanup);
-    void req;
-  }
 
   app.use(logRequest);
   app.use(injectFailures);
@@ -506,7 +421,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     new Promise<void>((resolve) => {
       if (!server.listening) return resolve();
       server.close(() => resolve());
-      for (const w of watches) w.destroy();
+      watches.destroyAll();
       for (const s of sockets) s.destroy();
     });
 
@@ -617,13 +532,13 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     },
     watchCount: () => watches.size,
     endWatches() {
-      for (const w of [...watches]) w.end();
+      watches.endAll();
     },
     breakWatches() {
-      for (const w of [...watches]) w.destroy();
+      watches.destroyAll();
     },
     stallWatches() {
-      for (const w of watches) w.stalled = true;
+      watches.stallAll();
     },
     compact: () => store.compact(),
     async setDown(value) {
