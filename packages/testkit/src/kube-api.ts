@@ -16,6 +16,7 @@ import { createServerTls } from './kube-api-certs.js';
 import { parsePath, REASONS, sendStatus, statusBody } from './kube-api-request.js';
 import { PodLogs, podLogRoute, podUpgradeHandler, type PodIoHost } from './kube-api-pod-io.js';
 import { apiGroupList, apiResourceList, apiVersions } from './kube-api-discovery.js';
+import { bearerUser, Faults, logRequests, requireUser } from './kube-api-middleware.js';
 import { resourceRoute } from './kube-api-resources.js';
 import { OpenWatches, type WatchHost } from './kube-api-watch.js';
 import {
@@ -77,79 +78,14 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   };
   const sockets = new Set<Socket>();
   const tmpDirs: string[] = [];
-  let failures: { count: number; code: number } = { count: 0, code: 500 };
-  let latencyMs = 0;
   const graceTimers = new Set<NodeJS.Timeout>();
 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  const logRequest = (req: Request, res: Response, next: NextFunction) => {
-    const query: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
-    const entry: RequestLogEntry = {
-      time: Date.now(),
-      method: req.method,
-      path: req.path,
-      query,
-      // As the API server parses it (Go's Convert_Slice_string_To_bool): only "", "0", "false" are false.
-      watch: query.watch !== undefined && !['', '0', 'false'].includes(query.watch.toLowerCase()),
-    };
-    requestLog.push(entry);
-    res.locals.logEntry = entry;
-    // Recorded as the head goes out, so a test that has its response already sees it.
-    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => Response;
-    res.writeHead = ((statusCode: number, ...rest: unknown[]) => {
-      entry.status = statusCode;
-      return writeHead(statusCode, ...rest);
-    }) as Response['writeHead'];
-    next();
-  };
-
-  const injectFailures = (_req: Request, res: Response, next: NextFunction) => {
-    if (failures.count <= 0) {
-      if (latencyMs <= 0) return next();
-      const timer = setTimeout(() => {
-        graceTimers.delete(timer);
-        next();
-      }, latencyMs);
-      graceTimers.add(timer);
-      res.on('close', () => {
-        clearTimeout(timer);
-        graceTimers.delete(timer);
-      });
-      return;
-    }
-    failures.count--;
-    sendStatus(
-      res,
-      failures.code,
-      REASONS[failures.code] ?? 'InternalError',
-      `injected failure (${failures.code})`,
-    );
-  };
-
-  const userOf = async (header: string | undefined): Promise<KubeUser | undefined> => {
-    const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-    let user = m ? tokens.get(m[1]!) : undefined;
-    if (!user && m && options.authenticate) {
-      try {
-        user = await options.authenticate(m[1]!);
-      } catch {
-        user = undefined;
-      }
-    }
-    return user;
-  };
-
-  const authenticate = async (req: Request, res: Response, next: NextFunction) => {
-    const user = await userOf(req.headers.authorization);
-    if (!user) return sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
-    res.locals.user = user;
-    (res.locals.logEntry as RequestLogEntry).user = user.username;
-    next();
-  };
+  const faults = new Faults(graceTimers);
+  const userOf = bearerUser(tokens, options.authenticate);
 
   const isAllowed = async (attrs: RequestAttributes) => {
     try {
@@ -164,12 +100,12 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
 
   const handleResource = resourceRoute({ ...watchHost, isAllowed });
 
-  app.use(logRequest);
-  app.use(injectFailures);
+  app.use(logRequests(requestLog));
+  app.use(faults.middleware);
   app.get('/version', (_req, res) => {
     res.json({ major: '1', minor: '33', gitVersion: 'v1.33.0-stand-in', platform: 'linux/amd64' });
   });
-  app.use(authenticate);
+  app.use(requireUser(userOf));
   app.use(router);
   const podLogs = new PodLogs();
   store.subscribe((e) => {
@@ -382,10 +318,10 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       else await listen(port);
     },
     failNext(count, code = 500) {
-      failures = { count, code };
+      faults.failNext(count, code);
     },
     setLatency(ms) {
-      latencyMs = ms;
+      faults.setLatency(ms);
     },
     async close() {
       for (const t of graceTimers) clearTimeout(t);
