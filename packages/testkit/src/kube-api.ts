@@ -16,6 +16,7 @@ import { createServerTls } from './kube-api-certs.js';
 import { parsePath, REASONS, sendStatus, statusBody } from './kube-api-request.js';
 import { PodLogs, podLogRoute, podUpgradeHandler, type PodIoHost } from './kube-api-pod-io.js';
 import { apiGroupList, apiResourceList, apiVersions } from './kube-api-discovery.js';
+import { kubeconfigYaml } from './kube-api-kubeconfig.js';
 import { bearerUser, Faults, logRequests, requireUser } from './kube-api-middleware.js';
 import { resourceRoute } from './kube-api-resources.js';
 import { OpenWatches, type WatchHost } from './kube-api-watch.js';
@@ -217,30 +218,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     return t;
   };
 
-  const kubeconfig = (username = 'kubernetes-admin', namespace = defaultNamespace) => {
-    const q = (s: string) => JSON.stringify(s);
-    return [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: kube-api-stand-in',
-      '  cluster:',
-      `    server: ${q(url)}`,
-      `    certificate-authority-data: ${q(Buffer.from(tls.caPem).toString('base64'))}`,
-      'users:',
-      `- name: ${q(username)}`,
-      '  user:',
-      `    token: ${q(token(username))}`,
-      'contexts:',
-      '- name: stand-in',
-      '  context:',
-      '    cluster: kube-api-stand-in',
-      `    user: ${q(username)}`,
-      `    namespace: ${q(namespace)}`,
-      'current-context: stand-in',
-      '',
-    ].join('\n');
-  };
+  const kubeconfig = (username = 'kubernetes-admin', namespace = defaultNamespace) =>
+    kubeconfigYaml({ url, caPem: tls.caPem, username, token: token(username), namespace });
 
   const api: KubeApi = {
     url,
