@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -16,6 +15,7 @@ import { createServerTls } from './kube-api-certs.js';
 import { parsePath, REASONS, sendStatus, statusBody } from './kube-api-request.js';
 import { PodLogs, podLogRoute, podUpgradeHandler, type PodIoHost } from './kube-api-pod-io.js';
 import { apiGroupList, apiResourceList, apiVersions } from './kube-api-discovery.js';
+import { Listener } from './kube-api-listener.js';
 import { kubeconfigYaml } from './kube-api-kubeconfig.js';
 import { bearerUser, Faults, logRequests, requireUser } from './kube-api-middleware.js';
 import { resourceRoute } from './kube-api-resources.js';
@@ -77,7 +77,6 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     staleWatch,
     maxWatchSeconds: options.maxWatchSeconds,
   };
-  const sockets = new Set<Socket>();
   const tmpDirs: string[] = [];
   const graceTimers = new Set<NodeJS.Timeout>();
 
@@ -176,34 +175,11 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   const podUpgrades = podUpgradeHandler(podIo);
   server.on('upgrade', podUpgrades.listener);
   server.keepAliveTimeout = 60_000;
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const listen = (port: number) =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  const stopListening = () =>
-    new Promise<void>((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-      watches.destroyAll();
-      for (const s of sockets) s.destroy();
-    });
-
-  await listen(options.port ?? 0);
-  const port = (server.address() as { port: number }).port;
+  // Watches are destroyed before their sockets, so each ends through its own cleanup.
+  const listener = new Listener(server, host, () => watches.destroyAll());
+  const port = await listener.start(options.port ?? 0);
   const url = `https://${host}:${port}`;
-  let down = false;
-  if (options.startDown) {
-    await stopListening();
-    down = true;
-  }
+  if (options.startDown) await listener.setDown(true);
 
   const refOf = (resource: string, ref: ObjectRef): { name: string; namespace: string | undefined } => {
     const namespaced = store.type(resource).namespaced;
@@ -290,12 +266,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       watches.stallAll();
     },
     compact: () => store.compact(),
-    async setDown(value) {
-      if (value === down) return;
-      down = value;
-      if (value) await stopListening();
-      else await listen(port);
-    },
+    setDown: (value) => listener.setDown(value),
     failNext(count, code = 500) {
       faults.failNext(count, code);
     },
@@ -305,7 +276,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     async close() {
       for (const t of graceTimers) clearTimeout(t);
       podUpgrades.close();
-      await stopListening();
+      await listener.stop();
       for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
     },
   };
