@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createServerTls } from './kube-api-certs.js';
-import { parsePath, REASONS, sendStatus, statusBody } from './kube-api-request.js';
-import { PodLogs, podLogRoute, podUpgradeHandler, type PodIoHost } from './kube-api-pod-io.js';
+import { REASONS, sendStatus, statusBody } from './kube-api-request.js';
+import { podLogRoute, podUpgradeHandler } from './kube-api-pod-io.js';
+import { podIoHost, podLogsOf } from './kube-api-pods.js';
 import { apiGroupList, apiResourceList, apiVersions } from './kube-api-discovery.js';
 import { Listener } from './kube-api-listener.js';
 import { kubeconfigYaml } from './kube-api-kubeconfig.js';
@@ -107,42 +108,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   });
   app.use(requireUser(userOf));
   app.use(router);
-  const podLogs = new PodLogs();
-  store.subscribe((e) => {
-    if (e.resource === 'pods' && e.type === 'DELETED')
-      podLogs.forget({
-        namespace: e.object.metadata.namespace ?? defaultNamespace,
-        name: e.object.metadata.name,
-      });
-  });
-  const podIo: PodIoHost = {
-    podExists: (ref) => store.get('pods', ref.namespace, ref.name) !== undefined,
-    containerNames: (ref) =>
-      (
-        (store.get('pods', ref.namespace, ref.name)?.spec?.containers as
-          Array<{ name: string }> | undefined) ?? []
-      ).map((c) => c.name),
-    authenticateHeader: userOf,
-    isAllowed: (attrs) => isAllowed(attrs),
-    status: statusBody,
-    logUpgrade: ({ path, query, user, status }) => {
-      const parsed = parsePath(path);
-      requestLog.push({
-        time: Date.now(),
-        method: 'GET',
-        path,
-        query,
-        ...(user !== undefined ? { user } : {}),
-        verb: 'create',
-        apiGroup: '',
-        resource: parsed?.resource,
-        namespace: parsed?.namespace,
-        name: parsed?.name,
-        watch: false,
-        status,
-      });
-    },
-  };
+  const podLogs = podLogsOf(store, defaultNamespace);
+  const podIo = podIoHost({ store, userOf, isAllowed, requestLog });
   app.get(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/, (req, res, next) => {
     podLogRoute(podIo, podLogs)(req, res).catch(next);
   });
