@@ -10,16 +10,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import { kubeApiApp } from './kube-api-app.js';
 import { createServerTls } from './kube-api-certs.js';
-import { REASONS, sendStatus, statusBody } from './kube-api-request.js';
-import { podLogRoute, podUpgradeHandler } from './kube-api-pod-io.js';
-import { podIoHost, podLogsOf } from './kube-api-pods.js';
-import { apiGroupList, apiResourceList, apiVersions } from './kube-api-discovery.js';
-import { Listener } from './kube-api-listener.js';
 import { kubeconfigYaml } from './kube-api-kubeconfig.js';
-import { bearerUser, Faults, logRequests, requireUser } from './kube-api-middleware.js';
-import { resourceRoute } from './kube-api-resources.js';
+import { Listener } from './kube-api-listener.js';
+import { bearerUser, Faults } from './kube-api-middleware.js';
+import { shorthandToObject } from './kube-api-objects.js';
+import { podUpgradeHandler } from './kube-api-pod-io.js';
+import { podIoHost, podLogsOf } from './kube-api-pods.js';
+import { sendStatus, statusBody } from './kube-api-request.js';
 import { OpenWatches, type WatchHost } from './kube-api-watch.js';
 import {
   BUILTIN_RESOURCES,
@@ -29,7 +28,6 @@ import {
   type ResourceType,
   type StoreEvent,
 } from './kube-api-store.js';
-import { shorthandToObject } from './kube-api-objects.js';
 import type {
   Authorizer,
   KubeApi,
@@ -81,10 +79,6 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   const tmpDirs: string[] = [];
   const graceTimers = new Set<NodeJS.Timeout>();
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-
   const faults = new Faults(graceTimers);
   const userOf = bearerUser(tokens, options.authenticate);
 
@@ -96,45 +90,17 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     }
   };
 
-  const router = express.Router();
-  router.use(express.json({ limit: '10mb', type: ['application/json', 'application/*+json'] }));
-
-  const handleResource = resourceRoute({ ...watchHost, isAllowed });
-
-  app.use(logRequests(requestLog));
-  app.use(faults.middleware);
-  app.get('/version', (_req, res) => {
-    res.json({ major: '1', minor: '33', gitVersion: 'v1.33.0-stand-in', platform: 'linux/amd64' });
-  });
-  app.use(requireUser(userOf));
-  app.use(router);
   const podLogs = podLogsOf(store, defaultNamespace);
   const podIo = podIoHost({ store, userOf, isAllowed, requestLog });
-  app.get(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/, (req, res, next) => {
-    podLogRoute(podIo, podLogs)(req, res).catch(next);
-  });
-  // Discovery is open to every authenticated user (the system:discovery role binds them all).
-  const sendJsonBody = (res: Response, body: unknown) =>
-    res.type('application/json').send(JSON.stringify(body));
-  app.get('/api', (_req, res) => sendJsonBody(res, apiVersions(`${host}:${port}`)));
-  app.get('/apis', (_req, res) => sendJsonBody(res, apiGroupList(store.types.values())));
-  app.get(['/api/:version', '/apis/:group/:version'], (req, res) => {
-    const params = req.params as { group?: string; version: string };
-    const list = apiResourceList(store.types.values(), params.group ?? '', params.version);
-    if (!list) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
-    sendJsonBody(res, list);
-  });
-  app.all(/^\/apis?\//, (req, res, next) => {
-    handleResource(req, res).catch(next);
-  });
-  app.use((_req: Request, res: Response) =>
-    sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource'),
-  );
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const status = (err as { status?: number }).status;
-    if (status && status >= 400 && status < 500)
-      return sendStatus(res, status, REASONS[status] ?? 'BadRequest', String((err as Error).message));
-    sendStatus(res, 500, 'InternalError', `stand-in error: ${String((err as Error)?.message ?? err)}`);
+  const { app, router } = kubeApiApp({
+    watchHost,
+    requestLog,
+    faults,
+    userOf,
+    isAllowed,
+    podIo,
+    podLogs,
+    address: () => `${host}:${port}`,
   });
 
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
