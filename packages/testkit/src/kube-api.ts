@@ -15,7 +15,7 @@ import { createServerTls } from './kube-api-certs.js';
 import { kubeconfigYaml } from './kube-api-kubeconfig.js';
 import { Listener } from './kube-api-listener.js';
 import { bearerUser, Faults } from './kube-api-middleware.js';
-import { shorthandToObject } from './kube-api-objects.js';
+import { objectHelpers } from './kube-api-objects.js';
 import { podUpgradeHandler } from './kube-api-pod-io.js';
 import { podIoHost, podLogsOf } from './kube-api-pods.js';
 import { sendStatus, statusBody } from './kube-api-request.js';
@@ -33,7 +33,6 @@ import type {
   KubeApi,
   KubeApiOptions,
   KubeUser,
-  ObjectRef,
   RequestAttributes,
   RequestLogEntry,
 } from './kube-api-types.js';
@@ -114,11 +113,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   const url = `https://${host}:${port}`;
   if (options.startDown) await listener.setDown(true);
 
-  const refOf = (resource: string, ref: ObjectRef): { name: string; namespace: string | undefined } => {
-    const namespaced = store.type(resource).namespaced;
-    const r = typeof ref === 'string' ? { name: ref } : ref;
-    return { name: r.name, namespace: namespaced ? (r.namespace ?? defaultNamespace) : undefined };
-  };
+  const { refOf, ...objects } = objectHelpers(store, defaultNamespace, graceTimers);
 
   const token = (username: string, groups?: string[]) => {
     for (const [t, u] of tokens) if (u.username === username) return t;
@@ -151,39 +146,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       authorize = fn;
     },
     isAllowed,
-    create: (resource, input) =>
-      store.create(resource, shorthandToObject(input, store.type(resource).kind, defaultNamespace)),
-    update(resource, ref, mutate) {
-      const r = refOf(resource, ref);
-      return store.update(resource, r.namespace, r.name, mutate);
-    },
-    remove(resource, ref) {
-      const r = refOf(resource, ref);
-      return store.remove(resource, r.namespace, r.name);
-    },
-    get(resource, ref) {
-      const r = refOf(resource, ref);
-      return store.get(resource, r.namespace, r.name);
-    },
-    list: (resource, namespace) => store.list(resource, namespace),
-    addPod: (pod) => api.create('pods', pod),
-    updatePod: (ref, mutate) => api.update('pods', ref, mutate),
-    deletePod(ref, opts = {}) {
-      if (!opts.graceSeconds) return api.remove('pods', ref);
-      const marked = api.update('pods', ref, (o) => {
-        o.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-      });
-      const timer = setTimeout(() => {
-        graceTimers.delete(timer);
-        if (api.get('pods', ref)) api.remove('pods', ref);
-      }, opts.graceSeconds * 1000);
-      graceTimers.add(timer);
-      return marked;
-    },
-    addService: (service) => api.create('services', service),
-    updateService: (ref, mutate) => api.update('services', ref, mutate),
-    deleteService: (ref) => api.remove('services', ref),
-    addNamespace: (name, labels) => api.create('namespaces', { name, ...(labels ? { labels } : {}) }),
+    ...objects,
     appendLog(ref, line) {
       const r = refOf('pods', ref);
       podLogs.append({ namespace: r.namespace ?? defaultNamespace, name: r.name }, line);
