@@ -5,6 +5,11 @@
 // too), exec and port-forward over WebSocket (kube-api-pod-io.ts), 410 Gone for
 // compacted versions, and controls to end, break or take down the server so clients' recovery paths
 // can be exercised with the real @kubernetes/client-node.
+//
+// This file is the facade: it owns the server's state and wires the parts together. The parts:
+// kube-api-types (public shapes), -app (express app and route order), -middleware (request log,
+// faults, authentication), -resources (resource routes), -watch (watch streams), -listener (socket,
+// down/up), -objects (in-process helpers), -pods (pod logs/exec/port-forward wiring), -kubeconfig.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
