@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { KubeUser, RequestAttributes } from './kube-api.js';
+import type { KubeUser, RequestAttributes } from './kube-api-types.js';
 
 /** Subprotocols served, preferred first (what the API server offers kubectl 1.30+ and client-node). */
 export const CHANNEL_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;

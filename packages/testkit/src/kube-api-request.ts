@@ -2,7 +2,7 @@
 // reason for each status code, the URL path as group/version/namespace/resource/name/subresource,
 // the RBAC verb of a request, and the API server's wording of a 403.
 import type { Response } from 'express';
-import type { RequestAttributes } from './kube-api.js';
+import type { RequestAttributes } from './kube-api-types.js';
 
 /** Body of a metav1.Status failure as the API server sends it. */
 export function statusBody(code: number, reason: string, message: string, details?: Record<string, unknown>) {

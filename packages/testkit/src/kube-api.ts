@@ -5,22 +5,27 @@
 // too), exec and port-forward over WebSocket (kube-api-pod-io.ts), 410 Gone for
 // compacted versions, and controls to end, break or take down the server so clients' recovery paths
 // can be exercised with the real @kubernetes/client-node.
+//
+// This file is the facade: it owns the server's state and wires the parts together. The parts:
+// kube-api-types (public shapes), -app (express app and route order), -middleware (request log,
+// faults, authentication), -resources (resource routes), -watch (watch streams), -listener (socket,
+// down/up), -objects (in-process helpers), -pods (pod logs/exec/port-forward wiring), -kubeconfig.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { kubeApiApp } from './kube-api-app.js';
 import { createServerTls } from './kube-api-certs.js';
-import { forbiddenMessage, parsePath, REASONS, sendStatus, statusBody, verbOf } from './kube-api-request.js';
-import { PodLogs, podLogRoute, podUpgradeHandler, type PodIoHost } from './kube-api-pod-io.js';
-import { apiGroupList, apiResourceList, apiVersions } from './kube-api-discovery.js';
-import { applyPatch, PatchError, requiredResourceVersion } from './kube-api-patch.js';
-import { tableContentType, tableFormat, toTable, type TableFormat } from './kube-api-table.js';
-import { parseFieldSelector, parseLabelSelector, SelectorError } from './kube-api-selectors.js';
+import { kubeconfigYaml } from './kube-api-kubeconfig.js';
+import { Listener } from './kube-api-listener.js';
+import { bearerUser, Faults } from './kube-api-middleware.js';
+import { objectHelpers } from './kube-api-objects.js';
+import { podUpgradeHandler } from './kube-api-pod-io.js';
+import { podIoHost, podLogsOf } from './kube-api-pods.js';
+import { sendStatus, statusBody } from './kube-api-request.js';
+import { OpenWatches, type WatchHost } from './kube-api-watch.js';
 import {
-  apiVersionOf,
   BUILTIN_RESOURCES,
   ObjectStore,
   StoreError,
@@ -28,204 +33,28 @@ import {
   type ResourceType,
   type StoreEvent,
 } from './kube-api-store.js';
+import type {
+  Authorizer,
+  KubeApi,
+  KubeApiOptions,
+  KubeUser,
+  RequestAttributes,
+  RequestLogEntry,
+} from './kube-api-types.js';
+
+export type {
+  Authorizer,
+  KubeApi,
+  KubeApiOptions,
+  KubeUser,
+  ObjectRef,
+  ObjectShorthand,
+  RequestAttributes,
+  RequestLogEntry,
+} from './kube-api-types.js';
 
 export { BUILTIN_RESOURCES, ObjectStore, StoreError, type KubeObject, type ResourceType, type StoreEvent };
 export { sendStatus, statusBody };
-
-export interface KubeUser {
-  username: string;
-  groups?: string[];
-  uid?: string;
-}
-
-/** What RBAC decides on, as the API server's authorizer attributes. */
-export interface RequestAttributes {
-  user: KubeUser;
-  /** get, list, watch, create, update, delete (or whatever an extra route passes). */
-  verb: string;
-  apiGroup: string;
-  resource: string;
-  subresource?: string;
-  /** Undefined for cluster-scoped requests and lists across all namespaces. */
-  namespace?: string;
-  name?: string;
-  path: string;
-}
-
-export type Authorizer = (attrs: RequestAttributes) => boolean | Promise<boolean>;
-
-export interface RequestLogEntry {
-  time: number;
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  user?: string;
-  verb?: string;
-  apiGroup?: string;
-  resource?: string;
-  namespace?: string;
-  name?: string;
-  watch: boolean;
-  /** Filled when the response is sent (watches: when the stream starts). */
-  status?: number;
-}
-
-export interface KubeApiOptions {
-  host?: string;
-  port?: number;
-  /** token -> user (a string is a username). An admin token is always added (see `adminToken`). */
-  tokens?: Record<string, KubeUser | string>;
-  /** Consulted for bearer tokens not in `tokens` (e.g. to accept dev-entra JWTs). */
-  authenticate?: (token: string) => KubeUser | undefined | Promise<KubeUser | undefined>;
-  /** Decides every resource request; default: every authenticated user may do anything. */
-  authorize?: Authorizer;
-  /** Resources besides pods, services and namespaces. */
-  resources?: ResourceType[];
-  /** Namespace used by the in-process helpers and kubeconfig contexts. Default `default`. */
-  defaultNamespace?: string;
-  /** Listen (to reserve the port) but refuse connections until `setDown(false)`. */
-  startDown?: boolean;
-  /** Mounted after authentication, before the built-in resource routes. */
-  extraRoutes?: (router: Router, api: KubeApi) => void;
-  /** Server-side cap on watch duration in seconds (the real server picks 30-60 min). Default: none. */
-  maxWatchSeconds?: number;
-  /** How a watch from a compacted resourceVersion is refused: `event` (200 + ERROR event, like the
-   * real server) or `status` (HTTP 410 Status). Default `event`. */
-  staleWatch?: 'event' | 'status';
-  /** Events kept for resuming watches. Default 200000. */
-  maxHistory?: number;
-}
-
-export type ObjectRef = string | { name: string; namespace?: string };
-
-/** Shorthand accepted by the add* helpers besides a full object. */
-export interface ObjectShorthand {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  /** Pods: status.phase (default Running). */
-  phase?: string;
-  /** Services: spec.selector. */
-  selector?: Record<string, string>;
-}
-
-export interface KubeApi {
-  /** https://127.0.0.1:PORT */
-  url: string;
-  port: number;
-  caPem: string;
-  /** Token of the built-in admin user (`kubernetes-admin`, group `system:masters`). */
-  adminToken: string;
-  /** token -> user, live (add entries to register more). */
-  tokens: Map<string, KubeUser>;
-  store: ObjectStore;
-  requestLog: RequestLogEntry[];
-  /** Bearer token for a username, created on first use. */
-  token(username: string, groups?: string[]): string;
-  /** Kubeconfig YAML (for KubeConfig.loadFromString) for a username (default: the admin). */
-  kubeconfig(username?: string, namespace?: string): string;
-  /** Writes `kubeconfig(username)` to a temp file (removed on close) and returns its path. */
-  writeKubeconfig(username?: string, namespace?: string): string;
-  setAuthorizer(authorize: Authorizer): void;
-  /** Runs the authorizer; extra routes use it for their own checks. */
-  isAllowed(attrs: RequestAttributes): Promise<boolean>;
-
-  create(resource: string, input: KubeObject | ObjectShorthand): KubeObject;
-  update(resource: string, ref: ObjectRef, mutate: (obj: KubeObject) => KubeObject | void): KubeObject;
-  remove(resource: string, ref: ObjectRef): KubeObject;
-  get(resource: string, ref: ObjectRef): KubeObject | undefined;
-  list(resource: string, namespace?: string): KubeObject[];
-  addPod(pod: KubeObject | ObjectShorthand): KubeObject;
-  updatePod(ref: ObjectRef, mutate: (obj: KubeObject) => KubeObject | void): KubeObject;
-  /** `graceSeconds` > 0: first sets deletionTimestamp (MODIFIED), removes it after the grace period. */
-  deletePod(ref: ObjectRef, options?: { graceSeconds?: number }): KubeObject;
-  addService(service: KubeObject | ObjectShorthand): KubeObject;
-  updateService(ref: ObjectRef, mutate: (obj: KubeObject) => KubeObject | void): KubeObject;
-  deleteService(ref: ObjectRef): KubeObject;
-  addNamespace(name: string, labels?: Record<string, string>): KubeObject;
-  /** Appends a line to a pod's log (`kubectl logs`; followers get it at once). */
-  appendLog(ref: ObjectRef, line: string): void;
-
-  /** Open watch streams right now. */
-  watchCount(): number;
-  /** Ends every open watch cleanly (terminating chunk), as a server-side watch timeout does. */
-  endWatches(): void;
-  /** Destroys every open watch's connection mid-stream (no terminating chunk). */
-  breakWatches(): void;
-  /** Open watches go silent: connections stay up, events stop (a stuck watch no error reveals). */
-  stallWatches(): void;
-  /** Forgets history: watches resuming from any version handed out so far get 410 Gone. */
-  compact(): void;
-  /** Down: stop listening and drop every connection (clients see ECONNREFUSED); up: listen again on the same port. */
-  setDown(down: boolean): Promise<void>;
-  /** The next `count` API requests fail with `code` (a Status body). */
-  failNext(count: number, code?: number): void;
-  /** Every request waits this long before it is handled (0 = off). */
-  setLatency(ms: number): void;
-  close(): Promise<void>;
-}
-
-function shorthandToObject(
-  input: KubeObject | ObjectShorthand,
-  kind: string,
-  defaultNamespace: string,
-): KubeObject {
-  if ('metadata' in input && input.metadata) {
-    return {
-      ...input,
-      metadata: { ...input.metadata, namespace: input.metadata.namespace ?? defaultNamespace },
-    } as KubeObject;
-  }
-  const s = input as ObjectShorthand;
-  const metadata = {
-    name: s.name,
-    namespace: s.namespace ?? defaultNamespace,
-    ...(s.labels ? { labels: { ...s.labels } } : {}),
-    ...(s.annotations ? { annotations: { ...s.annotations } } : {}),
-  };
-  if (kind === 'Pod') {
-    return {
-      metadata,
-      spec: { containers: [{ name: 'main', image: 'stand-in' }] },
-      status: { phase: s.phase ?? 'Running' },
-    };
-  }
-  if (kind === 'Service') {
-    return { metadata, spec: { selector: s.selector ?? {}, ports: [{ port: 80, protocol: 'TCP' }] } };
-  }
-  return { metadata };
-}
-
-interface OpenWatch {
-  res: Response;
-  /** Silently dead: the connection stays open but no event is ever sent again. */
-  stalled: boolean;
-  end(): void;
-  destroy(): void;
-}
-
-function sendTable(res: Response, format: TableFormat, table: Record<string, unknown>): void {
-  // res.end, not res.send: express would append a charset the API server does not send.
-  res.setHeader('content-type', tableContentType(format));
-  res.end(JSON.stringify(table));
-}
-
-/** Optimistic concurrency: a body naming a resourceVersion applies only to that version. */
-function checkResourceVersion(resource: string, current: KubeObject, required: string | undefined): void {
-  if (required !== undefined && required !== current.metadata.resourceVersion) {
-    throw new StoreError(
-      409,
-      `Operation cannot be fulfilled on ${resource} "${current.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
-    );
-  }
-}
-
-function stripForList(obj: KubeObject): KubeObject {
-  // List items carry no kind/apiVersion on the wire; watch events do.
-  const { kind: _kind, apiVersion: _apiVersion, ...rest } = obj;
-  return rest as KubeObject;
-}
 
 export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeApi> {
   const host = options.host ?? '127.0.0.1';
@@ -244,82 +73,18 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   });
   let authorize: Authorizer = options.authorize ?? (() => true);
   const requestLog: RequestLogEntry[] = [];
-  const watches = new Set<OpenWatch>();
-  const sockets = new Set<Socket>();
+  const watches = new OpenWatches();
+  const watchHost: WatchHost = {
+    store,
+    watches,
+    staleWatch,
+    maxWatchSeconds: options.maxWatchSeconds,
+  };
   const tmpDirs: string[] = [];
-  let failures: { count: number; code: number } = { count: 0, code: 500 };
-  let latencyMs = 0;
   const graceTimers = new Set<NodeJS.Timeout>();
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-
-  const logRequest = (req: Request, res: Response, next: NextFunction) => {
-    const query: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
-    const entry: RequestLogEntry = {
-      time: Date.now(),
-      method: req.method,
-      path: req.path,
-      query,
-      // As the API server parses it (Go's Convert_Slice_string_To_bool): only "", "0", "false" are false.
-      watch: query.watch !== undefined && !['', '0', 'false'].includes(query.watch.toLowerCase()),
-    };
-    requestLog.push(entry);
-    res.locals.logEntry = entry;
-    // Recorded as the head goes out, so a test that has its response already sees it.
-    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => Response;
-    res.writeHead = ((statusCode: number, ...rest: unknown[]) => {
-      entry.status = statusCode;
-      return writeHead(statusCode, ...rest);
-    }) as Response['writeHead'];
-    next();
-  };
-
-  const injectFailures = (_req: Request, res: Response, next: NextFunction) => {
-    if (failures.count <= 0) {
-      if (latencyMs <= 0) return next();
-      const timer = setTimeout(() => {
-        graceTimers.delete(timer);
-        next();
-      }, latencyMs);
-      graceTimers.add(timer);
-      res.on('close', () => {
-        clearTimeout(timer);
-        graceTimers.delete(timer);
-      });
-      return;
-    }
-    failures.count--;
-    sendStatus(
-      res,
-      failures.code,
-      REASONS[failures.code] ?? 'InternalError',
-      `injected failure (${failures.code})`,
-    );
-  };
-
-  const userOf = async (header: string | undefined): Promise<KubeUser | undefined> => {
-    const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-    let user = m ? tokens.get(m[1]!) : undefined;
-    if (!user && m && options.authenticate) {
-      try {
-        user = await options.authenticate(m[1]!);
-      } catch {
-        user = undefined;
-      }
-    }
-    return user;
-  };
-
-  const authenticate = async (req: Request, res: Response, next: NextFunction) => {
-    const user = await userOf(req.headers.authorization);
-    if (!user) return sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
-    res.locals.user = user;
-    (res.locals.logEntry as RequestLogEntry).user = user.username;
-    next();
-  };
+  const faults = new Faults(graceTimers);
+  const userOf = bearerUser(tokens, options.authenticate);
 
   const isAllowed = async (attrs: RequestAttributes) => {
     try {
@@ -329,315 +94,17 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     }
   };
 
-  const router = express.Router();
-  router.use(express.json({ limit: '10mb', type: ['application/json', 'application/*+json'] }));
-
-  const resourceRoute = async (req: Request, res: Response) => {
-    const entry = res.locals.logEntry as RequestLogEntry;
-    const parsed = parsePath(req.path);
-    const type = parsed ? store.types.get(parsed.resource) : undefined;
-    if (!parsed || !type || type.group !== parsed.group || type.version !== parsed.version) {
-      return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
-    }
-    const watch = entry.watch;
-    const verb = verbOf(req.method, parsed.name !== undefined, watch);
-    // The one subresource served: status, read and written apart from the rest of the object.
-    const status = parsed.subresource === 'status';
-    if (parsed.subresource !== undefined && (!status || !['get', 'update', 'patch'].includes(verb))) {
-      return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
-    }
-    Object.assign(entry, {
-      verb,
-      apiGroup: type.group,
-      resource: type.resource,
-      namespace: parsed.namespace,
-      name: parsed.name,
-    });
-    const attrs: RequestAttributes = {
-      user: res.locals.user as KubeUser,
-      verb,
-      apiGroup: type.group,
-      resource: type.resource,
-      ...(parsed.subresource !== undefined ? { subresource: parsed.subresource } : {}),
-      ...(parsed.namespace !== undefined ? { namespace: parsed.namespace } : {}),
-      ...(parsed.name !== undefined ? { name: parsed.name } : {}),
-      path: req.path,
-    };
-    if (!(await isAllowed(attrs))) {
-      return sendStatus(res, 403, 'Forbidden', forbiddenMessage(attrs), {
-        ...(parsed.name ? { name: parsed.name } : {}),
-        ...(type.group ? { group: type.group } : {}),
-        kind: type.resource,
-      });
-    }
-    if (!type.namespaced && parsed.namespace !== undefined) {
-      return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
-    }
-    const q = entry.query;
-    const table = tableFormat(req.headers.accept, q.includeObject);
-    try {
-      switch (verb) {
-        case 'list':
-        case 'watch': {
-          const labels = parseLabelSelector(q.labelSelector);
-          const fields = parseFieldSelector(q.fieldSelector);
-          const ns = parsed.namespace;
-          const matches = (o: KubeObject | undefined) =>
-            o !== undefined &&
-            (ns === undefined || o.metadata.namespace === ns) &&
-            labels(o.metadata.labels) &&
-            fields(o);
-          if (verb === 'list') {
-            if (
-              q.resourceVersionMatch === 'Exact' &&
-              q.resourceVersion &&
-              Number(q.resourceVersion) < store.oldestResumableVersion
-            ) {
-              return sendStatus(
-                res,
-                410,
-                'Expired',
-                `too old resource version: ${q.resourceVersion} (${store.resourceVersion})`,
-              );
-            }
-            const found = store.list(type.resource, ns).filter(matches);
-            const rv = String(store.resourceVersion);
-            if (table) return sendTable(res, table, toTable(type, found, table, rv));
-            res.type('application/json').send(
-              JSON.stringify({
-                kind: `${type.kind}List`,
-                apiVersion: apiVersionOf(type),
-                metadata: { resourceVersion: rv },
-                items: found.map(stripForList),
-              }),
-            );
-            return;
-          }
-          return startWatch(req, res, type, matches, table);
-        }
-        case 'get': {
-          const obj = store.get(type.resource, parsed.namespace, parsed.name!);
-          if (!obj)
-            return sendStatus(res, 404, 'NotFound', `${type.resource} "${parsed.name}" not found`, {
-              name: parsed.name,
-              kind: type.resource,
-            });
-          if (table) return sendTable(res, table, toTable(type, [obj], table, obj.metadata.resourceVersion));
-          res.type('application/json').send(JSON.stringify(obj));
-          return;
-        }
-        case 'create': {
-          const body = (req.body ?? {}) as KubeObject;
-          const obj = store.create(type.resource, {
-            ...body,
-            metadata: { ...body.metadata, ...(parsed.namespace ? { namespace: parsed.namespace } : {}) },
-          });
-          res.status(201).type('application/json').send(JSON.stringify(obj));
-          return;
-        }
-        case 'update': {
-          const body = (req.body ?? {}) as KubeObject;
-          const obj = store.update(type.resource, parsed.namespace, parsed.name!, (current) => {
-            checkResourceVersion(type.resource, current, requiredResourceVersion(body));
-            return status ? { ...current, status: body.status ?? {} } : body;
-          });
-          res.type('application/json').send(JSON.stringify(obj));
-          return;
-        }
-        case 'patch': {
-          const obj = store.update(type.resource, parsed.namespace, parsed.name!, (current) => {
-            checkResourceVersion(type.resource, current, requiredResourceVersion(req.body));
-            const patched = applyPatch(req.headers['content-type'], current, req.body);
-            // Through /status only the status changes; through the object, everything but it.
-            return status
-              ? { ...current, status: patched.status ?? {} }
-              : { ...patched, ...(current.status ? { status: current.status } : {}) };
-          });
-          res.type('application/json').send(JSON.stringify(obj));
-          return;
-        }
-        case 'delete': {
-          const obj = store.remove(type.resource, parsed.namespace, parsed.name!);
-          res.type('application/json').send(JSON.stringify(obj));
-          return;
-        }
-        default:
-          return sendStatus(res, 405, 'MethodNotAllowed', `${req.method} is not supported by the stand-in`);
-      }
-    } catch (err) {
-      if (err instanceof SelectorError)
-        return sendStatus(res, 400, 'BadRequest', `unable to parse requirement: ${err.message}`);
-      if (err instanceof PatchError)
-        return sendStatus(res, err.code, REASONS[err.code] ?? 'BadRequest', err.message);
-      if (err instanceof StoreError)
-        return sendStatus(res, err.code, REASONS[err.code] ?? 'InternalError', err.message);
-      throw err;
-    }
-  };
-
-  function startWatch(
-    req: Request,
-    res: Response,
-    type: ResourceType,
-    matches: (o: KubeObject | undefined) => boolean,
-    table: TableFormat | undefined,
-  ): void {
-    const q = (res.locals.logEntry as RequestLogEntry).query;
-    const rvParam = q.resourceVersion;
-    const translate = (e: StoreEvent): { type: string; object: KubeObject } | undefined => {
-      const was = matches(e.previous);
-      if (e.type === 'DELETED') return was ? { type: 'DELETED', object: e.object } : undefined;
-      const is = matches(e.object);
-      if (is) return { type: was ? 'MODIFIED' : 'ADDED', object: e.object };
-      return was ? { type: 'DELETED', object: e.object } : undefined;
-    };
-    let initial: Array<{ type: string; object: KubeObject }>;
-    if (rvParam && rvParam !== '0') {
-      const since = Number(rvParam);
-      if (!Number.isInteger(since) || since < 0)
-        return sendStatus(res, 400, 'BadRequest', `invalid resource version: ${rvParam}`);
-      const events = store.eventsSince(type.resource, since);
-      if (!events) {
-        const message = `too old resource version: ${rvParam} (${store.resourceVersion})`;
-        if (staleWatch === 'status') return sendStatus(res, 410, 'Expired', message);
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
-        res.end(JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) }) + '\n');
-        return;
-      }
-      initial = events.map(translate).filter((e) => e !== undefined);
-    } else {
-      initial = store
-        .list(type.resource)
-        .filter(matches)
-        .map((object) => ({ type: 'ADDED', object }));
-    }
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'cache-control': 'no-cache, private',
-      'transfer-encoding': 'chunked',
-    });
-    res.flushHeaders();
-    // kubectl get -w asks for Table events: one row each, columns only in the first (as the API server).
-    let columnsSent = false;
-    const line = (e: { type: string; object: KubeObject }) => {
-      if (!table) return JSON.stringify(e) + '\n';
-      const object = toTable(type, [e.object], table, e.object.metadata.resourceVersion, !columnsSent);
-      columnsSent = true;
-      return JSON.stringify({ type: e.type, object }) + '\n';
-    };
-    const send = (e: { type: string; object: KubeObject }) => {
-      if (!open.stalled && !res.writableEnded && !res.destroyed) res.write(line(e));
-    };
-    if (initial.length > 0) res.write(initial.map(line).join(''));
-    const unsubscribe = store.subscribe((e) => {
-      if (e.resource !== type.resource) return;
-      const out = translate(e);
-      if (out) send(out);
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const open: OpenWatch = {
-      res,
-      stalled: false,
-      end: () => {
-        cleanup();
-        res.end();
-      },
-      destroy: () => {
-        cleanup();
-        res.socket?.destroy();
-      },
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      unsubscribe();
-      watches.delete(open);
-    };
-    const seconds = Math.min(Number(q.timeoutSeconds) || Infinity, options.maxWatchSeconds ?? Infinity);
-    if (Number.isFinite(seconds)) timer = setTimeout(() => open.end(), seconds * 1000);
-    watches.add(open);
-    res.on('close', cleanup);
-    void req;
-  }
-
-  app.use(logRequest);
-  // An answer sent before the body was read to its end (a refusal after the JSON parser started, which
-  // then paused the request): the rest is read and dropped, as the API server's Go net/http drains
-  // it, so the connection's next request is served instead of waiting behind the paused body.
-  app.use((req, res, next) => {
-    res.once('finish', () => {
-      if (req.complete || req.socket.destroyed) return;
-      req.removeAllListeners('data');
-      req.resume();
-    });
-    next();
-  });
-  app.use(injectFailures);
-  app.get('/version', (_req, res) => {
-    res.json({ major: '1', minor: '33', gitVersion: 'v1.33.0-stand-in', platform: 'linux/amd64' });
-  });
-  app.use(authenticate);
-  app.use(router);
-  const podLogs = new PodLogs();
-  store.subscribe((e) => {
-    if (e.resource === 'pods' && e.type === 'DELETED')
-      podLogs.forget({
-        namespace: e.object.metadata.namespace ?? defaultNamespace,
-        name: e.object.metadata.name,
-      });
-  });
-  const podIo: PodIoHost = {
-    podExists: (ref) => store.get('pods', ref.namespace, ref.name) !== undefined,
-    containerNames: (ref) =>
-      (
-        (store.get('pods', ref.namespace, ref.name)?.spec?.containers as
-          Array<{ name: string }> | undefined) ?? []
-      ).map((c) => c.name),
-    authenticateHeader: userOf,
-    isAllowed: (attrs) => isAllowed(attrs),
-    status: statusBody,
-    logUpgrade: ({ path, query, user, status }) => {
-      const parsed = parsePath(path);
-      requestLog.push({
-        time: Date.now(),
-        method: 'GET',
-        path,
-        query,
-        ...(user !== undefined ? { user } : {}),
-        verb: 'create',
-        apiGroup: '',
-        resource: parsed?.resource,
-        namespace: parsed?.namespace,
-        name: parsed?.name,
-        watch: false,
-        status,
-      });
-    },
-  };
-  app.get(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/, (req, res, next) => {
-    podLogRoute(podIo, podLogs)(req, res).catch(next);
-  });
-  // Discovery is open to every authenticated user (the system:discovery role binds them all).
-  const sendJsonBody = (res: Response, body: unknown) =>
-    res.type('application/json').send(JSON.stringify(body));
-  app.get('/api', (_req, res) => sendJsonBody(res, apiVersions(`${host}:${port}`)));
-  app.get('/apis', (_req, res) => sendJsonBody(res, apiGroupList(store.types.values())));
-  app.get(['/api/:version', '/apis/:group/:version'], (req, res) => {
-    const params = req.params as { group?: string; version: string };
-    const list = apiResourceList(store.types.values(), params.group ?? '', params.version);
-    if (!list) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
-    sendJsonBody(res, list);
-  });
-  app.all(/^\/apis?\//, (req, res, next) => {
-    resourceRoute(req, res).catch(next);
-  });
-  app.use((_req: Request, res: Response) =>
-    sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource'),
-  );
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const status = (err as { status?: number }).status;
-    if (status && status >= 400 && status < 500)
-      return sendStatus(res, status, REASONS[status] ?? 'BadRequest', String((err as Error).message));
-    sendStatus(res, 500, 'InternalError', `stand-in error: ${String((err as Error)?.message ?? err)}`);
+  const podLogs = podLogsOf(store, defaultNamespace);
+  const podIo = podIoHost({ store, userOf, isAllowed, requestLog });
+  const { app, router } = kubeApiApp({
+    watchHost,
+    requestLog,
+    faults,
+    userOf,
+    isAllowed,
+    podIo,
+    podLogs,
+    address: () => `${host}:${port}`,
   });
 
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
@@ -645,40 +112,13 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   const podUpgrades = podUpgradeHandler(podIo);
   server.on('upgrade', podUpgrades.listener);
   server.keepAliveTimeout = 60_000;
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const listen = (port: number) =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  const stopListening = () =>
-    new Promise<void>((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-      for (const w of watches) w.destroy();
-      for (const s of sockets) s.destroy();
-    });
-
-  await listen(options.port ?? 0);
-  const port = (server.address() as { port: number }).port;
+  // Watches are destroyed before their sockets, so each ends through its own cleanup.
+  const listener = new Listener(server, host, () => watches.destroyAll());
+  const port = await listener.start(options.port ?? 0);
   const url = `https://${host}:${port}`;
-  let down = false;
-  if (options.startDown) {
-    await stopListening();
-    down = true;
-  }
+  if (options.startDown) await listener.setDown(true);
 
-  const refOf = (resource: string, ref: ObjectRef): { name: string; namespace: string | undefined } => {
-    const namespaced = store.type(resource).namespaced;
-    const r = typeof ref === 'string' ? { name: ref } : ref;
-    return { name: r.name, namespace: namespaced ? (r.namespace ?? defaultNamespace) : undefined };
-  };
+  const { refOf, ...objects } = objectHelpers(store, defaultNamespace, graceTimers);
 
   const token = (username: string, groups?: string[]) => {
     for (const [t, u] of tokens) if (u.username === username) return t;
@@ -687,30 +127,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     return t;
   };
 
-  const kubeconfig = (username = 'kubernetes-admin', namespace = defaultNamespace) => {
-    const q = (s: string) => JSON.stringify(s);
-    return [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: kube-api-stand-in',
-      '  cluster:',
-      `    server: ${q(url)}`,
-      `    certificate-authority-data: ${q(Buffer.from(tls.caPem).toString('base64'))}`,
-      'users:',
-      `- name: ${q(username)}`,
-      '  user:',
-      `    token: ${q(token(username))}`,
-      'contexts:',
-      '- name: stand-in',
-      '  context:',
-      '    cluster: kube-api-stand-in',
-      `    user: ${q(username)}`,
-      `    namespace: ${q(namespace)}`,
-      'current-context: stand-in',
-      '',
-    ].join('\n');
-  };
+  const kubeconfig = (username = 'kubernetes-admin', namespace = defaultNamespace) =>
+    kubeconfigYaml({ url, caPem: tls.caPem, username, token: token(username), namespace });
 
   const api: KubeApi = {
     url,
@@ -733,70 +151,33 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       authorize = fn;
     },
     isAllowed,
-    create: (resource, input) =>
-      store.create(resource, shorthandToObject(input, store.type(resource).kind, defaultNamespace)),
-    update(resource, ref, mutate) {
-      const r = refOf(resource, ref);
-      return store.update(resource, r.namespace, r.name, mutate);
-    },
-    remove(resource, ref) {
-      const r = refOf(resource, ref);
-      return store.remove(resource, r.namespace, r.name);
-    },
-    get(resource, ref) {
-      const r = refOf(resource, ref);
-      return store.get(resource, r.namespace, r.name);
-    },
-    list: (resource, namespace) => store.list(resource, namespace),
-    addPod: (pod) => api.create('pods', pod),
-    updatePod: (ref, mutate) => api.update('pods', ref, mutate),
-    deletePod(ref, opts = {}) {
-      if (!opts.graceSeconds) return api.remove('pods', ref);
-      const marked = api.update('pods', ref, (o) => {
-        o.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-      });
-      const timer = setTimeout(() => {
-        graceTimers.delete(timer);
-        if (api.get('pods', ref)) api.remove('pods', ref);
-      }, opts.graceSeconds * 1000);
-      graceTimers.add(timer);
-      return marked;
-    },
-    addService: (service) => api.create('services', service),
-    updateService: (ref, mutate) => api.update('services', ref, mutate),
-    deleteService: (ref) => api.remove('services', ref),
-    addNamespace: (name, labels) => api.create('namespaces', { name, ...(labels ? { labels } : {}) }),
+    ...objects,
     appendLog(ref, line) {
       const r = refOf('pods', ref);
       podLogs.append({ namespace: r.namespace ?? defaultNamespace, name: r.name }, line);
     },
     watchCount: () => watches.size,
     endWatches() {
-      for (const w of [...watches]) w.end();
+      watches.endAll();
     },
     breakWatches() {
-      for (const w of [...watches]) w.destroy();
+      watches.destroyAll();
     },
     stallWatches() {
-      for (const w of watches) w.stalled = true;
+      watches.stallAll();
     },
     compact: () => store.compact(),
-    async setDown(value) {
-      if (value === down) return;
-      down = value;
-      if (value) await stopListening();
-      else await listen(port);
-    },
+    setDown: (value) => listener.setDown(value),
     failNext(count, code = 500) {
-      failures = { count, code };
+      faults.failNext(count, code);
     },
     setLatency(ms) {
-      latencyMs = ms;
+      faults.setLatency(ms);
     },
     async close() {
       for (const t of graceTimers) clearTimeout(t);
       podUpgrades.close();
-      await stopListening();
+      await listener.stop();
       for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
     },
   };
