@@ -301,6 +301,10 @@ beforeAll(async () => {
     UI_NAMESPACES: 'team-a,team-b',
     // The per-user limit would answer most of the fuzzer's signed-in requests with 429.
     RATE_LIMIT_REQUESTS: '1000000',
+    // Under this seed, after 1,000-1,600 requests, one /k8s call now and then gets no answer from the
+    // kube-api stand-in on a pooled connection (not root-caused yet: see the README's "Seen, open").
+    // The broker's own deadline must then answer 504 well before the fuzzer's 30 s no-answer limit.
+    KUBE_REQUEST_TIMEOUT_SECONDS: '10',
   });
   for (const user of SIGNED_IN) await signIn(user);
 });
