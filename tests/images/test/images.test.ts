@@ -6,7 +6,7 @@
 //     stand-ins served by this test process, trusting dev-entra's CA from a mounted file.
 // The run ends with a table per image: build seconds, size, app layers above the base, uid, /livez,
 // health, SIGTERM, flow.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevEntra, type DevEntra } from '@auth-sidecars/dev-entra';
@@ -31,6 +31,7 @@ import {
   podmanOk,
   registry,
   removeContainer,
+  repoRoot,
   say,
   startContainer,
   until,
@@ -40,13 +41,13 @@ import {
 const APPS = ['prom-sidecar', 'openai-proxy', 'token-server', 'carta-forwardauth', 'aks-broker'] as const;
 type App = (typeof APPS)[number];
 const RUNTIME_UID = 10001;
-/** Workspace packages each image runs with (its package.json `dependencies`, transitively). */
-const RUNTIME_WORKSPACES: Record<App, string[]> = {
-  'prom-sidecar': ['auth-core', 'proxy-kit', 'service-kit'],
-  'openai-proxy': ['auth-core', 'proxy-kit', 'service-kit'],
-  'token-server': ['auth-core', 'service-kit'],
-  'carta-forwardauth': ['service-kit'],
-  'aks-broker': ['service-kit'],
+/** What an image's app directory holds: the bundle (scripts/runtime-tree.mjs --bundle), its package.json and published files. */
+const RUNTIME_FILES: Record<App, string[]> = {
+  'prom-sidecar': ['bundle', 'package.json'],
+  'openai-proxy': ['bundle', 'package.json'],
+  'token-server': ['bundle', 'package.json'],
+  'carta-forwardauth': ['bundle', 'package.json'],
+  'aks-broker': ['bundle', 'package.json', 'public'],
 };
 /** This checkout's test containers (startContainer replaces a leftover of the same name). */
 const CONTAINER_PREFIX = `${registry.replace(/^localhost\//, '')}-`;
@@ -184,7 +185,7 @@ function entraEnv(w: World, authority: string, clientId: string): Record<string,
 }
 
 /** The app's configuration; `reachable` false points every back-end at a closed port. */
-function setup(app: App, w: World, port: number, reachable: boolean): Setup {
+function setup(app: App, w: World, port: number, reachable: boolean, probePort = port): Setup {
   const authority = reachable ? w.entra.url : w.closed.https;
   const base = { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' };
   const ca = { [w.entra.caPath]: IN.ca };
@@ -225,7 +226,13 @@ function setup(app: App, w: World, port: number, reachable: boolean): Setup {
       };
     case 'carta-forwardauth':
       return {
-        env: { ...base, KUBECONFIG: IN.kubeconfig, TARGET_NAMESPACE: DEMO_NAMESPACE },
+        // Probes on their own port: on PORT every path is a decision.
+        env: {
+          ...base,
+          PROBE_PORT: String(probePort),
+          KUBECONFIG: IN.kubeconfig,
+          TARGET_NAMESPACE: DEMO_NAMESPACE,
+        },
         mounts: { [reachable ? w.files.kubeconfig : w.closed.kubeconfig]: IN.kubeconfig },
       };
     case 'aks-broker':
@@ -245,6 +252,11 @@ function setup(app: App, w: World, port: number, reachable: boolean): Setup {
         mounts: { ...ca, [w.files.brokerToken]: IN.token, [w.files.kubeCa]: IN.kubeCa },
       };
   }
+}
+
+/** Where the app answers its probes: carta-forwardauth on a port of its own (PROBE_PORT). */
+async function probePortOf(app: App, port: number): Promise<number> {
+  return app === 'carta-forwardauth' ? freePort() : port;
 }
 
 /** What /readyz answers with every back-end unreachable (each app's README). */
@@ -483,7 +495,12 @@ describe.each(APPS)('%s image', (app) => {
     const info = await inspectImage(built(app).ref);
     expect(info.user).toBe(`${RUNTIME_UID}:${RUNTIME_UID}`);
     expect(info.healthcheck.join(' ')).toContain('/livez');
-    expect(info.cmd).toEqual(['node', `apps/${app}/dist/main.js`]);
+    // The command its Dockerfile names (the bundle with the image's node flags, issue 16).
+    const committedCmd = /^CMD (\[.*\])$/m.exec(
+      readFileSync(join(repoRoot, 'apps', app, 'Dockerfile'), 'utf8'),
+    );
+    expect(info.cmd).toEqual(JSON.parse(committedCmd![1]!));
+    expect(info.cmd.at(-1)).toBe(`apps/${app}/bundle/main.js`);
     // It starts from the base image made offline: the base's layers, then the app's own.
     expect(info.layers.slice(0, baseInfo.layers.length)).toEqual(baseInfo.layers);
     note(app, { size: MB(info.size), aboveBase: MB(info.size - baseInfo.size) });
@@ -497,25 +514,25 @@ describe.each(APPS)('%s image', (app) => {
       built(app).ref,
       '-c',
       // One name per line, `--` between the listings.
-      'ls /app; echo --; ls /app/node_modules/@auth-sidecars; echo --; ls /app/packages; echo --; ls /app/apps; echo --; ls /app/apps/*',
+      'ls /app; echo --; ls /app/apps; echo --; ls /app/apps/*',
     ]);
-    const [top, linked, packages, appsDir, own] = listing
+    const [top, appsDir, own] = listing
       .split(/^--$/m)
       .map((part) => part.split('\n').filter((l) => l.trim() !== ''));
-    expect(top).toEqual(['apps', 'node_modules', 'packages']);
-    expect(linked).toEqual(RUNTIME_WORKSPACES[app]);
-    expect(packages).toEqual(RUNTIME_WORKSPACES[app]);
+    // The bundle holds the app and every package it imports: no node_modules, no other workspace.
+    expect(top).toEqual(['apps']);
     expect(appsDir).toEqual([app]);
-    expect(own!.filter((f) => f !== 'node_modules')).toEqual(['dist', 'package.json']);
+    expect(own).toEqual(RUNTIME_FILES[app]);
   }, 120_000);
 
   it('boots with its back-ends unreachable: /livez 200, /readyz as documented, non-root uid, health check passes, SIGTERM exits 0', async () => {
     const name = `${CONTAINER_PREFIX}${app}-boot`;
     const port = await freePort();
-    const { env, mounts } = setup(app, world, port, false);
+    const probePort = await probePortOf(app, port);
+    const { env, mounts } = setup(app, world, port, false, probePort);
     await startContainer({ name, image: built(app).ref, env, mounts });
     try {
-      const url = `http://127.0.0.1:${port}`;
+      const url = `http://127.0.0.1:${probePort}`;
       const livez = await until(`${app} /livez`, async () => {
         const state = await containerState(name);
         if (!state.running) throw new Error(`exited ${state.exitCode}:\n${await containerLogs(name)}`);
@@ -560,14 +577,15 @@ describe.each(APPS)('%s image', (app) => {
   it(`runs its real flow inside the container against dev-entra and the stand-ins on the host`, async () => {
     const name = `${CONTAINER_PREFIX}${app}-flow`;
     const port = await freePort();
-    const { env, mounts } = setup(app, world, port, true);
+    const probePort = await probePortOf(app, port);
+    const { env, mounts } = setup(app, world, port, true, probePort);
     await startContainer({ name, image: built(app).ref, env, mounts });
     try {
       const url = `http://127.0.0.1:${port}`;
       await until(`${app} /livez`, async () => {
         const state = await containerState(name);
         if (!state.running) throw new Error(`exited ${state.exitCode}:\n${await containerLogs(name)}`);
-        return (await fetch(`${url}/livez`)).status === 200;
+        return (await fetch(`http://127.0.0.1:${probePort}/livez`)).status === 200;
       });
       try {
         note(app, { flow: await FLOWS[app](url, world) });
