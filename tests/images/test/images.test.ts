@@ -276,7 +276,7 @@ async function expectStatus(res: Response, status: number): Promise<string> {
 }
 
 /** One real flow through the app in its container; returns a one-line summary for the table. */
-const FLOWS: Record<App, (url: string, w: World) => Promise<string>> = {
+const FLOWS: Record<App, (url: string, w: World, probeUrl: string) => Promise<string>> = {
   async 'prom-sidecar'(url, w) {
     const series = await until('a PromQL answer through the sidecar', async () => {
       const body = JSON.parse(await expectStatus(await fetch(`${url}/api/v1/query?query=up`), 200)) as {
@@ -345,10 +345,10 @@ const FLOWS: Record<App, (url: string, w: World) => Promise<string>> = {
     );
     return '/token 200, /msi/token 200, wrong secret 401';
   },
-  async 'carta-forwardauth'(url) {
+  async 'carta-forwardauth'(url, _w, probeUrl) {
     await until(
       'carta-forwardauth ready (informers synced)',
-      async () => (await fetch(`${url}/readyz`)).status === 200,
+      async () => (await fetch(`${probeUrl}/readyz`)).status === 200,
     );
     const allow = await fetch(`${url}/`, { headers: { 'x-forwarded-uri': '/session/carta/abc123/' } });
     await expectStatus(allow, 200);
@@ -588,7 +588,7 @@ describe.each(APPS)('%s image', (app) => {
         return (await fetch(`http://127.0.0.1:${probePort}/livez`)).status === 200;
       });
       try {
-        note(app, { flow: await FLOWS[app](url, world) });
+        note(app, { flow: await FLOWS[app](url, world, `http://127.0.0.1:${probePort}`) });
       } catch (err) {
         note(app, { flow: 'FAILED' });
         throw new Error(`${(err as Error).message}\n--- container log ---\n${await containerLogs(name)}`);
