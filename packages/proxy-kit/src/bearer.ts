@@ -60,3 +60,25 @@ export function tokenSourceError(err: unknown): AppError {
   }
   return new ServiceUnavailableError('no valid token for the upstream', 'token_unavailable', { cause: err });
 }
+
+/**
+ * After an upstream 401 (plain request or upgrade): a newer token from `replay` is tried once more; the
+ * same token as `sent` (the source held its refresh back) leaves the held 401 as the answer, or
+ * `bodyError` when the request body failed meanwhile.
+ */
+export function replayAfter401(
+  replay: Promise<string>,
+  sent: string,
+  host: { attempt(bearer: string): void; fail(err: unknown): void },
+  answerHeld: () => void,
+  bodyError?: Error,
+): void {
+  replay.then(
+    (token) => {
+      if (token !== sent) host.attempt(token);
+      else if (bodyError === undefined) answerHeld();
+      else host.fail(bodyError);
+    },
+    (err: unknown) => host.fail(err),
+  );
+}

@@ -21,7 +21,7 @@ import {
   MAX_HELD_401_BYTES,
   TRANSFER_ENCODING_HEADER,
 } from './constants.js';
-import { freshBearer, tokenSourceError, type BearerSource } from './bearer.js';
+import { freshBearer, replayAfter401, tokenSourceError, type BearerSource } from './bearer.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
 
 export interface ForwarderTimeouts {
@@ -409,15 +409,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   /** Replays with a newer token; with the same one (refresh held back), the held 401 is the answer. */
   private replayNow(bodyError?: Error): void {
-    const ex = this.ex;
-    this.replay!.then(
-      (t) => {
-        if (t !== this.bearer) ex.attempt(t);
-        else if (bodyError === undefined) this.sendHeld();
-        else ex.fail(bodyError);
-      },
-      (err: unknown) => ex.fail(err),
-    );
+    replayAfter401(this.replay!, this.bearer, this.ex, () => this.sendHeld(), bodyError);
   }
 
   private sendHeld(): void {

@@ -20,7 +20,7 @@ import {
   MAX_HELD_401_BYTES,
   WEBSOCKET_PROTOCOL_HEADER,
 } from './constants.js';
-import { freshBearer, tokenSourceError, type BearerSource } from './bearer.js';
+import { freshBearer, replayAfter401, tokenSourceError, type BearerSource } from './bearer.js';
 import { toAppError, type ForwarderLogger, type ForwarderTimeouts, type ForwardResult } from './forwarder.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
 import { requestRefusal } from './request-guard.js';
@@ -442,15 +442,7 @@ class UpgradeAttempt implements Dispatcher.DispatchHandler {
 
   /** Replays with a newer token; with the same one (refresh held back), the held 401 is the answer. */
   private replayNow(bodyError?: Error): void {
-    const tunnel = this.tunnel;
-    this.replay!.then(
-      (t) => {
-        if (t !== this.bearer) tunnel.attempt(t);
-        else if (bodyError === undefined) this.sendHeld();
-        else tunnel.fail(bodyError);
-      },
-      (err: unknown) => tunnel.fail(err),
-    );
+    replayAfter401(this.replay!, this.bearer, this.tunnel, () => this.sendHeld(), bodyError);
   }
 
   private sendHeld(): void {
