@@ -41,19 +41,26 @@ const MAX_OLD_SPACE_MB = {
  * How an app's image starts it: the bundle (scripts/runtime-tree.mjs --bundle) and the flags and
  * environment that size the process for a pod. The benchmarks (bench/lib/deployed.mjs) run the
  * same command, so their figures are the image's.
- * - --enable-source-maps: stack traces name the TypeScript sources, not the minified bundle.
+ * - No --enable-source-maps: it costs about 6 MB of RSS in every pod. The maps ship beside the
+ *   bundle, and service-kit's logger maps a logged stack to the TypeScript sources when it writes
+ *   one (packages/service-kit/src/source-mapped-stack.ts).
  * - --max-semi-space-size=1: the young generation's semi-spaces grow to 16 MB each by default on
  *   64-bit; 1 MB costs a few more scavenges under load and saves about 10 MB in every pod.
+ * - --liftoff-only: undici's HTTP parser is WebAssembly; V8 compiles it with Liftoff at once and
+ *   again with TurboFan once it is hot, and keeps what that second compile used (about 12 MB in
+ *   the proxies). Liftoff's code parses as fast within the bench's noise (bench/engine.mjs).
+ * - MALLOC_ARENA_MAX=1: V8's compiler threads and libuv's pool would each get a glibc malloc arena
+ *   whose freed memory is never handed back; one arena saves 3-7 MB.
  */
 export function runtimeCommand(app) {
   return {
     entry: `apps/${app}/bundle/main.js`,
     nodeArgs: [
-      '--enable-source-maps',
       '--max-semi-space-size=1',
+      '--liftoff-only',
       `--max-old-space-size=${MAX_OLD_SPACE_MB[app] ?? 96}`,
     ],
-    env: {},
+    env: { MALLOC_ARENA_MAX: '1' },
   };
 }
 

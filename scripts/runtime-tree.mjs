@@ -20,6 +20,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /**
@@ -140,11 +141,63 @@ const narrowImports = {
 };
 
 /**
+ * Node 24's `http` module has WebSocket, CloseEvent and MessageEvent as lazy getters that load
+ * Node's own copy of undici. An ES module import of `node:http` reads every export (the ESM facade
+ * of a built-in copies them all), so it costs every process about 6 MB of RSS before any of them is
+ * used; require() does not. The bundle's imports of http go through require() and esbuild's
+ * CommonJS interop, whose getters read an export when it is used.
+ */
+const httpThroughRequire = {
+  name: 'http-through-require',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+      args.kind === 'require-call' ? undefined : { path: 'node:http', namespace: 'http-through-require' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'http-through-require' }, () => ({
+      contents: "module.exports = require('node:http');",
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * Checks in dependencies that read a web global of Node's only to learn whether a value is one.
+ * FormData, Headers, fetch and the like are lazy globals that load Node's own copy of undici (about
+ * 6 MB of RSS) when read; Azure's HTTP pipeline reads FormData on every token request. The rewrite
+ * asks the value's tag first. A dependency update that changes the text fails the bundle, so the
+ * saving cannot go away unnoticed.
+ */
+export const WEB_GLOBAL_CHECKS = [
+  {
+    file: /[\\/]@typespec[\\/]ts-http-runtime[\\/]dist[\\/]esm[\\/](formData|client[\\/]sendRequest)\.js$/,
+    from: 'typeof FormData !== "undefined" && body instanceof FormData',
+    to: 'Object.prototype.toString.call(body) === "[object FormData]" && body instanceof FormData',
+  },
+];
+
+const webGlobalChecks = {
+  name: 'web-global-checks',
+  setup(build) {
+    for (const check of WEB_GLOBAL_CHECKS) {
+      build.onLoad({ filter: check.file }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        if (!source.includes(check.from))
+          throw new Error(
+            `${args.path} no longer contains \`${check.from}\`: update WEB_GLOBAL_CHECKS in scripts/runtime-tree.mjs`,
+          );
+        return { contents: source.replaceAll(check.from, check.to), loader: 'js' };
+      });
+    }
+  },
+};
+
+/**
  * Bundles `workspace`'s dist/main.js (built already) into `<out>/<workspace>/bundle`: an ES module
  * with code splitting, so what main.js imports lazily (a credential kind, express, a Redis client)
  * stays in chunks that load only when a configuration asks for them. Minified with names kept
  * (error classes and loggers read them); linked source maps of the repo's own code (filterSourceMap)
- * without sources, which map stack traces to the TypeScript files under --enable-source-maps. Licence comments go to a file beside
+ * without sources, which map logged stack traces to the TypeScript files (service-kit's
+ * source-mapped-stack.ts). Licence comments go to a file beside
  * it (inline, one non-ASCII name would make V8 hold the whole source as UTF-16, twice the memory).
  */
 export async function bundleApp(root, workspace, out) {
@@ -172,7 +225,7 @@ export async function bundleApp(root, workspace, out) {
       js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);",
     },
     external: UNBUNDLED,
-    plugins: [narrowImports],
+    plugins: [narrowImports, httpThroughRequire, webGlobalChecks],
     metafile: true,
     logLevel: 'warning',
   });

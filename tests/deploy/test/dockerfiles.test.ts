@@ -150,16 +150,19 @@ describe.each([...apps.map((app) => ({ app, dir: `apps/${app}` })), { app: 'dev'
     });
 
     if (app !== 'dev') {
-      it('starts the bundled entry point with source maps on, with a health check on /livez', () => {
+      it('starts the bundled entry point with the footprint flags, with a health check on /livez', () => {
         const cmd = runtime.body.filter((i) => i.keyword === 'CMD').at(-1);
         const argv = JSON.parse(cmd?.args ?? '[]') as string[];
         expect(argv[0]).toBe('node');
         expect(argv.at(-1)).toBe(`apps/${app}/bundle/main.js`);
-        expect(argv).toContain('--enable-source-maps');
+        // Source maps ship beside the bundle; the logger maps a stack when it writes one (the flag costs ~6 MB).
+        expect(argv).not.toContain('--enable-source-maps');
+        expect(argv).toEqual(expect.arrayContaining(['--max-semi-space-size=1', '--liftoff-only']));
         expect(argv.slice(1, -1).every((a) => a.startsWith('--'))).toBe(true);
         expect(existsSync(join(repoRoot, 'apps', app, 'src/main.ts'))).toBe(true);
         expect(runtime.body.some((i) => i.keyword === 'HEALTHCHECK' && i.args.includes('/livez'))).toBe(true);
         const env = runtime.body.find((i) => i.keyword === 'ENV')?.args ?? '';
+        expect(env.split(' ')).toContain('MALLOC_ARENA_MAX=1');
         const port = /(?:^| )PORT=(\d+)/.exec(env)?.[1];
         // carta-forwardauth's probes have a port of their own (every path on PORT is a decision).
         const probePort = /PROBE_PORT=(\d+)/.exec(env)?.[1];
