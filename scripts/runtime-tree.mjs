@@ -119,6 +119,41 @@ const NARROWED = [
     importer: /[\\/]packages[\\/]proxy-kit[\\/]dist[\\/]/,
     contents: "export { default as Pool } from 'undici/lib/dispatcher/pool.js';",
   },
+  // @kubernetes/client-node's index loads every generated API and model class, and each model
+  // module assigns static fields at its top level, which a bundler must keep: about 1 MB of code and
+  // 700 classes built at start. carta-forwardauth lists with a plain request and keeps what its
+  // informer needs; the two imports below are the only paths from those modules to the models.
+  {
+    module: '@kubernetes/client-node',
+    importer: /[\\/]apps[\\/]carta-forwardauth[\\/]dist[\\/]/,
+    contents: [
+      "export { KubeConfig } from '@kubernetes/client-node/dist/config.js';",
+      "export { ListWatch } from '@kubernetes/client-node/dist/cache.js';",
+      "export { Watch } from '@kubernetes/client-node/dist/watch.js';",
+      "export { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';",
+    ].join('\n'),
+  },
+  // KubeConfig takes only these two from the generated index (for makeApiClient).
+  {
+    module: './gen/index.js',
+    importer: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/,
+    contents: [
+      "export { createConfiguration } from './gen/configuration.js';",
+      "export { ServerConfiguration } from './gen/servers.js';",
+    ].join('\n'),
+  },
+  // ListWatch serializes its label and field selectors with the model serializer, as type
+  // 'string', which it returns unchanged (as a primitive); any other use fails loudly.
+  {
+    module: './serializer.js',
+    importer: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]cache\.js$/,
+    contents: `export const ObjectSerializer = {
+      serialize(data, type) {
+        if (type !== 'string') throw new Error('bundle: ListWatch serialized a ' + type + ', not a string');
+        return data;
+      },
+    };`,
+  },
 ];
 
 const narrowImports = {

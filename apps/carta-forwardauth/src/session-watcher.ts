@@ -2,17 +2,20 @@
 // (list, then watch from the list's resourceVersion). The library's informer stops on errors and can
 // stop silently, so every failure starts a fresh generation (re-list) after a jittered exponential
 // backoff, and a watchdog re-lists periodically and swaps the index in atomically. The informer
-// caches projections (project()), not whole pods: a decision reads two labels.
+// caches projections (project()), not whole pods: a decision reads two labels. The list is a plain
+// request whose items are projected as they are parsed: the generated CoreV1Api would turn every pod
+// into a full model object first, and would bring every model class of the API into the bundle.
 import {
-  CoreV1Api,
+  HttpMethod,
   ListWatch,
+  RequestContext,
   Watch,
   type Informer,
   type KubeConfig,
   type KubernetesObject,
-  type V1PodList,
-  type V1ServiceList,
 } from '@kubernetes/client-node';
+import { STATUS_CODES } from 'node:http';
+import { fetch } from 'undici';
 import { backoffDelay, type Logger } from '@auth-sidecars/service-kit';
 import { SourceIndex, type IndexSource, type LabelledObject, type SourceSpec } from './session-index.js';
 
@@ -53,6 +56,8 @@ interface Generation {
   index: SourceIndex;
   dead: boolean;
   listed: boolean;
+  /** Aborts the generation's list request when it is superseded or stopped. */
+  abort: AbortController;
 }
 
 export function labelSelectorFor(spec: SourceSpec, extra?: string): string {
@@ -112,16 +117,61 @@ class ProjectingWatch extends Watch {
   }
 }
 
+type Projection = ReturnType<typeof project>;
+
+interface ProjectedList {
+  metadata?: { resourceVersion?: string };
+  items: Projection[];
+}
+
 class ListTimeoutError extends Error {}
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** The list was answered with an error status; the message carries the API's reason (RBAC, namespace...). */
+export class ListError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Runs `run` with a signal that aborts the request after `ms` (rejecting with the timeout) or with `parent`. */
+function withTimeout<T>(
+  run: (signal: AbortSignal) => Promise<T>,
+  ms: number,
+  parent: AbortSignal,
+): Promise<T> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(parent.reason);
+  parent.addEventListener('abort', onAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
-    promise,
+    run(controller.signal),
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ListTimeoutError(`list did not answer within ${ms} ms`)), ms);
+      timer = setTimeout(() => {
+        const err = new ListTimeoutError(`list did not answer within ${ms} ms`);
+        controller.abort(err);
+        reject(err);
+      }, ms);
     }),
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => {
+    clearTimeout(timer);
+    parent.removeEventListener('abort', onAbort);
+  });
+}
+
+/** A list's error answer as an error: a Kubernetes Status says why; anything else is its status line. */
+async function listError(response: Awaited<ReturnType<typeof fetch>>): Promise<ListError> {
+  let reason: string | undefined;
+  try {
+    const status = (await response.json()) as { message?: unknown } | null;
+    if (typeof status?.message === 'string') reason = status.message;
+  } catch {
+    // not a Status (a proxy's page, an empty body): the status line says what is known
+  }
+  const statusText = response.statusText || STATUS_CODES[response.status] || 'unexpected status';
+  return new ListError(response.status, reason ? `${statusText}: ${reason}` : statusText);
 }
 
 function describe(err: unknown): string {
@@ -162,7 +212,6 @@ export class SourceWatcher implements IndexSource {
   constructor(
     readonly spec: SourceSpec,
     private readonly kc: KubeConfig,
-    private readonly core: CoreV1Api,
     private readonly options: WatcherOptions,
     private readonly logger: Logger,
     private readonly events: WatcherEvents = {},
@@ -227,11 +276,35 @@ export class SourceWatcher implements IndexSource {
     this.spawn('resync');
   }
 
-  private list(): Promise<V1PodList | V1ServiceList> {
-    const request = { namespace: this.options.namespace, labelSelector: this.labelSelector };
-    return this.spec.kind === 'pods'
-      ? this.core.listNamespacedPod(request)
-      : this.core.listNamespacedService(request);
+  /** The kind's list under the selector, as projections. */
+  private async list(signal: AbortSignal): Promise<ProjectedList> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster');
+    const url = new URL(cluster.server + this.path);
+    url.searchParams.set('labelSelector', this.labelSelector);
+    // The kubeconfig's credentials and TLS settings, applied as client-node's Watch applies them.
+    const context = new RequestContext(url.toString(), HttpMethod.GET);
+    await this.kc.applySecurityAuthentication(context);
+    const dispatcher = context.getDispatcher();
+    try {
+      const response = await fetch(url, {
+        headers: { ...context.getHeaders(), accept: 'application/json' },
+        dispatcher,
+        signal,
+      });
+      if (response.status !== 200) throw await listError(response);
+      const list = (await response.json()) as {
+        metadata?: { resourceVersion?: string };
+        items?: LabelledObject[] | null;
+      };
+      return {
+        metadata: { resourceVersion: list.metadata?.resourceVersion },
+        items: (list.items ?? []).map((o) => project(o, this.spec)),
+      };
+    } finally {
+      // client-node builds a dispatcher per request from the TLS options: close its connection now.
+      dispatcher?.close().catch(() => undefined);
+    }
   }
 
   private spawn(why: string): void {
@@ -241,15 +314,19 @@ export class SourceWatcher implements IndexSource {
       index: new SourceIndex(this.spec),
       dead: false,
       listed: false,
+      abort: new AbortController(),
     } as Generation;
     const listFn = async () => {
-      const list = await withTimeout(this.list(), this.options.listTimeoutMs);
+      const list = await withTimeout(
+        (signal) => this.list(signal),
+        this.options.listTimeoutMs,
+        gen.abort.signal,
+      );
       // A superseded generation must not go on to open a watch.
       if (gen.dead) throw new Error('superseded');
-      const items = (list.items as LabelledObject[]).map((o) => project(o, this.spec));
-      gen.index.reset(items);
+      gen.index.reset(list.items);
       this.onListed(gen);
-      return { metadata: list.metadata, items };
+      return list;
     };
     // makeInformer's ListWatch, with a watch that projects every event.
     gen.informer = new ListWatch<KubernetesObject>(
@@ -345,6 +422,7 @@ export class SourceWatcher implements IndexSource {
 
   private async kill(gen: Generation): Promise<void> {
     gen.dead = true;
+    gen.abort.abort(new Error('superseded'));
     const stop = async () => {
       try {
         await gen.informer.stop();
@@ -370,9 +448,8 @@ export class SessionWatcher {
     logger: Logger,
     events: WatcherEvents = {},
   ) {
-    const core = kc.makeApiClient(CoreV1Api);
     this.sources = specs.map(
-      (spec) => new SourceWatcher(spec, kc, core, options, logger.child({ component: 'informer' }), events),
+      (spec) => new SourceWatcher(spec, kc, options, logger.child({ component: 'informer' }), events),
     );
   }
 

@@ -86,6 +86,23 @@ describe('SessionWatcher', () => {
     }
   });
 
+  it("reports a refused list with its status and the API's reason (RBAC)", async () => {
+    const { watcher } = watcherFor(api);
+    api.setAuthorizer(() => false);
+    watcher.start();
+    try {
+      await until(() => watcher.status().sources[0]!.restarts >= 1, 2_000);
+      expect(watcher.status().sources[0]!.lastError).toMatch(
+        /^HTTP 403: Forbidden: pods is forbidden: User "system:serviceaccount:skaha-workload:carta-forwardauth" cannot list resource "pods"/,
+      );
+      expect(watcher.isSynced()).toBe(false);
+      api.setAuthorizer(() => true);
+      await until(() => watcher.isSynced(), 5_000);
+    } finally {
+      await watcher.stop();
+    }
+  });
+
   it('gives up on a list that hangs (LIST_TIMEOUT) and recovers when the API answers again', async () => {
     const { watcher } = watcherFor(api, { listTimeoutMs: 300 });
     api.setLatency(60_000);
