@@ -142,8 +142,23 @@ export interface LineLogger {
  */
 export function lineLogger(logger: Logger, meta: Record<string, unknown>): LineLogger {
   const noop = () => undefined;
+  // Read once: winston's `transports` getter and isLevelEnabled allocate on every call, which on a
+  // line per request made a share of the young-generation garbage. The root logger's transports are
+  // fixed at createLogger; its level may change at run time and is read on each line.
+  const transports = logger.transports;
+  const transport = transports.length === 1 ? transports[0] : undefined;
+  const direct = transport instanceof LineTransport;
+  const levels = logger.levels as Record<string, number | undefined>;
+  const ownTransportLevel = transports.some((t) => t.level !== undefined);
+  const enabled = (level: string): boolean => {
+    const value = levels[level];
+    const threshold = levels[logger.level];
+    if (value === undefined || threshold === undefined || ownTransportLevel)
+      return logger.isLevelEnabled(level);
+    return value <= threshold;
+  };
   const write = (level: LogLevel, message: string, fields: Record<string, unknown> = {}) => {
-    if (!logger.isLevelEnabled(level)) return;
+    if (!enabled(level)) return;
     const info: Record<string | symbol, unknown> = {
       ...logger.defaultMeta,
       ...meta,
@@ -152,8 +167,7 @@ export function lineLogger(logger: Logger, meta: Record<string, unknown>): LineL
       message,
     };
     info[LEVEL] = level;
-    const transport = logger.transports.length === 1 ? logger.transports[0] : undefined;
-    if (!(transport instanceof LineTransport) || logger.silent || transport.silent) {
+    if (!direct || logger.silent || transport.silent) {
       logger.log(info as unknown as winston.LogEntry);
       return;
     }
@@ -164,7 +178,7 @@ export function lineLogger(logger: Logger, meta: Record<string, unknown>): LineL
     log: write,
     info: (message, fields) => write('info', message, fields),
     warn: (message, fields) => write('warn', message, fields),
-    isLevelEnabled: (level) => logger.isLevelEnabled(level),
+    isLevelEnabled: enabled,
   };
 }
 

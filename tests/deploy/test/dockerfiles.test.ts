@@ -162,7 +162,13 @@ describe.each([...apps.map((app) => ({ app, dir: `apps/${app}` })), { app: 'dev'
         expect(existsSync(join(repoRoot, 'apps', app, 'src/main.ts'))).toBe(true);
         expect(runtime.body.some((i) => i.keyword === 'HEALTHCHECK' && i.args.includes('/livez'))).toBe(true);
         const env = runtime.body.find((i) => i.keyword === 'ENV')?.args ?? '';
-        expect(env.split(' ')).toContain('MALLOC_ARENA_MAX=1');
+        expect(env.split(' ')).toEqual(
+          expect.arrayContaining([
+            'MALLOC_ARENA_MAX=1',
+            'MALLOC_MMAP_THRESHOLD_=32768',
+            'MALLOC_TRIM_THRESHOLD_=0',
+          ]),
+        );
         const port = /(?:^| )PORT=(\d+)/.exec(env)?.[1];
         // carta-forwardauth's probes have a port of their own (every path on PORT is a decision).
         const probePort = /PROBE_PORT=(\d+)/.exec(env)?.[1];
