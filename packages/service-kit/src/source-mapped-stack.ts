@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 /** `file:///x/y.js:12:34` or `/x/y.js:12:34`, as V8 writes a frame's position. */
 const FRAME_POSITION = /((?:file:\/\/)?\/[^\s()]+?\.[cm]?js):(\d+):(\d+)/g;
 
+const FRAME_LINE = /^\s+at /;
+
 /** Per generated file: its map, or null when it has none (or an unreadable one). */
 const maps = new Map<string, SourceMap | null>();
 /** Files are few (a bundle and its chunks); the bound keeps a pathological stack from growing it. */
@@ -42,11 +44,21 @@ function originalPosition(location: string, line: number, column: number): strin
   return `${source}:${origin.lineNumber}:${origin.columnNumber}`;
 }
 
-/** `stack` with every frame in a file that has a source map pointing at its original source. */
+/**
+ * `stack` with every frame in a file that has a source map pointing at its original source. Only
+ * frame lines (`    at ...`) are read: the message above them may hold text from a request.
+ */
 export function sourceMappedStack(stack: string): string {
-  return stack.replace(
-    FRAME_POSITION,
-    (whole, location: string, line: string, column: string) =>
-      originalPosition(location, Number(line), Number(column)) ?? whole,
-  );
+  return stack
+    .split('\n')
+    .map((line) =>
+      FRAME_LINE.test(line)
+        ? line.replace(
+            FRAME_POSITION,
+            (whole, location: string, row: string, column: string) =>
+              originalPosition(location, Number(row), Number(column)) ?? whole,
+          )
+        : line,
+    )
+    .join('\n');
 }

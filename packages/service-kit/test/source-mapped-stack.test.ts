@@ -61,6 +61,14 @@ describe('sourceMappedStack', () => {
     expect(mapped.split('\n')[0]).toBe('Error: boom');
   });
 
+  it('maps frame lines only, not a message that looks like one', async () => {
+    const stack = await bundleStack();
+    const message = `Error: GET ${bundle}:1:99 failed`;
+    const mapped = sourceMappedStack([message, ...stack.split('\n').slice(1)].join('\n'));
+    expect(mapped.split('\n')[0]).toBe(message);
+    expect(mapped).toContain(`${join(dir, 'thrower.ts')}:3:`);
+  });
+
   it('leaves frames of files without a map as they are', () => {
     const stack = 'Error: x\n    at f (/nowhere/plain.js:10:5)\n    at node:internal/main:1:1';
     expect(sourceMappedStack(stack)).toBe(stack);
