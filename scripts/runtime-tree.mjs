@@ -202,7 +202,7 @@ const httpThroughRequire = {
  * asks the value's tag first. A dependency update that changes the text fails the bundle, so the
  * saving cannot go away unnoticed.
  */
-export const WEB_GLOBAL_CHECKS = [
+const WEB_GLOBAL_CHECKS = [
   {
     file: /[\\/]@typespec[\\/]ts-http-runtime[\\/]dist[\\/]esm[\\/](formData|client[\\/]sendRequest)\.js$/,
     from: 'typeof FormData !== "undefined" && body instanceof FormData',
@@ -232,8 +232,8 @@ const webGlobalChecks = {
  * stays in chunks that load only when a configuration asks for them. Minified with names kept
  * (error classes and loggers read them); linked source maps of the repo's own code (filterSourceMap)
  * without sources, which map logged stack traces to the TypeScript files (service-kit's
- * source-mapped-stack.ts). Licence comments go to a file beside
- * it (inline, one non-ASCII name would make V8 hold the whole source as UTF-16, twice the memory).
+ * source-mapped-stack.ts). Licence comments go to a file beside it (inline, one non-ASCII name
+ * would make V8 hold the whole source as UTF-16, twice the memory).
  */
 export async function bundleApp(root, workspace, out) {
   const { build } = await import('esbuild');

@@ -38,28 +38,11 @@ const registry =
 const tag = 'test';
 const podmanConf = join(root, '.tmp/podman/containers.conf');
 
-const r = spawnSync(
-  process.execPath,
-  [
-    join(root, 'node_modules/jest/bin/jest.js'),
-    '--runInBand',
-    '--forceExit',
-    '--json',
-    `--outputFile=${join(here, 'test-results/jest.json')}`,
-    ...process.argv.slice(2),
-  ],
-  {
-    cwd: here,
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      NODE_OPTIONS: '--experimental-vm-modules --disable-warning=ExperimentalWarning',
-      // The two test files share this run's image builds (test/support/images.ts).
-      IMAGE_TESTS_RUN_ID: process.env.IMAGE_TESTS_RUN_ID ?? `${Date.now()}-${process.pid}`,
-      IMAGE_TESTS_REGISTRY: registry,
-    },
-  },
-);
+const r = jest(here, 'jest.json', process.argv.slice(2), {
+  // The two test files share this run's image builds (test/support/images.ts).
+  IMAGE_TESTS_RUN_ID: process.env.IMAGE_TESTS_RUN_ID ?? `${Date.now()}-${process.pid}`,
+  IMAGE_TESTS_REGISTRY: registry,
+});
 const kubePlay = r.status === 0 && process.argv.length === 2 ? playChart() : 0;
 pruneStorage();
 process.exit(r.status === 0 ? kubePlay : (r.status ?? 1));
@@ -69,31 +52,38 @@ process.exit(r.status === 0 ? kubePlay : (r.status ?? 1));
  * (tests/deploy/test/helm-kube-play.test.ts; KUBE_PLAY=required: an app it cannot play fails).
  */
 function playChart() {
-  const deploy = join(root, 'tests/deploy');
-  const run = spawnSync(
+  return (
+    jest(join(root, 'tests/deploy'), 'kube-play.json', ['test/helm-kube-play.test.ts'], {
+      KUBE_PLAY: 'required',
+      KUBE_PLAY_REGISTRY: registry,
+      KUBE_PLAY_TAG: tag,
+      CONTAINERS_CONF: podmanConf,
+    }).status ?? 1
+  );
+}
+
+/** Jest in band in `cwd` (ES modules on), its JSON results in this tier's test-results/. */
+function jest(cwd, resultsFile, args, env) {
+  return spawnSync(
     process.execPath,
     [
       join(root, 'node_modules/jest/bin/jest.js'),
       '--runInBand',
       '--forceExit',
       '--json',
-      `--outputFile=${join(here, 'test-results/kube-play.json')}`,
-      'test/helm-kube-play.test.ts',
+      `--outputFile=${join(here, 'test-results', resultsFile)}`,
+      ...args,
     ],
     {
-      cwd: deploy,
+      cwd,
       stdio: 'inherit',
       env: {
         ...process.env,
         NODE_OPTIONS: '--experimental-vm-modules --disable-warning=ExperimentalWarning',
-        KUBE_PLAY: 'required',
-        KUBE_PLAY_REGISTRY: registry,
-        KUBE_PLAY_TAG: tag,
-        CONTAINERS_CONF: podmanConf,
+        ...env,
       },
     },
   );
-  return run.status ?? 1;
 }
 
 function pruneStorage() {

@@ -20,6 +20,7 @@ import type { Router } from 'express';
 import { startKubeApi, type KubeApi, type KubeUser } from '@auth-sidecars/testkit/kube-api';
 import { kubeRbac, type RbacBinding } from '@auth-sidecars/testkit/kube-rbac';
 import { createLogger } from '@auth-sidecars/service-kit';
+import { launchApp, type LaunchedProcess } from '@auth-sidecars/testkit/process';
 import { freePort } from '@auth-sidecars/testkit/prometheus';
 import { loadBrokerConfig, type BrokerConfig } from '../src/config.js';
 import type { BuiltDeps } from '../src/deps.js';
@@ -355,3 +356,52 @@ export class Client {
 export { freePort };
 
 export const BROKER_ENTRY = join(import.meta.dirname, '..', 'dist', 'main.js');
+
+export interface HttpsBroker {
+  world: World;
+  broker: LaunchedProcess;
+  publicUrl: string;
+}
+
+/**
+ * The built broker as its own process over HTTPS (a Secure `__Host-` cookie needs it), with a server
+ * certificate from a test CA, in a fresh world: what the browser tests run against. `publicCa` also
+ * hands that CA to the broker as PUBLIC_CA_FILE (the kubeconfig it writes names it).
+ */
+export async function startHttpsBroker(
+  options: {
+    bindings?: RbacBinding[];
+    env?: Record<string, string>;
+    publicCa?: boolean;
+    startTimeoutMs?: number;
+  } = {},
+): Promise<HttpsBroker> {
+  const port = await freePort();
+  const publicUrl = `https://127.0.0.1:${port}`;
+  const world = await startWorld({ bindings: options.bindings, redirectUris: [`${publicUrl}/callback`] });
+  try {
+    const ca = await createCertificateAuthority('aks-broker test CA');
+    const cert = await createServerCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    await writeFile(join(world.dir, 'tls.crt'), cert.certPem);
+    await writeFile(join(world.dir, 'tls.key'), cert.keyPem);
+    if (options.publicCa) await writeFile(join(world.dir, 'public-ca.crt'), ca.certPem);
+    const broker = await launchApp(BROKER_ENTRY, {
+      env: world.baseEnv({
+        PORT: String(port),
+        PUBLIC_URL: publicUrl,
+        TLS_CERT_FILE: join(world.dir, 'tls.crt'),
+        TLS_KEY_FILE: join(world.dir, 'tls.key'),
+        ...(options.publicCa ? { PUBLIC_CA_FILE: join(world.dir, 'public-ca.crt') } : {}),
+        COOKIE_SECURE: 'true',
+        LOG_LEVEL: 'info',
+        NODE_EXTRA_CA_CERTS: world.entra.caPath,
+        ...options.env,
+      }),
+      startTimeoutMs: options.startTimeoutMs ?? 60_000,
+    });
+    return { world, broker, publicUrl };
+  } catch (error) {
+    await world.close();
+    throw error;
+  }
+}

@@ -4,14 +4,10 @@ import type { NextFunction, Request, Response } from 'express';
 import type { DevEntraStats, RequestLogEntry } from './model.js';
 
 /** Per-request details collected for the request log. */
-export interface LogDetails {
-  grantType?: string;
-  clientId?: string;
-  scope?: string;
-  clientAuth?: string;
-  error?: string;
-  note?: string;
-}
+export type LogDetails = Pick<
+  RequestLogEntry,
+  'grantType' | 'clientId' | 'scope' | 'clientAuth' | 'error' | 'note'
+>;
 
 function emptyStats(): DevEntraStats {
   return { tokenRequests: 0, byGrant: {}, byClient: {}, byStatus: {}, tokensIssued: 0, codesIssued: 0 };

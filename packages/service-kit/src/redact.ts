@@ -238,7 +238,7 @@ function walk(value: unknown, depth: number, seen: WeakSet<object>, stacks = tru
       );
     if (value instanceof Set) return [...value].map((v) => walk(v, depth + 1, seen));
     // By tag, not `instanceof Headers`: reading the global loads Node's fetch (about 6 MB of RSS).
-    if (Object.prototype.toString.call(value) === '[object Headers]')
+    if ((value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Headers')
       return walkEntries([...(value as Headers).entries()], depth, seen);
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return walk(toJSON.call(value), depth + 1, seen);

@@ -3,7 +3,7 @@
 // (issue 16), while a stack is logged only for a bug. Here the map beside a frame's file (esbuild
 // and tsc both write `<file>.js.map` next to it) is read the first time a frame of that file is
 // logged, and its positions are rewritten as Node's flag would.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,12 +21,11 @@ const MAX_FILES = 64;
 function mapOf(file: string): SourceMap | null {
   const known = maps.get(file);
   if (known !== undefined) return known;
-  let map: SourceMap | null = null;
+  let map: SourceMap | null;
   try {
-    const path = `${file}.map`;
-    if (existsSync(path)) map = new SourceMap(JSON.parse(readFileSync(path, 'utf8')) as SourceMapPayload);
+    map = new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8')) as SourceMapPayload);
   } catch {
-    map = null; // a broken map leaves the frame as V8 wrote it
+    map = null; // no map, or a broken one: the frame stays as V8 wrote it
   }
   if (maps.size < MAX_FILES) maps.set(file, map);
   return map;

@@ -2,13 +2,11 @@
 // broker process over HTTPS: a pod's hostile web page opened through the broker, an open redirect
 // after sign-in, a sign-in callback carried into another browser, and cross-site sign-out. The
 // attacker's site, https://evil.example, is played by Playwright's request routing.
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { BrowserContext, Page } from 'playwright-core';
-import { createCertificateAuthority, createServerCertificate } from '@auth-sidecars/dev-entra';
 import { launchChromium, type RunningChromium } from '@auth-sidecars/testkit/chromium';
-import { launchApp, type LaunchedProcess } from '@auth-sidecars/testkit/process';
-import { ALICE, BOB, BROKER_ENTRY, HOSTILE_POD_PAGE, freePort, startWorld, type World } from '../helpers.js';
+import type { LaunchedProcess } from '@auth-sidecars/testkit/process';
+import { ALICE, BOB, HOSTILE_POD_PAGE, startHttpsBroker, type World } from '../helpers.js';
 
 const EVIL = 'https://evil.example';
 
@@ -18,27 +16,11 @@ let chromium: RunningChromium;
 let publicUrl: string;
 
 beforeAll(async () => {
-  const port = await freePort();
-  publicUrl = `https://127.0.0.1:${port}`;
-  world = await startWorld({ redirectUris: [`${publicUrl}/callback`] });
-  const ca = await createCertificateAuthority('aks-broker attack test CA');
-  const cert = await createServerCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-  await writeFile(join(world.dir, 'tls.crt'), cert.certPem);
-  await writeFile(join(world.dir, 'tls.key'), cert.keyPem);
-  broker = await launchApp(BROKER_ENTRY, {
-    env: world.baseEnv({
-      PORT: String(port),
-      PUBLIC_URL: publicUrl,
-      TLS_CERT_FILE: join(world.dir, 'tls.crt'),
-      TLS_KEY_FILE: join(world.dir, 'tls.key'),
-      COOKIE_SECURE: 'true',
-      LOG_LEVEL: 'info',
-      NODE_EXTRA_CA_CERTS: world.entra.caPath,
-      // Even where an operator allows pods' web pages through, they must not act on the broker's origin.
-      KUBE_ALLOW_SUBRESOURCES: 'proxy',
-    }),
+  ({ world, broker, publicUrl } = await startHttpsBroker({
+    // Even where an operator allows pods' web pages through, they must not act on the broker's origin.
+    env: { KUBE_ALLOW_SUBRESOURCES: 'proxy' },
     startTimeoutMs: 20_000,
-  });
+  }));
   chromium = await launchChromium({ ignoreCertificateErrors: true });
 }, 120_000);
 

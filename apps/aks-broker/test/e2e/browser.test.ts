@@ -2,13 +2,12 @@
 // bob sign in through dev-entra's sign-in page in two isolated browser contexts, each sees only
 // what the stand-in's RBAC allows, signs out, and is refused afterwards. Screenshots are saved in
 // test-results/ as artifacts.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { createCertificateAuthority, createServerCertificate } from '@auth-sidecars/dev-entra';
 import { launchChromium, type RunningChromium } from '@auth-sidecars/testkit/chromium';
-import { launchApp, type LaunchedProcess } from '@auth-sidecars/testkit/process';
-import { ALICE, BOB, BROKER_ENTRY, freePort, startWorld, type World } from '../helpers.js';
+import type { LaunchedProcess } from '@auth-sidecars/testkit/process';
+import { ALICE, BOB, startHttpsBroker, type World } from '../helpers.js';
 
 const RESULTS = join(import.meta.dirname, '..', '..', 'test-results');
 
@@ -18,25 +17,7 @@ let chromium: RunningChromium;
 let publicUrl: string;
 
 beforeAll(async () => {
-  const port = await freePort();
-  publicUrl = `https://127.0.0.1:${port}`;
-  world = await startWorld({ redirectUris: [`${publicUrl}/callback`] });
-  const ca = await createCertificateAuthority('aks-broker test CA');
-  const cert = await createServerCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-  await writeFile(join(world.dir, 'tls.crt'), cert.certPem);
-  await writeFile(join(world.dir, 'tls.key'), cert.keyPem);
-  broker = await launchApp(BROKER_ENTRY, {
-    env: world.baseEnv({
-      PORT: String(port),
-      PUBLIC_URL: publicUrl,
-      TLS_CERT_FILE: join(world.dir, 'tls.crt'),
-      TLS_KEY_FILE: join(world.dir, 'tls.key'),
-      COOKIE_SECURE: 'true',
-      LOG_LEVEL: 'info',
-      NODE_EXTRA_CA_CERTS: world.entra.caPath,
-    }),
-    startTimeoutMs: 60_000,
-  });
+  ({ world, broker, publicUrl } = await startHttpsBroker());
   chromium = await launchChromium({ ignoreCertificateErrors: true });
   await mkdir(RESULTS, { recursive: true });
 }, 60_000);

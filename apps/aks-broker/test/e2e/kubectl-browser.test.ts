@@ -2,15 +2,14 @@
 // creates a credential, downloads the kubeconfig through the browser, and the real kubectl uses that
 // very file; the panel lists it, revokes it (kubectl refused at once), and sign-out ends the others.
 // Screenshots go to test-results/ (the README's is a copy of aks-broker-kubectl-panel.png).
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { createCertificateAuthority, createServerCertificate } from '@auth-sidecars/dev-entra';
 import { launchChromium, type RunningChromium } from '@auth-sidecars/testkit/chromium';
 import { ensureKubectl, runKubectl } from '@auth-sidecars/testkit/kubectl';
 import type { RbacBinding } from '@auth-sidecars/testkit/kube-rbac';
-import { launchApp, type LaunchedProcess } from '@auth-sidecars/testkit/process';
-import { BOB, BROKER_ENTRY, freePort, startWorld, type World } from '../helpers.js';
+import type { LaunchedProcess } from '@auth-sidecars/testkit/process';
+import { BOB, startHttpsBroker, type World } from '../helpers.js';
 
 const RESULTS = join(import.meta.dirname, '..', '..', 'test-results');
 const BINDINGS: RbacBinding[] = [
@@ -25,28 +24,11 @@ let kubectlBin: string;
 
 beforeAll(async () => {
   kubectlBin = ensureKubectl();
-  const port = await freePort();
-  publicUrl = `https://127.0.0.1:${port}`;
-  world = await startWorld({ bindings: BINDINGS, redirectUris: [`${publicUrl}/callback`] });
-  const ca = await createCertificateAuthority('aks-broker test CA');
-  const cert = await createServerCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-  await writeFile(join(world.dir, 'tls.crt'), cert.certPem);
-  await writeFile(join(world.dir, 'tls.key'), cert.keyPem);
-  await writeFile(join(world.dir, 'public-ca.crt'), ca.certPem);
-  broker = await launchApp(BROKER_ENTRY, {
-    env: world.baseEnv({
-      PORT: String(port),
-      PUBLIC_URL: publicUrl,
-      TLS_CERT_FILE: join(world.dir, 'tls.crt'),
-      TLS_KEY_FILE: join(world.dir, 'tls.key'),
-      PUBLIC_CA_FILE: join(world.dir, 'public-ca.crt'),
-      COOKIE_SECURE: 'true',
-      UI_NAMESPACES: 'team-a',
-      LOG_LEVEL: 'info',
-      NODE_EXTRA_CA_CERTS: world.entra.caPath,
-    }),
-    startTimeoutMs: 60_000,
-  });
+  ({ world, broker, publicUrl } = await startHttpsBroker({
+    bindings: BINDINGS,
+    publicCa: true,
+    env: { UI_NAMESPACES: 'team-a' },
+  }));
   chromium = await launchChromium({ ignoreCertificateErrors: true });
   await mkdir(RESULTS, { recursive: true });
 }, 60_000);
