@@ -11,7 +11,7 @@ import { startKubeApi } from '@auth-sidecars/testkit/kube-api';
 import { deployedApp } from './lib/deployed.mjs';
 import {
   fmt,
-  fmtMemory,
+  rssGoalRow,
   goalRow,
   load,
   machineNote,
@@ -71,13 +71,8 @@ export async function run() {
     console.log(`aks-broker benchmark - ${machineNote()}`);
     console.log(`aks-broker = ${deployed.label}; in-memory sessions (no REDIS_URL)`);
     const goals = [
-      goalRow(
-        'aks-broker: RSS idle (MB)',
-        fmtMemory(idle),
-        `<= ${GOALS.idleRssMb}`,
-        idle.rss <= GOALS.idleRssMb,
-      ),
-      goalRow('aks-broker: RSS peak serving its page and probes (MB)', fmtMemory(peak), '-', undefined),
+      rssGoalRow('aks-broker: RSS idle (MB)', idle, GOALS.idleRssMb),
+      rssGoalRow('aks-broker: RSS peak serving its page and probes (MB)', peak),
       goalRow(
         'aks-broker: start to /readyz 200 (ms)',
         fmt(app.startupMs),

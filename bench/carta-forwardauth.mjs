@@ -16,7 +16,7 @@ import { startKubeApi } from '@auth-sidecars/testkit/kube-api';
 import { deployedApp } from './lib/deployed.mjs';
 import {
   fmt,
-  fmtMemory,
+  rssGoalRow,
   goalRow,
   loadAverage,
   memoryMb,
@@ -164,17 +164,11 @@ export async function run() {
     'server CPU us/req: CPU time of the serving process per request; 1e6 / it = decisions/s one core could serve.',
   );
   const goals = [
-    goalRow(
-      `carta-forwardauth: RSS with ${SESSIONS} sessions, after sync (MB)`,
-      fmtMemory(afterSync),
-      `<= ${RSS_GOAL_MB}`,
-      afterSync.rss <= RSS_GOAL_MB,
-    ),
-    goalRow(
+    rssGoalRow(`carta-forwardauth: RSS with ${SESSIONS} sessions, after sync (MB)`, afterSync, RSS_GOAL_MB),
+    rssGoalRow(
       `carta-forwardauth: RSS with ${SESSIONS} sessions, peak under the decision load (MB)`,
-      fmtMemory(peak),
-      `<= ${RSS_GOAL_MB}`,
-      peak.rss <= RSS_GOAL_MB,
+      peak,
+      RSS_GOAL_MB,
     ),
     goalRow(
       `carta-forwardauth: start to /readyz 200, ${SESSIONS} pods listed (ms)`,

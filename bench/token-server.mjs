@@ -22,7 +22,7 @@ import { DevEntra } from '@auth-sidecars/dev-entra';
 import { deployedApp } from './lib/deployed.mjs';
 import {
   fmt,
-  fmtMemory,
+  rssGoalRow,
   goalRow,
   loadAverage,
   medianTtfb,
@@ -278,18 +278,8 @@ export async function run() {
   );
   const firstAddedMs = (startup.firstUs - bareTtfbUs) / 1000;
   const goals = [
-    goalRow(
-      'token-server: RSS idle (MB)',
-      fmtMemory(idle),
-      `<= ${GOALS.idleRssMb}`,
-      idle.rss <= GOALS.idleRssMb,
-    ),
-    goalRow(
-      'token-server: RSS peak under the bench load (MB)',
-      fmtMemory(peak),
-      `<= ${GOALS.peakRssMb}`,
-      peak !== undefined && peak.rss <= GOALS.peakRssMb,
-    ),
+    rssGoalRow('token-server: RSS idle (MB)', idle, GOALS.idleRssMb),
+    rssGoalRow('token-server: RSS peak under the bench load (MB)', peak, GOALS.peakRssMb),
     goalRow(
       'token-server: start to /readyz 200 (ms)',
       fmt(startup.ms),

@@ -239,6 +239,12 @@ export function goalRow(figure, value, goal, met) {
   return [figure, value, goal, met === undefined ? '-' : met ? 'met' : 'MISSED'];
 }
 
+/** A memory row: a memoryMb figure (RSS with its split) against an RSS goal in MB, if there is one. */
+export function rssGoalRow(figure, memory, goalMb) {
+  if (goalMb === undefined) return goalRow(figure, fmtMemory(memory), '-', undefined);
+  return goalRow(figure, fmtMemory(memory), `<= ${goalMb}`, memory !== undefined && memory.rss <= goalMb);
+}
+
 export function printGoals(title, rows) {
   printTable(title, ['figure', 'value', 'goal', 'verdict'], rows);
 }

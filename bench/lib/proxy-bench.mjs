@@ -14,6 +14,7 @@ import {
   fmt,
   fmtMemory,
   goalRow,
+  rssGoalRow,
   machineNote,
   measureAll,
   median,
@@ -183,18 +184,8 @@ export async function runProxyBenchmark(o) {
       );
     }
     goals.unshift(
-      goalRow(
-        `${o.app}: RSS idle (MB)`,
-        fmtMemory(idle),
-        `<= ${GOALS.idleRssMb}`,
-        idle.rss <= GOALS.idleRssMb,
-      ),
-      goalRow(
-        `${o.app}: RSS peak under the bench load (MB)`,
-        fmtMemory(peak),
-        `<= ${GOALS.peakRssMb}`,
-        peak !== undefined && peak.rss <= GOALS.peakRssMb,
-      ),
+      rssGoalRow(`${o.app}: RSS idle (MB)`, idle, GOALS.idleRssMb),
+      rssGoalRow(`${o.app}: RSS peak under the bench load (MB)`, peak, GOALS.peakRssMb),
       goalRow(
         `${o.app}: start to /readyz 200 (ms)`,
         fmt(app.startupMs),
