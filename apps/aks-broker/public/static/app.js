@@ -250,10 +250,17 @@ function credentialRow(credential) {
   return tr;
 }
 
+/** Fills the credentials table; false when it could not (the reason is on the page already). */
 async function loadCredentials() {
   const res = await getJson('/api/credentials');
-  if (res.status === 401) return showSignedOut('Your sign-in has ended. Sign in again.');
-  if (res.status !== 200) return void ($('cred-message').textContent = describeError(res));
+  if (res.status === 401) {
+    showSignedOut('Your sign-in has ended. Sign in again.');
+    return false;
+  }
+  if (res.status !== 200) {
+    $('cred-message').textContent = describeError(res);
+    return false;
+  }
   fillTtlChoices(res.body.maxTtlSeconds);
   const list = res.body.credentials;
   $('creds')
@@ -261,6 +268,7 @@ async function loadCredentials() {
     .replaceChildren(...list.map(credentialRow));
   $('creds').hidden = list.length === 0;
   if (!list.some((c) => c.id === state.createdId)) hideCreated();
+  return true;
 }
 
 function hideCreated() {
@@ -297,8 +305,9 @@ async function createCredential() {
     '\n# valid until ' +
     new Date(created.credential.expiresAt).toLocaleString();
   $('cred-created').hidden = false;
-  $('cred-message').textContent = 'Credential ' + created.credential.name + ' created.';
-  await loadCredentials();
+  // The list first, then the message: the message says the page shows the new state.
+  if (await loadCredentials())
+    $('cred-message').textContent = 'Credential ' + created.credential.name + ' created.';
 }
 
 async function revokeCredential(credential) {
@@ -308,11 +317,11 @@ async function revokeCredential(credential) {
     headers: CSRF,
   });
   if (res.status === 401) return showSignedOut('Your sign-in has ended. Sign in again.');
+  if (!(await loadCredentials())) return;
   $('cred-message').textContent =
     res.status === 204 || res.status === 404
       ? 'Credential ' + credential.name + ' revoked.'
       : 'Could not revoke ' + credential.name + ' (' + res.status + ').';
-  await loadCredentials();
 }
 
 document.addEventListener('DOMContentLoaded', () => {
